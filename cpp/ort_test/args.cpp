@@ -1,0 +1,180 @@
+#include "args.h"
+
+#include <charconv>
+#include <set>
+#include <string_view>
+
+#include "errors.h"
+
+namespace ort_test {
+namespace {
+
+// One entry per flag; `apply` stores the value into Options and validates it.
+struct FlagSpec {
+  char short_name;          // '\0' when the flag has no short form
+  const char* long_name;    // without "--"
+  bool takes_value;
+  bool repeatable;
+  void (*apply)(Options& options, const std::string& value);
+};
+
+int parse_int(const std::string& flag, const std::string& value, int min, int max) {
+  int parsed = 0;
+  const char* end = value.data() + value.size();
+  const auto result = std::from_chars(value.data(), end, parsed);
+  if (value.empty() || result.ec != std::errc() || result.ptr != end || parsed < min || parsed > max) {
+    throw UsageError(flag + " expects an integer in " + std::to_string(min) + ".." + std::to_string(max) + ", got '" +
+                     value + "'");
+  }
+  return parsed;
+}
+
+int parse_choice(const std::string& flag, const std::string& value, std::initializer_list<int> choices,
+                 const char* choice_text) {
+  for (int choice : choices) {
+    if (value == std::to_string(choice)) return choice;
+  }
+  throw UsageError(flag + " expects one of " + choice_text + ", got '" + value + "'");
+}
+
+const FlagSpec kFlags[] = {
+    {'h', "help", false, true, [](Options& o, const std::string&) { o.help = true; }},
+    {'m', "model", true, false, [](Options& o, const std::string& v) { o.model = v; }},
+    {'i', "image", true, false, [](Options& o, const std::string& v) { o.image = v; }},
+    {'\0', "input", true, true, [](Options& o, const std::string& v) { o.input_files.push_back(v); }},
+    {'p', "preprocess", true, false,
+     [](Options& o, const std::string& v) {
+       o.preprocess = parse_preprocess_mode(v);
+       if (!o.preprocess) {
+         throw UsageError(std::string("-p expects one of ") + preprocess_mode_choices() + ", got '" + v + "'");
+       }
+     }},
+    {'x', "execution", true, false,
+     [](Options& o, const std::string& v) { o.execution = parse_choice("-x", v, {0, 1, 2}, "0|1|2"); }},
+    {'O', "optimization", true, false,
+     [](Options& o, const std::string& v) { o.optimization_level = parse_choice("-O", v, {0, 1, 2, 99}, "0|1|2|99"); }},
+    {'d', "log-severity", true, false,
+     [](Options& o, const std::string& v) { o.log_severity = parse_int("-d", v, 0, 4); }},
+    {'t', "trace", true, false, [](Options& o, const std::string& v) { o.trace_prefix = v; }},
+    {'s', "save-optimized", true, false, [](Options& o, const std::string& v) { o.save_optimized = v; }},
+    {'o', "output-dir", true, false, [](Options& o, const std::string& v) { o.output_dir = v; }},
+    {'\0', "threads", true, false,
+     [](Options& o, const std::string& v) { o.threads = parse_int("--threads", v, 1, 1024); }},
+    {'\0', "custom-op-lib", true, true, [](Options& o, const std::string& v) { o.custom_op_libs.push_back(v); }},
+    {'r', "repeat", true, false, [](Options& o, const std::string& v) { o.repeat = parse_int("-r", v, 1, 1000000); }},
+};
+
+const FlagSpec* find_short(char name) {
+  for (const FlagSpec& flag : kFlags) {
+    if (flag.short_name == name) return &flag;
+  }
+  return nullptr;
+}
+
+const FlagSpec* find_long(std::string_view name) {
+  for (const FlagSpec& flag : kFlags) {
+    if (name == flag.long_name) return &flag;
+  }
+  return nullptr;
+}
+
+// A flag occurrence split into its spec and, when written "--name=value" or "-Xvalue", its attached value.
+struct FlagToken {
+  const FlagSpec* spec;
+  std::optional<std::string> attached_value;
+};
+
+FlagToken split_flag(const std::string& arg) {
+  if (arg.size() > 2 && arg[0] == '-' && arg[1] == '-') {
+    const size_t equals = arg.find('=');
+    const std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
+    const FlagSpec* spec = find_long(name);
+    if (!spec) throw UsageError("unknown flag '--" + name + "' (see --help)");
+    if (equals == std::string::npos) return FlagToken{spec, std::nullopt};
+    if (!spec->takes_value) throw UsageError("--" + name + " takes no value");
+    return FlagToken{spec, arg.substr(equals + 1)};
+  }
+  if (arg.size() >= 2 && arg[0] == '-' && arg[1] != '-') {
+    const FlagSpec* spec = find_short(arg[1]);
+    if (!spec) throw UsageError("unknown flag '" + arg.substr(0, 2) + "' (see --help)");
+    if (arg.size() == 2) return FlagToken{spec, std::nullopt};
+    if (!spec->takes_value) throw UsageError("unknown flag '" + arg + "' (see --help)");
+    return FlagToken{spec, arg.substr(2)};
+  }
+  throw UsageError("unexpected argument '" + arg + "' (see --help)");
+}
+
+std::string display_name(const FlagSpec& flag) {
+  std::string name = std::string("--") + flag.long_name;
+  if (flag.short_name != '\0') name = std::string("-") + flag.short_name + "/" + name;
+  return name;
+}
+
+}  // namespace
+
+Options parse_args(int argc, const char* const* argv) {
+  Options options;
+  std::set<const FlagSpec*> seen;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    FlagToken token = split_flag(arg);
+    const FlagSpec& flag = *token.spec;
+    if (!flag.repeatable && !seen.insert(&flag).second) throw UsageError(display_name(flag) + " given twice");
+    std::string value;
+    if (flag.takes_value) {
+      if (token.attached_value) {
+        value = *token.attached_value;
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        throw UsageError(display_name(flag) + " needs a value");
+      }
+    }
+    flag.apply(options, value);
+  }
+  if (!options.help && options.model.empty()) throw UsageError("-m/--model is required (see --help)");
+  return options;
+}
+
+std::string help_text() {
+  return R"(usage: ort_test -m MODEL [-i IMAGE [-p MODE]] [--input FILE.pb ...] [options]
+
+Runs an ONNX model with ONNX Runtime, prints its inputs/outputs, timings and an output summary,
+and optionally writes every output as an ONNX TensorProto.
+
+Inputs (image + files must add up to the model's input count):
+  -m, --model PATH         ONNX model to run (required)
+  -i, --image PATH         PNG/JPEG/BMP/PPM image, decoded as RGB, resized and normalised into the model's
+                           first input (float32 [3,H,W] or [1,3,H,W]; symbolic H/W take the image's size)
+      --input FILE.pb      ONNX TensorProto file (repeatable). Bound to the model input of the same name, else
+                           to the remaining inputs in model order. dtype must match; fixed dims must match
+  -p, --preprocess MODE    zoo|torchvision|caffe2|caffe|mxnet|none (default: the model's rcnn.preprocess
+                           metadata; -i without either is an error)
+                             zoo          BGR, v - (102.9801, 115.9465, 122.7717)
+                             torchvision  RGB, v / 255
+                             caffe2       BGR, v - (103.939, 116.779, 123.68)
+                             caffe        BGR, (v - (103.94, 116.78, 123.68)) * 0.017
+                             mxnet        BGR, (v/255 - (0.406, 0.456, 0.485)) / (0.225, 0.224, 0.229)
+                             none         RGB, v (0..255)
+
+Session:
+  -x, --execution N        accelerator mode 0 CPU | 1 OS | 2 WS (default 0); given to custom-op libraries
+                           as session config entry systolic.execution
+  -O, --optimization N     graph optimization level 0 none | 1 basic | 2 extended | 99 all (default 99)
+  -d, --log-severity N     ORT log severity 0 verbose | 1 info | 2 warning | 3 error | 4 fatal (default 3)
+      --threads N          intra-op threads (default 1)
+      --custom-op-lib PATH custom-op shared library to register (repeatable)
+  -s, --save-optimized P   save the optimized graph to P (default: not saved)
+  -t, --trace PREFIX       write an ORT profiling trace PREFIX_<date>.json and print its path (default: off)
+
+Run and output:
+  -r, --repeat N           run inference N times; prints each time, min and median (default 1)
+  -o, --output-dir DIR     write DIR/output_K.pb and DIR/outputs.json (DIR created if missing; default: none)
+  -h, --help               show this help and exit
+
+Flags take their value as the next argument, as --flag=VALUE, or attached to the short form (-O99).
+Exit status: 0 success, 1 error, 2 usage error; errors print one line "ort_test: error: ..." on stderr.
+)";
+}
+
+}  // namespace ort_test

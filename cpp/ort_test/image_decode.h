@@ -1,0 +1,14 @@
+// Image file -> 8-bit RGB via stb_image (PNG, JPEG, BMP, PPM/PGM). Grey or RGBA images are converted to RGB
+// (alpha dropped).
+#pragma once
+
+#include <string>
+
+#include "rgb_image.h"
+
+namespace ort_test {
+
+// Throws std::runtime_error naming the file and stb's reason when it cannot be read or decoded.
+RgbImage decode_image_file(const std::string& path);
+
+}  // namespace ort_test

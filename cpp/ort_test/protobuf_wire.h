@@ -1,0 +1,79 @@
+// The protobuf wire format (https://protobuf.dev/programming-guides/encoding/), just enough to read and write
+// onnx.TensorProto without a protobuf library. Every read is bounds-checked and throws WireError on malformed input.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ort_test {
+
+class WireError : public std::runtime_error {
+ public:
+  explicit WireError(const std::string& message) : std::runtime_error(message) {}
+};
+
+enum class WireType : uint8_t {
+  kVarint = 0,
+  kFixed64 = 1,
+  kLengthDelimited = 2,
+  kStartGroup = 3,
+  kEndGroup = 4,
+  kFixed32 = 5,
+};
+
+struct WireTag {
+  uint32_t field;
+  WireType type;
+};
+
+// A non-owning view of bytes; the payload of a length-delimited field points into the reader's buffer.
+struct ByteView {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+};
+
+class WireReader {
+ public:
+  explicit WireReader(ByteView bytes) : bytes_(bytes) {}
+
+  bool at_end() const { return pos_ == bytes_.size; }
+  // Offset into the buffer: error messages name it so a corrupt file can be inspected.
+  size_t position() const { return pos_; }
+
+  WireTag read_tag();
+  uint64_t read_varint();
+  uint32_t read_fixed32();
+  uint64_t read_fixed64();
+  ByteView read_length_delimited();
+
+  // Skips the value of a field whose tag was just read; for a start-group tag, skips through its end-group.
+  void skip_field(WireTag tag);
+
+ private:
+  void skip_group(uint32_t field, int depth);
+  void skip_value(WireTag tag, int depth);
+  const uint8_t* take(size_t count, const char* what);
+
+  ByteView bytes_;
+  size_t pos_ = 0;
+};
+
+// Appends encoded fields to a byte vector.
+class WireWriter {
+ public:
+  explicit WireWriter(std::vector<uint8_t>& out) : out_(out) {}
+
+  void write_varint_field(uint32_t field, uint64_t value);
+  void write_bytes_field(uint32_t field, const uint8_t* data, size_t size);
+
+ private:
+  void write_tag(uint32_t field, WireType type);
+  void write_varint(uint64_t value);
+
+  std::vector<uint8_t>& out_;
+};
+
+}  // namespace ort_test

@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Regenerates the small files the C++ tests (tests/cpp) run ort_test on.
+
+    .venv/bin/python tests/cpp/data/make_test_data.py
+
+Deterministic: rerunning rewrites identical files. Needs onnx, numpy, pillow and onnxruntime (only for the
+QLinearConv reference output). Models use IR 8 / opset 17 so that ORT 1.21 (riscv64) loads them.
+
+Expected outputs live in expected/<case>/output_K.pb, written by onnx.numpy_helper.from_array: ort_test's
+output files must equal them byte for byte.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto as TP
+from onnx import helper, numpy_helper
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+F32 = np.float32
+
+
+def save_model(graph, name, metadata=None):
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8, producer_name="rcnn-tests"
+    )
+    for key, value in (metadata or {}).items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(model)
+    onnx.save(model, HERE / name)
+
+
+def save_expected(case, arrays_and_names):
+    folder = HERE / "expected" / case
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, (array, name) in enumerate(arrays_and_names):
+        onnx.save_tensor(numpy_helper.from_array(array, name), folder / f"output_{k}.pb")
+
+
+# ---------------------------------------------------------------- every dtype through Identity
+DTYPES = {  # input name: (ONNX type, numpy type)
+    "f32": (TP.FLOAT, np.float32),
+    "f64": (TP.DOUBLE, np.float64),
+    "f16": (TP.FLOAT16, np.float16),
+    "i8": (TP.INT8, np.int8),
+    "u8": (TP.UINT8, np.uint8),
+    "i16": (TP.INT16, np.int16),
+    "u16": (TP.UINT16, np.uint16),
+    "i32": (TP.INT32, np.int32),
+    "u32": (TP.UINT32, np.uint32),
+    "i64": (TP.INT64, np.int64),
+    "u64": (TP.UINT64, np.uint64),
+    "b": (TP.BOOL, np.bool_),
+}
+
+
+def dtype_values(np_type):
+    if np_type is np.bool_:
+        return np.array([[True, False, True], [False, False, True]])
+    if np.issubdtype(np_type, np.integer):
+        info = np.iinfo(np_type)
+        return np.array([[info.min, info.max, 0], [1, 2, 7]], dtype=np_type)
+    big = 65504 if np_type is np.float16 else 1e30
+    return np.array([[1.5, -2.25, 0], [np.inf, -0.0, big]], dtype=np_type)
+
+
+def make_identity_all():
+    names = list(DTYPES)
+    graph = helper.make_graph(
+        [helper.make_node("Identity", [k], [k + "_out"]) for k in names],
+        "identity_all",
+        [helper.make_tensor_value_info(k, DTYPES[k][0], ["n", 3]) for k in names],
+        [helper.make_tensor_value_info(k + "_out", DTYPES[k][0], ["n", 3]) for k in names],
+    )
+    save_model(graph, "identity_all.onnx")
+    expected = []
+    for k in names:
+        onnx_type, np_type = DTYPES[k]
+        values = dtype_values(np_type)
+        # Typed fields (make_tensor with a list), as hand-written test data often is. Two files are named so
+        # that they match no input and must be bound by position: f32 (unnamed) and i8 ("other").
+        tensor_name = {"f32": "", "i8": "other"}.get(k, k)
+        tensor = helper.make_tensor(tensor_name, onnx_type, values.shape, vals=values.flatten().tolist())
+        onnx.save_tensor(tensor, HERE / f"in_{k}.pb")
+        expected.append((values, k + "_out"))
+    save_expected("identity_all", expected)
+
+
+# ---------------------------------------------------------------- images and preprocessing
+MEANS = {
+    "zoo": [102.9801, 115.9465, 122.7717],
+    "caffe2": [103.939, 116.779, 123.68],
+    "caffe": [103.94, 116.78, 123.68],
+    "mxnet": [0.406, 0.456, 0.485],
+}
+MXNET_STD = [0.225, 0.224, 0.229]
+BGR_MODES = {"zoo", "caffe2", "caffe", "mxnet"}
+
+
+def tiny_image():
+    """5 wide x 4 high; the formula is repeated in test_image_decode.cpp."""
+    y, x = np.mgrid[0:4, 0:5]
+    return np.stack([(37 * x + 11 * y) % 256, 255 - 13 * x * y, 3 * x + 50 * y], axis=-1).astype(np.uint8)
+
+
+def axis_samples(n_out, n_in):
+    s = (np.arange(n_out).astype(F32) + F32(0.5)) * F32(n_in) / F32(n_out) - F32(0.5)
+    s = np.maximum(s, F32(0))
+    i0 = s.astype(np.int64)
+    return i0, np.minimum(i0 + 1, n_in - 1), (s - i0.astype(F32)).astype(F32)
+
+
+def resize(image, h_out, w_out):
+    image = image.astype(F32)
+    if image.shape[:2] == (h_out, w_out):
+        return image
+    y0, y1, ly = axis_samples(h_out, image.shape[0])
+    x0, x1, lx = axis_samples(w_out, image.shape[1])
+    ly, lx, one = ly[:, None, None], lx[None, :, None], F32(1)
+    p00, p01 = image[y0][:, x0], image[y0][:, x1]
+    p10, p11 = image[y1][:, x0], image[y1][:, x1]
+    return (one - ly) * ((one - lx) * p00 + lx * p01) + ly * ((one - lx) * p10 + lx * p11)
+
+
+def preprocess(image, mode, h_out, w_out):
+    v = resize(image, h_out, w_out)
+    planes = []
+    for c in range(3):
+        plane = v[:, :, 2 - c] if mode in BGR_MODES else v[:, :, c]
+        if mode in ("zoo", "caffe2"):
+            plane = plane - F32(MEANS[mode][c])
+        elif mode == "caffe":
+            plane = (plane - F32(MEANS[mode][c])) * F32(0.017)
+        elif mode == "mxnet":
+            plane = (plane / F32(255.0) - F32(MEANS[mode][c])) / F32(MXNET_STD[c])
+        elif mode == "torchvision":
+            plane = plane / F32(255.0)
+        planes.append(plane.astype(F32))
+    return np.stack(planes)
+
+
+def make_images():
+    pixels = tiny_image()
+    Image.fromarray(pixels).save(HERE / "tiny.png")
+    Image.fromarray(pixels).save(HERE / "tiny.ppm")
+    Image.fromarray(pixels).save(HERE / "tiny.bmp")
+    Image.fromarray(pixels[:, :, 0]).save(HERE / "tiny_grey.png")
+    Image.fromarray(np.dstack([pixels, np.full(pixels.shape[:2], 9, np.uint8)])).save(HERE / "tiny_rgba.png")
+
+    # Symbolic H/W and rcnn.preprocess metadata: no -p needed, no resize.
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["image"], ["out"])],
+        "image_identity",
+        [helper.make_tensor_value_info("image", TP.FLOAT, [1, 3, "H", "W"])],
+        [helper.make_tensor_value_info("out", TP.FLOAT, [1, 3, "H", "W"])],
+    )
+    save_model(graph, "image_identity.onnx", {"rcnn.preprocess": "zoo"})
+    save_expected("image_identity", [(preprocess(pixels, "zoo", 4, 5)[None], "out")])
+
+    # Fixed [3,7,9]: upscales 4x5 -> 7x9; no metadata, so -p is required.
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["image"], ["out"])],
+        "image_fixed",
+        [helper.make_tensor_value_info("image", TP.FLOAT, [3, 7, 9])],
+        [helper.make_tensor_value_info("out", TP.FLOAT, [3, 7, 9])],
+    )
+    save_model(graph, "image_fixed.onnx")
+    for mode in ("zoo", "torchvision", "caffe2", "caffe", "mxnet", "none"):
+        save_expected(f"image_fixed_{mode}", [(preprocess(pixels, mode, 7, 9), "out")])
+
+
+# ---------------------------------------------------------------- int8 QLinearConv
+def make_qconv():
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(7)
+    weights = rng.integers(-127, 128, (8, 4, 3, 3)).astype(np.int8)
+    initializers = [
+        numpy_helper.from_array(np.array(0.05, F32), "x_scale"),
+        numpy_helper.from_array(np.array(3, np.int8), "x_zp"),
+        numpy_helper.from_array(weights, "w"),
+        numpy_helper.from_array((rng.random(8) * 0.01 + 0.002).astype(F32), "w_scale"),
+        numpy_helper.from_array(np.zeros(8, np.int8), "w_zp"),
+        numpy_helper.from_array(np.array(0.2, F32), "y_scale"),
+        numpy_helper.from_array(np.array(-5, np.int8), "y_zp"),
+        numpy_helper.from_array(rng.integers(-2000, 2000, 8).astype(np.int32), "bias"),
+    ]
+    node = helper.make_node(
+        "QLinearConv",
+        ["x", "x_scale", "x_zp", "w", "w_scale", "w_zp", "y_scale", "y_zp", "bias"],
+        ["y"],
+        pads=[1, 1, 1, 1],
+    )
+    graph = helper.make_graph(
+        [node],
+        "qconv",
+        [helper.make_tensor_value_info("x", TP.INT8, [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("y", TP.INT8, [1, 8, 8, 8])],
+        initializers,
+    )
+    save_model(graph, "qconv.onnx")
+    x = rng.integers(-128, 128, (1, 4, 8, 8)).astype(np.int8)
+    onnx.save_tensor(numpy_helper.from_array(x, "x"), HERE / "qconv_x.pb")
+    (HERE / "truncated.pb").write_bytes((HERE / "qconv_x.pb").read_bytes()[:40])  # cut inside raw_data
+    session = ort.InferenceSession(str(HERE / "qconv.onnx"), providers=["CPUExecutionProvider"])
+    save_expected("qconv", [(session.run(None, {"x": x})[0], "y")])
+
+
+if __name__ == "__main__":
+    make_identity_all()
+    make_images()
+    make_qconv()
