@@ -1,0 +1,51 @@
+"""Where the project's pieces live: source tree, sysroot, build trees, binaries.
+
+Everything that names a location is here, so the rest of the package asks rather than guesses.
+Environment overrides: RCNN_SYSROOT, RCNN_BUILD_DIR (parent of host/ and riscv64/ build trees).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import rcnn
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DATA_DIR = PACKAGE_DIR / "data"
+
+
+def source_root() -> Path | None:
+    """The repository root when the package runs from a source checkout (editable install), else None."""
+    root = PACKAGE_DIR.parent.parent
+    return root if (root / "CMakeLists.txt").is_file() and (root / "toolchain").is_dir() else None
+
+
+def build_dir() -> Path:
+    if "RCNN_BUILD_DIR" in os.environ:
+        return Path(os.environ["RCNN_BUILD_DIR"]).resolve()
+    root = source_root()
+    return (root / "build") if root else Path.cwd() / "build"
+
+
+def sysroot() -> Path:
+    if "RCNN_SYSROOT" in os.environ:
+        return Path(os.environ["RCNN_SYSROOT"]).resolve()
+    return build_dir() / "sysroot"
+
+
+def riscv64_build_dir() -> Path:
+    return build_dir() / "riscv64"
+
+
+def riscv64_binary(name: str = "ort_test") -> Path:
+    """A riscv64 executable of the C++ build (built by `cmake --build build/riscv64`)."""
+    return riscv64_build_dir() / "cpp" / name / name
+
+
+def host_binary(name: str = "ort_test") -> Path | None:
+    """The host executable that pip installed into the package (rcnn/bin), or the by-hand build's, if any."""
+    # An editable install spreads the package over the source dir and site-packages: look in every part.
+    candidates = [Path(p) / "bin" / name for p in rcnn.__path__]
+    candidates.append(build_dir() / "host" / "cpp" / name / name)
+    return next((c for c in candidates if c.is_file() and os.access(c, os.X_OK)), None)

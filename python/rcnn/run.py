@@ -1,0 +1,116 @@
+"""python -m rcnn.run: run an ONNX model on the emulated riscv64 machine (qemu-riscv64), or natively.
+
+With no arguments it runs the built-in demo: the int8 demo model on the demo image, under qemu-riscv64.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rcnn import paths
+from rcnn.cli import HelpFormatter, run_cli
+from rcnn.inputs import prepare_inputs
+from rcnn.onnx_model import read_model_info
+from rcnn.preprocess import ALIASES, MODES
+from rcnn.rundir import fresh_run_dir
+from rcnn.runner import RunConfig, RunResult, run
+
+DEMO_MODEL = paths.DATA_DIR / "demo_int8.onnx"
+DEMO_IMAGE = paths.DATA_DIR / "demo.png"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m rcnn.run", description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("-m", "--model", type=Path, default=None,
+                   help=f"ONNX model to run (default: the built-in demo model {DEMO_MODEL.name})")
+    p.add_argument("-i", "--image", type=Path, default=None,
+                   help="image file for the model's first input, preprocessed by -p (default: the demo image when "
+                        "the model is the demo model)")
+    p.add_argument("--input", type=Path, action="append", default=[], metavar="FILE",
+                   help="a tensor file (.pb ONNX TensorProto or .npy) for a model input; repeat for several. A .pb "
+                        "whose name matches an input goes to it, the rest fill the remaining inputs in order")
+    p.add_argument("-p", "--preprocess", choices=[*MODES, *ALIASES], default=None,
+                   help="image preprocessing: " + "; ".join(f"{k}: {m.doc}" for k, m in MODES.items())
+                   + ". Default: the model's rcnn.preprocess metadata")
+    p.add_argument("-x", "--execution", type=int, choices=[0, 1, 2], default=0,
+                   help="accelerator execution mode: 0 CPU, 1 output-stationary, 2 weight-stationary")
+    p.add_argument("-O", dest="opt_level", type=int, choices=[0, 1, 2, 99], default=99,
+                   help="ONNX Runtime graph optimization level (0 none, 1 basic, 2 extended, 99 all)")
+    p.add_argument("-d", dest="log_severity", type=int, choices=range(5), default=3,
+                   help="ONNX Runtime log severity (0 verbose, 1 info, 2 warning, 3 error, 4 fatal)")
+    p.add_argument("-t", "--trace", default=None, metavar="PREFIX",
+                   help="write an ONNX Runtime profiling trace (JSON) with this file prefix")
+    p.add_argument("-s", "--save-optimized", type=Path, default=None, metavar="PATH",
+                   help="save the graph as optimized by ONNX Runtime to PATH")
+    p.add_argument("-o", "--output-dir", type=Path, default=Path("runs"),
+                   help="parent directory of the fresh run directory that receives inputs, outputs and logs")
+    p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
+    p.add_argument("-r", "--repeat", type=int, default=1, help="run inference this many times (times: min, median)")
+    p.add_argument("--custom-op-lib", type=Path, action="append", default=[], metavar="SO",
+                   help="custom-op library to register (for --native a host .so, else a riscv64 .so)")
+    p.add_argument("--native", action="store_true",
+                   help="run the host build on the host's ONNX Runtime instead of riscv64 under qemu")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds before the run is killed")
+    p.add_argument("--qemu-cpu", default=None, metavar="CPU",
+                   help="qemu-riscv64 -cpu model, e.g. rv64 or 'rv64,v=true,vlen=128' (default: qemu's own)")
+    p.add_argument("--no-build", action="store_true",
+                   help="do not rebuild the riscv64 runner before running (it is rebuilt incrementally by default)")
+    p.add_argument("-q", "--quiet", action="store_true", help="do not show the runner's own output")
+    return p
+
+
+def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+    if a.threads < 1 or a.repeat < 1 or a.timeout <= 0:
+        p.error("--threads and --repeat must be ≥ 1 and --timeout > 0")
+    if a.model is None:
+        a.model = DEMO_MODEL
+        if a.image is None and not a.input:
+            a.image = DEMO_IMAGE
+
+
+def print_summary(result: RunResult, target: str) -> None:
+    print(f"\n== {target}: {len(result.outputs)} output(s)")
+    for name, arr in result.outputs.items():
+        stats = ""
+        if arr.size and arr.dtype.kind in "biuf":
+            stats = f"min {arr.min():.6g}  max {arr.max():.6g}  mean {arr.astype(np.float64).mean():.6g}"
+        print(f"  {name:<24} {arr.dtype!s:<8} {list(arr.shape)!s:<18} {stats}")
+    t = result.report.get("timings_ms", {})
+    print(f"  session {t.get('session_create', float('nan')):.1f} ms, inference median "
+          f"{t.get('inference_median', float('nan')):.2f} ms (min {t.get('inference_min', float('nan')):.2f} ms), "
+          f"wall {result.wall_s:.2f} s")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    _check_args(parser, a)
+    info = read_model_info(a.model)
+    config = RunConfig(native=a.native, execution=a.execution, opt_level=a.opt_level, log_severity=a.log_severity,
+                       threads=a.threads, repeat=a.repeat, trace=a.trace, save_optimized=a.save_optimized,
+                       custom_op_libs=a.custom_op_lib, timeout=a.timeout, qemu_cpu=a.qemu_cpu,
+                       build=not a.no_build, echo=not a.quiet)
+    target = "native (host)" if a.native else "riscv64 under qemu"
+    with fresh_run_dir(a.output_dir, f"{a.model.stem}-{'native' if a.native else 'rv64'}") as holder:
+        work = holder[0]
+        inputs, mode = prepare_inputs(info, a.image, a.input, a.preprocess, work)
+        result = run(info.path.resolve(), [f.resolve() for f in inputs], work.resolve(), config)
+        (work / "stdout.txt").write_text(result.stdout)
+        (work / "run.json").write_text(json.dumps({
+            "model": str(info.path.resolve()), "image": str(a.image) if a.image else None, "preprocess": mode,
+            "target": "native" if a.native else "riscv64-qemu", "command": result.command,
+            "wall_s": round(result.wall_s, 3)}, indent=2) + "\n")
+    result.out_dir = holder[0].resolve()
+    print_summary(result, target)
+    print(f"  run directory: {result.out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli("rcnn.run", main))

@@ -1,0 +1,150 @@
+"""Run ort_test on a model: under qemu-riscv64 with the sysroot (the emulated target) or natively on the host.
+
+This is the pipeline layer the CLIs call; it knows the runner's flags and output format (outputs.json and one
+TensorProto file per output) and nothing of argparse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from rcnn import build, paths
+from rcnn.errors import RcnnError
+from rcnn.tensors import load_tensor
+
+# ORT 1.21 as Debian links it registers ONNX schemas twice and says so ~570 times on stderr; nothing is wrong.
+NOISE_PREFIXES = ("Schema error: Trying to register schema",)
+
+
+@dataclass
+class RunConfig:
+    native: bool = False  # host build on the host's ORT instead of riscv64 under qemu
+    execution: int = 0  # 0 CPU, 1 OS, 2 WS (the accelerator's dataflow modes)
+    opt_level: int = 99
+    log_severity: int = 3
+    threads: int = 1
+    repeat: int = 1
+    trace: str | None = None
+    save_optimized: Path | None = None
+    custom_op_libs: list[Path] = field(default_factory=list)
+    timeout: float = 1800.0
+    qemu_cpu: str | None = None
+    build: bool = True  # rebuild the riscv64 runner incrementally before running
+    echo: bool = True  # stream the runner's stdout to ours
+
+
+@dataclass
+class RunResult:
+    outputs: dict[str, np.ndarray]
+    report: dict  # outputs.json as written by ort_test
+    out_dir: Path
+    command: list[str]
+    stdout: str
+    wall_s: float
+
+
+def runner_command(config: RunConfig) -> list[str]:
+    """The command prefix that starts ort_test: qemu-riscv64 with the sysroot, or the host binary."""
+    if config.native:
+        return [str(build.ensure_host_runner())]
+    binary = build.ensure_riscv64_runner(build=config.build)
+    cmd = ["qemu-riscv64", "-L", str(paths.sysroot())]
+    if config.qemu_cpu:
+        cmd += ["-cpu", config.qemu_cpu]
+    return [*cmd, str(binary)]
+
+
+def ort_test_args(config: RunConfig, model: Path, inputs: Iterable[Path], out_dir: Path) -> list[str]:
+    args = ["-m", str(model), "-x", str(config.execution), "-O", str(config.opt_level),
+            "-d", str(config.log_severity), "--threads", str(config.threads), "-r", str(config.repeat),
+            "-o", str(out_dir)]
+    for f in inputs:
+        args += ["--input", str(f)]
+    if config.trace:
+        args += ["-t", config.trace]
+    if config.save_optimized:
+        args += ["-s", str(config.save_optimized)]
+    for lib in config.custom_op_libs:
+        args += ["--custom-op-lib", str(lib)]
+    return args
+
+
+def _pump(stream: IO[str], sink: list[str], echo_to: IO[str] | None, drop: tuple[str, ...] = ()) -> None:
+    for line in stream:
+        if drop and (line.startswith(drop) or not line.strip()):
+            continue
+        sink.append(line)
+        if echo_to is not None:
+            echo_to.write(line)
+            echo_to.flush()
+
+
+def _execute(cmd: list[str], timeout: float, echo: bool) -> tuple[int, str, str]:
+    """Run cmd in its own process group; kill the whole group on timeout. Returns (code, stdout, filtered stderr)."""
+    env = dict(os.environ)
+    # The riscv64 guest's ld.so would otherwise read the host's x86 ld.so.cache paths; -L already roots it.
+    env.pop("LD_LIBRARY_PATH", None)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                            start_new_session=True, env=env)
+    out: list[str] = []
+    err: list[str] = []
+    threads = [
+        threading.Thread(target=_pump, args=(proc.stdout, out, sys.stdout if echo else None), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, err, None, NOISE_PREFIXES), daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        msg = f"the run exceeded its timeout of {timeout:g} s and was killed (raise it with --timeout)"
+        raise RcnnError(msg) from None
+    finally:
+        for t in threads:
+            t.join(timeout=5)
+    return code, "".join(out), "".join(err)
+
+
+def _failure_message(code: int, stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    own = [ln for ln in lines if ln.startswith("ort_test: error:")]
+    if own:
+        return own[-1]
+    if code < 0:
+        return f"ort_test died with signal {signal.Signals(-code).name}" + (f": {lines[-1]}" if lines else "")
+    return f"ort_test exited with status {code}" + (f": {lines[-1]}" if lines else "")
+
+
+def read_outputs(out_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """outputs.json and the output arrays (by name, in the model's order) that ort_test wrote to out_dir."""
+    report = json.loads((out_dir / "outputs.json").read_text())
+    arrays = {o["name"]: load_tensor(out_dir / o["file"])[0] for o in report["outputs"]}
+    return report, arrays
+
+
+def run(model: Path, inputs: list[Path], out_dir: Path, config: RunConfig) -> RunResult:
+    """Run ort_test on `model` with TensorProto `inputs`; its outputs land in `out_dir` (which must exist)."""
+    cmd = [*runner_command(config), *ort_test_args(config, model, inputs, out_dir)]
+    start = time.perf_counter()
+    code, stdout, stderr = _execute(cmd, config.timeout, config.echo)
+    wall = time.perf_counter() - start
+    if stderr.strip() and code == 0:
+        sys.stderr.write(stderr)
+    if code != 0:
+        raise RcnnError(_failure_message(code, stderr))
+    report, arrays = read_outputs(out_dir)
+    return RunResult(arrays, report, out_dir, cmd, stdout, wall)

@@ -1,0 +1,149 @@
+"""Small ONNX networks built with onnx.helper: the built-in demo model and the test models.
+
+Every model is saved with IR 10 and opset 21 (ORT 1.21, the riscv64 runtime, rejects IR > 10 and opset > 22).
+Weights are seeded random numbers: the networks exercise the runtime, their predictions mean nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+IR_VERSION = 10
+OPSET = 21
+
+
+def _save(graph: onnx.GraphProto, path: str | Path, metadata: dict[str, str]) -> Path:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="rcnn.testnets")
+    model.ir_version = IR_VERSION
+    helper.set_model_props(model, metadata)
+    onnx.checker.check_model(model, full_check=True)
+    path = Path(path)
+    onnx.save(model, str(path))
+    return path
+
+
+def _init(name: str, array: np.ndarray) -> onnx.TensorProto:
+    return numpy_helper.from_array(array, name)
+
+
+def fp32_convnet(path: str | Path, size: int = 16, seed: int = 0) -> Path:
+    """x[1,3,S,S] → Conv 3→8 (3x3, pad 1) → Relu → Flatten → MatMul → Add → y[1,10]; Relu is an output too."""
+    rng = np.random.default_rng(seed)
+    k = 8 * size * size
+    inits = [
+        _init("w", rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32)),
+        _init("b", rng.normal(0, 0.1, 8).astype(np.float32)),
+        _init("fc_w", rng.normal(0, 0.05, (k, 10)).astype(np.float32)),
+        _init("fc_b", rng.normal(0, 0.1, 10).astype(np.float32)),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["conv"], pads=[1, 1, 1, 1], name="conv"),
+        helper.make_node("Relu", ["conv"], ["relu"], name="relu"),
+        helper.make_node("Flatten", ["relu"], ["flat"], name="flatten"),
+        helper.make_node("MatMul", ["flat", "fc_w"], ["mm"], name="fc"),
+        helper.make_node("Add", ["mm", "fc_b"], ["y"], name="fc_bias"),
+    ]
+    graph = helper.make_graph(
+        nodes, "fp32_convnet",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10]),
+         helper.make_tensor_value_info("relu", TensorProto.FLOAT, [1, 8, size, size])],
+        inits,
+    )
+    return _save(graph, path, {"rcnn.preprocess": "torchvision"})
+
+
+def int8_convnet(path: str | Path, size: int = 32, classes: int = 10, seed: int = 0) -> Path:
+    """An int8 QOperator CNN, symmetric (zero points 0), per-tensor scales, as the accelerator wants it.
+
+    x float[1,3,S,S] → QuantizeLinear → QLinearConv 3→8 (3x3, pad 1) → Relu → MaxPool 2x2
+    → QLinearConv 8→16 (3x3, stride 2, pad 1) → Relu → Reshape → QLinearMatMul → DequantizeLinear → logits.
+    The int8 feature map before the classifier is an output too, so runs can be compared integer for integer.
+    """
+    rng = np.random.default_rng(seed)
+    s2 = size // 4
+    k = 16 * s2 * s2
+
+    def w8(*shape: int) -> np.ndarray:
+        return rng.integers(-127, 128, shape, dtype=np.int64).astype(np.int8)
+
+    def scalar(name: str, value: float | int, dtype: type) -> onnx.TensorProto:
+        return _init(name, np.array(value, dtype=dtype))
+
+    inits = [
+        scalar("x_scale", 1 / 127, np.float32), scalar("zp", 0, np.int8),
+        scalar("c1_scale", 0.05, np.float32), scalar("c2_scale", 0.08, np.float32),
+        scalar("fc_scale", 1.0, np.float32), scalar("w_scale", 0.004, np.float32),
+        _init("c1_w", w8(8, 3, 3, 3)), _init("c1_b", rng.integers(-500, 500, 8).astype(np.int32)),
+        _init("c2_w", w8(16, 8, 3, 3)), _init("c2_b", rng.integers(-500, 500, 16).astype(np.int32)),
+        _init("fc_w", w8(k, classes)), _init("flat_shape", np.array([1, k], dtype=np.int64)),
+    ]
+    qconv = "QLinearConv"
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "x_scale", "zp"], ["xq"], name="quantize"),
+        helper.make_node(qconv, ["xq", "x_scale", "zp", "c1_w", "w_scale", "zp", "c1_scale", "zp", "c1_b"], ["c1"],
+                         pads=[1, 1, 1, 1], name="conv1"),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2], name="pool1"),
+        helper.make_node(qconv, ["p1", "c1_scale", "zp", "c2_w", "w_scale", "zp", "c2_scale", "zp", "c2_b"], ["c2"],
+                         pads=[1, 1, 1, 1], strides=[2, 2], name="conv2"),
+        helper.make_node("Relu", ["c2"], ["features"], name="relu2"),
+        helper.make_node("Reshape", ["features", "flat_shape"], ["flat"], name="flatten"),
+        helper.make_node("QLinearMatMul", ["flat", "c2_scale", "zp", "fc_w", "w_scale", "zp", "fc_scale", "zp"],
+                         ["fc"], name="fc"),
+        helper.make_node("DequantizeLinear", ["fc", "fc_scale", "zp"], ["logits"], name="dequantize"),
+    ]
+    graph = helper.make_graph(
+        nodes, "int8_convnet",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, classes]),
+         helper.make_tensor_value_info("features", TensorProto.INT8, [1, 16, s2, s2])],
+        inits,
+    )
+    return _save(graph, path, {"rcnn.preprocess": "torchvision"})
+
+
+def identity_net(path: str | Path, dims: list[int | str], preprocess: str | None = None) -> Path:
+    """y = x for a float input of the given dims (names are symbolic): shows exactly what a runner fed in."""
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "identity",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, dims)],
+    )
+    return _save(graph, path, {"rcnn.preprocess": preprocess} if preprocess else {})
+
+
+def demo_image(path: str | Path, size: int = 96, seed: int = 0) -> Path:
+    """A synthetic picture: a circle, a square and a triangle on a shaded background (PNG, lossless)."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    background = np.stack([40 + xx, 60 + yy, 120 + (xx + yy) // 4], axis=-1) % 256
+    im = Image.fromarray(background.astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(im)
+    colours = [tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(3)]
+    s = size // 4
+    draw.ellipse([s // 2, s // 2, s // 2 + s, s // 2 + s], fill=colours[0])
+    draw.rectangle([2 * s, s, 2 * s + s, 2 * s], fill=colours[1])
+    draw.polygon([(s, 3 * s + s // 2), (s + s, 3 * s + s // 2), (s + s // 2, 2 * s + s // 3)], fill=colours[2])
+    path = Path(path)
+    im.save(path)
+    return path
+
+
+def main() -> None:
+    """Regenerate the built-in demo files shipped in rcnn/data (python -m rcnn.testnets)."""
+    from rcnn.paths import DATA_DIR
+
+    DATA_DIR.mkdir(exist_ok=True)
+    print(int8_convnet(DATA_DIR / "demo_int8.onnx", size=64))
+    print(demo_image(DATA_DIR / "demo.png"))
+
+
+if __name__ == "__main__":
+    main()

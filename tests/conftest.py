@@ -1,0 +1,46 @@
+"""Shared fixtures: small models built with onnx.helper, and helpers that run the CLIs as a user would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rcnn import testnets
+from rcnn.tensors import save_tensor
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("models")
+    return {
+        "fp32": testnets.fp32_convnet(d / "fp32.onnx"),
+        "int8": testnets.int8_convnet(d / "int8.onnx"),
+    }
+
+
+@pytest.fixture(scope="session")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return testnets.demo_image(tmp_path_factory.mktemp("images") / "shapes.png", size=40, seed=3)
+
+
+def random_input(path: Path, shape: tuple[int, ...], name: str = "x", seed: int = 0) -> Path:
+    save_tensor(np.random.default_rng(seed).random(shape, dtype=np.float32), path, name)
+    return path
+
+
+def run_cli(module: str, *args: str | Path, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """python -m <module> args..., as a user types it; output captured."""
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def only_run_dir(parent: Path) -> Path:
+    dirs = [p for p in parent.iterdir()]
+    assert len(dirs) == 1, f"expected one run directory in {parent}, found {dirs}"
+    return dirs[0]

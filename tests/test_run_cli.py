@@ -1,0 +1,101 @@
+"""python -m rcnn.run as a user types it: images, flags, run directories, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from rcnn.runner import read_outputs
+
+from conftest import only_run_dir, random_input, run_cli
+
+
+def test_default_demo_runs_under_qemu(tmp_path: Path) -> None:
+    r = run_cli("rcnn.run", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    run_dir = only_run_dir(tmp_path / "runs")
+    assert "riscv64 under qemu" in r.stdout and str(run_dir) in r.stdout
+    report, outputs = read_outputs(run_dir)
+    assert report["ort_version"].startswith("1.21")  # Debian's riscv64 runtime, not the host's
+    assert set(outputs) == {"logits", "features"}
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["target"] == "riscv64-qemu" and run["preprocess"] == "torchvision"
+    assert not [ln for ln in r.stderr.splitlines() if ln.startswith("Schema error")]
+
+
+def test_image_run_bit_identical_native_and_qemu(models: dict[str, Path], image: Path, tmp_path: Path) -> None:
+    outs = {}
+    for flag in ([], ["--native"]):
+        parent = tmp_path / ("native" if flag else "rv64")
+        r = run_cli("rcnn.run", "-m", models["int8"], "-i", image, "-p", "torchvision", "-o", parent, *flag,
+                    cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        run_dir = only_run_dir(parent)
+        assert {"input_0.pb", "output_0.pb", "output_1.pb", "outputs.json", "run.json"} <= {
+            p.name for p in run_dir.iterdir()}
+        outs[bool(flag)] = read_outputs(run_dir)[1]
+    for name in outs[True]:
+        np.testing.assert_array_equal(outs[True][name], outs[False][name], err_msg=name)
+
+
+def test_runner_flags_reach_the_runner(models: dict[str, Path], tmp_path: Path) -> None:
+    x = random_input(tmp_path / "x.pb", (1, 3, 32, 32))
+    opt = tmp_path / "optimized.onnx"
+    r = run_cli("rcnn.run", "--native", "-m", models["int8"], "--input", x, "-x", "2", "-O", "1", "-r", "3",
+                "--threads", "2", "-t", "trace", "-s", opt, "-o", tmp_path / "runs", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    report, _ = read_outputs(only_run_dir(tmp_path / "runs"))
+    assert report["execution"] == 2 and report["graph_optimization_level"] == 1 and report["threads"] == 2
+    assert len(report["timings_ms"]["inference"]) == 3
+    assert list(tmp_path.glob("trace*.json")), "no profiling trace written"
+    onnx.checker.check_model(onnx.load(str(opt)))
+
+
+def test_npy_input_and_float64_cast(models: dict[str, Path], tmp_path: Path) -> None:
+    x = np.random.default_rng(1).random((1, 3, 16, 16))  # float64, as numpy writes by default
+    np.save(tmp_path / "x.npy", x)
+    r = run_cli("rcnn.run", "--native", "-m", models["fp32"], "--input", tmp_path / "x.npy", "-o", tmp_path / "runs",
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    _, outs = read_outputs(only_run_dir(tmp_path / "runs"))
+    assert outs["y"].shape == (1, 10)
+
+
+def _bad_inputs(models: dict[str, Path], tmp: Path) -> dict[str, list[str | Path]]:
+    corrupt = tmp / "corrupt.onnx"
+    corrupt.write_bytes(b"\x08\x07garbage" * 100)
+    not_image = tmp / "not_an_image.png"
+    not_image.write_text("hello")
+    x = random_input(tmp / "x.pb", (1, 3, 32, 32))
+    wrong_shape = random_input(tmp / "w.pb", (1, 3, 8, 8))
+    return {
+        "missing model": ["-m", tmp / "nope.onnx", "-i", not_image],
+        "corrupt model": ["-m", corrupt, "--input", x],
+        "unreadable image": ["-m", models["int8"], "-i", not_image],
+        "missing image": ["-m", models["int8"], "-i", tmp / "nope.png"],
+        "wrong input count": ["-m", models["int8"], "--input", x, "--input", x],
+        "no input": ["-m", models["int8"]],
+        "wrong shape": ["-m", models["int8"], "--input", wrong_shape],
+        "timeout": ["-m", models["int8"], "--input", x, "--timeout", "0.05"],
+    }
+
+
+@pytest.mark.parametrize("case", ["missing model", "corrupt model", "unreadable image", "missing image",
+                                  "wrong input count", "no input", "wrong shape", "timeout"])
+def test_bad_input_gives_one_line_error(case: str, models: dict[str, Path], tmp_path: Path) -> None:
+    args = _bad_inputs(models, tmp_path)[case]
+    r = run_cli("rcnn.run", *args, "-o", tmp_path / "runs", cwd=tmp_path)
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("rcnn.run: error: "), r.stderr
+    leftovers = list((tmp_path / "runs").iterdir()) if (tmp_path / "runs").exists() else []
+    assert leftovers == [], "a failed run left files behind"
+
+
+def test_bad_flag_value_is_a_usage_error(tmp_path: Path) -> None:
+    r = run_cli("rcnn.run", "-x", "7", cwd=tmp_path)
+    assert r.returncode == 2 and "invalid choice" in r.stderr
