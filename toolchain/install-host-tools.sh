@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install-host-tools.sh: install what rcnn needs on an x86_64 Debian 12 (bookworm) or 13 (trixie) host:
-# the riscv64 cross compiler, qemu user mode, cmake/ninja, the Debian archive keyring (for
-# build-sysroot.sh) and, only if no usable one is on PATH, python3 with venv.
+# the host C/C++ compiler (pip builds the host ort_test), the riscv64 cross compiler, qemu user mode,
+# cmake/ninja, the Debian archive keyring (for build-sysroot.sh) and, only if no usable one is on PATH,
+# python3 with venv.
 #
 # Idempotent: checks first (command -v / files), runs apt-get (update + install) only for what is missing.
 set -euo pipefail
@@ -14,8 +15,8 @@ usage() {
   cat <<EOF
 Usage: toolchain/install-host-tools.sh [--check]
 
-Installs with apt-get (only what is missing): qemu-user, g++-riscv64-linux-gnu (with
-binutils-riscv64-linux-gnu), cmake (>= $MIN_CMAKE), ninja-build, debian-archive-keyring, and
+Installs with apt-get (only what is missing): g++ (host C/C++ compiler), qemu-user,
+g++-riscv64-linux-gnu (with binutils-riscv64-linux-gnu), cmake (>= $MIN_CMAKE), ninja-build, debian-archive-keyring, and
 python3 python3-venv python3-dev when no python3 >= $MIN_PYTHON with venv/ensurepip is on PATH.
 Package names are the same on Debian 12 and 13.
 
@@ -66,6 +67,8 @@ EOF
 }
 
 collect_missing() {
+  # Host C/C++ compiler for the host build (pip/scikit-build-core uses the gcc/g++ names Python was built with).
+  command -v g++ >/dev/null && command -v gcc >/dev/null || want g++ "no host gcc/g++"
   command -v qemu-riscv64 >/dev/null || want qemu-user "no qemu-riscv64"
   command -v riscv64-linux-gnu-g++ >/dev/null || want g++-riscv64-linux-gnu "no riscv64-linux-gnu-g++"
   # GNU ld for riscv64: pulled in by g++-riscv64-linux-gnu; clang builds use it via -fuse-ld=bfd.
@@ -81,6 +84,10 @@ collect_missing() {
     want python3 "no python3 >= $MIN_PYTHON with venv on PATH"
     want python3-venv "python3 venv/ensurepip"
     want python3-dev "Python headers"
+  elif ! python3 -c 'import os, sys, sysconfig
+sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null; then
+    # The host build compiles a Python extension (rcnn._systolic) against this python3's headers.
+    want python3-dev "no Python.h for $(command -v python3)"
   fi
 }
 
@@ -107,7 +114,7 @@ main() {
 
   collect_missing
   if ((${#MISSING[@]} == 0)); then
-    echo "host tools: all present (qemu-riscv64, riscv64-linux-gnu-g++, cmake, ninja, keyring, python3)"
+    echo "host tools: all present (g++, qemu-riscv64, riscv64-linux-gnu-g++, cmake, ninja, keyring, python3)"
     return 0
   fi
   printf 'host tools: missing:\n'
