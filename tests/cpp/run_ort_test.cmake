@@ -2,8 +2,8 @@
 #
 #   cmake -DEXPECT_RC=N [-DEXPECT_STDOUT=REGEX] [-DEXPECT_ERROR=REGEX] [-DWORK_DIR=DIR]
 #         [-DEXPECTED_DIR=DIR -DOUTPUT_DIR=DIR [-DEXPECT_PREPROCESS=name|null] [-DEXPECT_EXECUTION=N]
-#          [-DEXPECT_RUNS=N]] [-DEXPECT_FILE=PATH]
-#         -P run_ort_test.cmake -- [EMULATOR...] ort_test ARGS...
+#          [-DEXPECT_RUNS=N] [-DEXPECT_SYSTOLIC_MODE=cpu|os|ws]] [-DEXPECT_FILE=PATH]
+#         "-DCOMMAND=[EMULATOR...;]ort_test;ARGS..." -P run_ort_test.cmake
 #
 # EXPECT_ERROR: stderr must be exactly one line "ort_test: error: <REGEX>"; without it stderr must be empty.
 #   Lines ONNX Runtime 1.21 (Debian, riscv64) prints while registering ONNX schemas ("Schema error: ...") and
@@ -11,21 +11,14 @@
 # WORK_DIR: removed and recreated before the run (tests put -o/-s/-t paths inside it).
 # EXPECTED_DIR: every output_K.pb there must equal OUTPUT_DIR/output_K.pb byte for byte, OUTPUT_DIR must hold
 #   no other output_*.pb and no leftover temp file, and OUTPUT_DIR/outputs.json must describe them.
+# EXPECT_SYSTOLIC_MODE: outputs.json must hold the custom-op library's "systolic" statistics in that mode, with
+#   work counted (total calls and MACs above 0).
 cmake_minimum_required(VERSION 3.18)
 
-set(command "")
-set(after_separator FALSE)
-math(EXPR last "${CMAKE_ARGC} - 1")
-foreach(i RANGE ${last})
-  if(after_separator)
-    list(APPEND command "${CMAKE_ARGV${i}}")
-  elseif(CMAKE_ARGV${i} STREQUAL "--")
-    set(after_separator TRUE)
-  endif()
-endforeach()
-if(NOT command OR NOT DEFINED EXPECT_RC)
-  message(FATAL_ERROR "usage: cmake -DEXPECT_RC=N [...] -P run_ort_test.cmake -- COMMAND...")
+if(NOT DEFINED COMMAND OR NOT DEFINED EXPECT_RC)
+  message(FATAL_ERROR "usage: cmake -DEXPECT_RC=N [...] -DCOMMAND=<list> -P run_ort_test.cmake")
 endif()
+set(command ${COMMAND})
 
 if(WORK_DIR)
   file(REMOVE_RECURSE "${WORK_DIR}")
@@ -142,6 +135,18 @@ if(DEFINED EXPECT_RUNS)
   if(NOT runs EQUAL EXPECT_RUNS)
     fail("outputs.json has ${runs} inference timings, expected ${EXPECT_RUNS}")
   endif()
+endif()
+if(DEFINED EXPECT_SYSTOLIC_MODE)
+  string(JSON mode ERROR_VARIABLE missing GET "${json}" systolic mode)
+  if(missing OR NOT mode STREQUAL EXPECT_SYSTOLIC_MODE)
+    fail("outputs.json systolic.mode is '${mode}', expected '${EXPECT_SYSTOLIC_MODE}' ${missing}")
+  endif()
+  foreach(counter calls macs)
+    string(JSON value GET "${json}" systolic total ${counter})
+    if(NOT value GREATER 0)
+      fail("outputs.json systolic.total.${counter} is ${value}")
+    endif()
+  endforeach()
 endif()
 foreach(key session_create inference_min inference_median)
   string(JSON type TYPE "${json}" timings_ms ${key})
