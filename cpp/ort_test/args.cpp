@@ -37,6 +37,14 @@ int parse_choice(const std::string& flag, const std::string& value, std::initial
   throw UsageError(flag + " expects one of " + choice_text + ", got '" + value + "'");
 }
 
+std::pair<std::string, std::string> parse_key_value(const std::string& flag, const std::string& value) {
+  const size_t equals = value.find('=');
+  if (equals == std::string::npos || equals == 0) {
+    throw UsageError(flag + " expects KEY=VALUE, got '" + value + "'");
+  }
+  return {value.substr(0, equals), value.substr(equals + 1)};
+}
+
 const FlagSpec kFlags[] = {
     {'h', "help", false, true, [](Options& o, const std::string&) { o.help = true; }},
     {'m', "model", true, false, [](Options& o, const std::string& v) { o.model = v; }},
@@ -61,6 +69,11 @@ const FlagSpec kFlags[] = {
     {'\0', "threads", true, false,
      [](Options& o, const std::string& v) { o.threads = parse_int("--threads", v, 1, 1024); }},
     {'\0', "custom-op-lib", true, true, [](Options& o, const std::string& v) { o.custom_op_libs.push_back(v); }},
+    {'\0', "systolic-config", true, false, [](Options& o, const std::string& v) { o.systolic_config = v; }},
+    // Range checked loosely here; the library says which dims the accelerator model accepts.
+    {'\0', "dim", true, false, [](Options& o, const std::string& v) { o.dim = parse_int("--dim", v, 1, 65536); }},
+    {'\0', "session-config", true, true,
+     [](Options& o, const std::string& v) { o.session_config.push_back(parse_key_value("--session-config", v)); }},
     {'r', "repeat", true, false, [](Options& o, const std::string& v) { o.repeat = parse_int("-r", v, 1, 1000000); }},
 };
 
@@ -162,10 +175,21 @@ Session:
                            as session config entry systolic.execution
   -O, --optimization N     graph optimization level 0 none | 1 basic | 2 extended | 99 all (default 99)
   -d, --log-severity N     ORT log severity 0 verbose | 1 info | 2 warning | 3 error | 4 fatal (default 3)
-      --threads N          intra-op threads (default 1)
+      --threads N          intra-op threads, also the accelerator library's pool (default 1)
       --custom-op-lib PATH custom-op shared library to register (repeatable)
+      --session-config K=V ONNX Runtime session config entry (repeatable; set before the libraries are
+                           registered, overrides the systolic.* entries below)
   -s, --save-optimized P   save the optimized graph to P (default: not saved)
   -t, --trace PREFIX       write an ORT profiling trace PREFIX_<date>.json and print its path (default: off)
+
+Accelerator (the rcnn.systolic custom-op library, librcnn_systolic_ops.so, reads these session config entries;
+-x becomes systolic.execution and --threads systolic.threads):
+      --systolic-config F  accelerator config file (TOML subset like ep/systolic/accelerator.toml); its text
+                           becomes systolic.config (default: the library's built-in config)
+      --dim N              systolic array size, overriding the config's dim: systolic.dim
+  After the runs, every --custom-op-lib that exports RcnnSystolicStats gets a config line and a per-op-type
+  counters table (calls, MACs, tiles, mvin/mvout KiB, estimated cycles; totals over all runs); with -o, the
+  first such library's statistics also go to outputs.json under "systolic".
 
 Run and output:
   -r, --repeat N           run inference N times; prints each time, min and median (default 1)

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "preprocess.h"
@@ -20,14 +21,18 @@ struct Options {
   std::optional<std::string> trace_prefix;
   std::optional<std::string> save_optimized;
   std::optional<std::string> output_dir;
-  int threads = 1;
+  int threads = 1;                           // also the custom-op libraries' pool (systolic.threads)
   std::vector<std::string> custom_op_libs;
+  std::optional<std::string> systolic_config;  // --systolic-config FILE: its text goes to systolic.config
+  std::optional<int> dim;                      // --dim N: systolic.dim
+  std::vector<std::pair<std::string, std::string>> session_config;  // --session-config KEY=VALUE, in order
   int repeat = 1;
   bool help = false;
 };
 
 // Parses argv[1..argc-1]. Throws UsageError for unknown flags, missing or invalid values, stray arguments, flags
-// given twice (except the repeatable --input and --custom-op-lib) and a missing -m (unless -h is given).
+// given twice (except the repeatable --input, --custom-op-lib and --session-config) and a missing -m (unless -h is
+// given).
 Options parse_args(int argc, const char* const* argv);
 
 std::string help_text();

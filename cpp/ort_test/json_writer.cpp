@@ -169,6 +169,12 @@ JsonWriter& JsonWriter::null() {
   return *this;
 }
 
+JsonWriter& JsonWriter::raw_value(std::string_view json) {
+  before_value();
+  out_.append(json);
+  return *this;
+}
+
 const std::string& JsonWriter::str() const {
   if (!stack_.empty()) throw std::logic_error("JSON document has unclosed objects or arrays");
   return out_;

@@ -24,6 +24,9 @@ class JsonWriter {
   // Shortest text that reads back as the same double; NaN and infinities (not JSON) are written as null.
   JsonWriter& value(double number);
   JsonWriter& null();
+  // Inserts `json` as one value, unchanged. The caller guarantees it is a complete, valid JSON value (e.g. parsed
+  // with parse_json first).
+  JsonWriter& raw_value(std::string_view json);
 
   // The document; throws std::logic_error if an object or array is still open.
   const std::string& str() const;

@@ -18,6 +18,8 @@
 #include "report.h"
 #include "run_summary.h"
 #include "session_setup.h"
+#include "systolic_query.h"
+#include "systolic_stats.h"
 
 namespace ort_test {
 namespace {
@@ -72,6 +74,18 @@ std::vector<Ort::Value> run_repeatedly(Ort::Session& session, const Options& opt
   return outputs;
 }
 
+// Accelerator statistics of every custom-op library that keeps them (the rcnn.systolic library does); the first
+// one's document goes to outputs.json.
+void report_accelerators(const Options& options, const Ort::SessionOptions& session_options, RunSummary& summary) {
+  for (const std::string& library : options.custom_op_libs) {
+    const std::optional<std::string> json = query_systolic_stats(library, session_options);
+    if (!json) continue;
+    const SystolicStats stats = parse_systolic_stats(*json, library);
+    print_systolic_stats(std::cout, stats, options.repeat);
+    if (!summary.systolic_json) summary.systolic_json = stats.json;
+  }
+}
+
 int run(const Options& options) {
   // Checked up front: ORT's message for a missing model is less direct, and this avoids creating an Env for nothing.
   check_readable(options.model, "model");
@@ -109,6 +123,7 @@ int run(const Options& options) {
   std::vector<Tensor> outputs;
   for (size_t k = 0; k < values.size(); ++k) outputs.push_back(copy_from_ort_value(values[k], output_specs[k].name));
   print_output_summaries(std::cout, outputs);
+  report_accelerators(options, session_options, summary);
 
   if (options.trace_prefix) {
     Ort::AllocatorWithDefaultOptions allocator;

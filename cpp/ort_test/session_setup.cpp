@@ -1,5 +1,7 @@
 #include "session_setup.h"
 
+#include "session_config.h"
+
 namespace ort_test {
 namespace {
 
@@ -43,8 +45,10 @@ Ort::SessionOptions make_session_options(const Options& options) {
   session_options.SetIntraOpNumThreads(options.threads);
   session_options.SetGraphOptimizationLevel(static_cast<GraphOptimizationLevel>(options.optimization_level));
   session_options.SetLogSeverityLevel(options.log_severity);
-  // Before RegisterCustomOpsLibrary: a library's RegisterCustomOps reads the entry from these options.
-  session_options.AddConfigEntry(kExecutionConfigKey, std::to_string(options.execution).c_str());
+  // Before RegisterCustomOpsLibrary: a library's RegisterCustomOps reads the entries from these options.
+  for (const auto& [key, value] : session_config_entries(options)) {
+    session_options.AddConfigEntry(key.c_str(), value.c_str());
+  }
   if (options.trace_prefix) session_options.EnableProfiling(options.trace_prefix->c_str());
   if (options.save_optimized) session_options.SetOptimizedModelFilePath(options.save_optimized->c_str());
   for (const std::string& library : options.custom_op_libs) {

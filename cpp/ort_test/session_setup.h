@@ -13,9 +13,6 @@
 
 namespace ort_test {
 
-// Session config key through which -x reaches custom-op libraries (the systolic accelerator library reads it).
-constexpr const char* kExecutionConfigKey = "systolic.execution";
-
 Ort::SessionOptions make_session_options(const Options& options);
 
 std::vector<IoSpec> read_input_specs(const Ort::Session& session);

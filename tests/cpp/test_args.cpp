@@ -35,6 +35,25 @@ void defaults(test::Checker& t) {
   CHECK_EQ(o.threads, 1);
   CHECK_EQ(o.repeat, 1);
   CHECK(!o.trace_prefix && !o.save_optimized && !o.output_dir && o.custom_op_libs.empty() && !o.help);
+  CHECK(!o.systolic_config && !o.dim && o.session_config.empty());
+}
+
+void accelerator_flags(test::Checker& t) {
+  const Options o = parse({"-m", "m", "--systolic-config", "acc.toml", "--dim=8", "--session-config", "a.b=1",
+                           "--session-config=k=v=w", "--session-config", "empty="});
+  CHECK_EQ(*o.systolic_config, std::string("acc.toml"));
+  CHECK_EQ(*o.dim, 8);
+  CHECK_EQ(o.session_config.size(), size_t{3});
+  CHECK((o.session_config[0] == std::pair<std::string, std::string>{"a.b", "1"}));
+  CHECK((o.session_config[1] == std::pair<std::string, std::string>{"k", "v=w"}));  // split at the first '='
+  CHECK((o.session_config[2] == std::pair<std::string, std::string>{"empty", ""}));
+  CHECK(usage_error({"-m", "a", "--dim", "0"}, "--dim expects an integer in 1..65536, got '0'"));
+  CHECK(usage_error({"-m", "a", "--dim", "8", "--dim", "16"}, "--dim given twice"));
+  CHECK(usage_error({"-m", "a", "--session-config", "novalue"}, "--session-config expects KEY=VALUE, got 'novalue'"));
+  CHECK(usage_error({"-m", "a", "--session-config", "=v"}, "--session-config expects KEY=VALUE"));
+  CHECK(usage_error({"-m", "a", "--systolic-config"}, "--systolic-config needs a value"));
+  CHECK(help_text().find("--systolic-config") != std::string::npos);
+  CHECK(help_text().find("RcnnSystolicStats") != std::string::npos);
 }
 
 void every_flag(test::Checker& t) {
@@ -74,7 +93,12 @@ void help_needs_no_model(test::Checker& t) {
   CHECK(parse({"-h"}).help);
   CHECK(parse({"--help"}).help);
   CHECK(parse({"-m", "x", "--help"}).help);
-  CHECK(help_text().find("--custom-op-lib") != std::string::npos);
+  // Every flag is documented.
+  for (const char* flag : {"--model", "--image", "--input", "--preprocess", "--execution", "--optimization",
+                           "--log-severity", "--threads", "--custom-op-lib", "--session-config", "--save-optimized",
+                           "--trace", "--systolic-config", "--dim", "--repeat", "--output-dir", "--help"}) {
+    if (help_text().find(std::string(flag) + " ") == std::string::npos) t.fail(flag, "help_text", 0);
+  }
 }
 
 void usage_errors(test::Checker& t) {
@@ -105,6 +129,7 @@ void usage_errors(test::Checker& t) {
 int main() {
   return test::run_tests("args", {{"defaults", defaults},
                                   {"every_flag", every_flag},
+                                  {"accelerator_flags", accelerator_flags},
                                   {"help_needs_no_model", help_needs_no_model},
                                   {"usage_errors", usage_errors}});
 }

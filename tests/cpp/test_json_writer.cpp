@@ -106,6 +106,20 @@ void outputs_json_document(test::Checker& t) {
   run.preprocess.reset();
   CHECK(format_outputs_json(run, {}, {}).find(R"("preprocess": null, "inputs": [], "outputs": [])") !=
         std::string::npos);
+  // A custom-op library's statistics go in last, unchanged.
+  run.systolic_json = R"({"mode": "ws", "ops": {}})";
+  const std::string with_stats = format_outputs_json(run, {}, {});
+  CHECK(with_stats.find(R"("inference_median": 3.5}, "systolic": {"mode": "ws", "ops": {}}})" "\n") !=
+        std::string::npos);
+}
+
+void raw_values(test::Checker& t) {
+  JsonWriter json;
+  json.begin_object().key("a").raw_value("[1, {\"b\": null}]").key("c").value(int64_t{2}).end_object();
+  CHECK_EQ(json.str(), std::string(R"({"a": [1, {"b": null}], "c": 2})"));
+  JsonWriter array;
+  array.begin_array().raw_value("1").raw_value("true").end_array();
+  CHECK_EQ(array.str(), std::string("[1, true]"));
 }
 
 }  // namespace
@@ -115,5 +129,6 @@ int main() {
                                          {"string_escapes", string_escapes},
                                          {"numbers", numbers},
                                          {"misuse_is_a_logic_error", misuse_is_a_logic_error},
-                                         {"outputs_json_document", outputs_json_document}});
+                                         {"outputs_json_document", outputs_json_document},
+                                         {"raw_values", raw_values}});
 }

@@ -7,9 +7,11 @@ Deterministic: rerunning rewrites identical files. Needs onnx, numpy, pillow and
 QLinearConv reference output). Models use IR 8 / opset 17 so that ORT 1.21 (riscv64) loads them.
 
 Expected outputs live in expected/<case>/output_K.pb, written by onnx.numpy_helper.from_array: ort_test's
-output files must equal them byte for byte.
+output files must equal them byte for byte. The rcnn.systolic models' expected outputs come from the NumPy
+reference of the accelerator numerics in tests/gemmini_ref.py, not from the library under test.
 """
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +21,16 @@ from onnx import helper, numpy_helper
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))  # tests/, for the shared NumPy reference of the accelerator
+import gemmini_ref as ref  # noqa: E402
+
 F32 = np.float32
+SYSTOLIC = "rcnn.systolic"
 
 
-def save_model(graph, name, metadata=None):
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8, producer_name="rcnn-tests"
-    )
+def save_model(graph, name, metadata=None, systolic=False):
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(SYSTOLIC, 1)] if systolic else [])
+    model = helper.make_model(graph, opset_imports=opsets, ir_version=8, producer_name="rcnn-tests")
     for key, value in (metadata or {}).items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
@@ -209,7 +214,114 @@ def make_qconv():
     save_expected("qconv", [(session.run(None, {"x": x})[0], "y")])
 
 
+# ---------------------------------------------------------------- rcnn.systolic custom ops
+CONV_DEFAULTS = {"strides": [1, 1], "dilations": [1, 1], "pads": [0, 0, 0, 0], "group": 1, "relu": 0, "pool": 0,
+                 "pool_kernel": [1, 1], "pool_strides": [1, 1], "pool_pads": [0, 0, 0, 0]}
+
+
+def systolic_node(op, inputs, output, **attrs):
+    if op in ("QConv", "Conv"):
+        attrs = {**CONV_DEFAULTS, **attrs}
+    return helper.make_node(op, inputs, [output], name=output, domain=SYSTOLIC, **attrs)
+
+
+def make_systolic_int8():
+    """QConv (3x3, ReLU) and QConv (2x2, groups, asymmetric pads) -> QAdd -> depthwise QConv (stride, dilation,
+    asymmetric pads, fused pool with zero padding, no ReLU) -> QMatMul (bias, ReLU) on a [1,8,8,8] input."""
+    rng = np.random.default_rng(11)
+    i8 = lambda *shape: rng.integers(-128, 128, shape).astype(np.int8)  # noqa: E731
+    w1, w2, w3, wm = i8(3, 3, 8, 16), i8(2, 2, 4, 16), i8(3, 3, 1, 16), i8(16, 10)
+    b1 = rng.integers(-3000, 3000, 16).astype(np.int32)
+    b3 = rng.integers(-500, 500, 16).astype(np.int32)
+    bm = rng.integers(-2000, 2000, 10).astype(np.int32)
+    a1 = {"x_scale": 0.02, "w_scale": 0.01, "y_scale": 0.04, "pads": [1, 1, 1, 1], "relu": 1}
+    a2 = {"x_scale": 0.02, "w_scale": 0.02, "y_scale": 0.05, "pads": [0, 0, 1, 1], "group": 2}
+    aa = {"a_scale": 0.04, "b_scale": 0.05, "c_scale": 0.06, "relu": 0}
+    a3 = {"x_scale": 0.06, "w_scale": 0.01, "y_scale": 0.03, "strides": [2, 1], "dilations": [2, 1],
+          "pads": [2, 1, 1, 0], "group": 16, "pool": 1, "pool_kernel": [2, 2], "pool_strides": [1, 2],
+          "pool_pads": [0, 1, 1, 0]}
+    am = {"a_scale": 0.03, "b_scale": 0.01, "y_scale": 0.05, "relu": 1}
+    nodes = [
+        systolic_node("QConv", ["x", "w1", "b1"], "t1", **a1),
+        systolic_node("QConv", ["x", "w2"], "t2", **a2),
+        systolic_node("QAdd", ["t1", "t2"], "sum", **aa),
+        systolic_node("QConv", ["sum", "w3", "b3"], "t3", **a3),
+        systolic_node("QMatMul", ["t3", "wm", "bm"], "y", **am),
+    ]
+    inits = [numpy_helper.from_array(v, k) for k, v in
+             {"w1": w1, "b1": b1, "w2": w2, "w3": w3, "b3": b3, "wm": wm, "bm": bm}.items()]
+    graph = helper.make_graph(
+        nodes, "systolic_int8",
+        [helper.make_tensor_value_info("x", TP.INT8, [1, 8, 8, 8])],
+        [helper.make_tensor_value_info("y", TP.INT8, [1, 4, 4, 10]),
+         helper.make_tensor_value_info("sum", TP.INT8, [1, 8, 8, 16])],
+        inits)
+    save_model(graph, "systolic_int8.onnx", systolic=True)
+    x = i8(1, 8, 8, 8)
+    onnx.save_tensor(numpy_helper.from_array(x, "x"), HERE / "systolic_int8_x.pb")
+    total = ref.qadd(ref.qconv(x, w1, b1, a1), ref.qconv(x, w2, None, a2), aa)
+    y = ref.qmatmul(ref.qconv(total, w3, b3, a3), wm, bm, am)
+    assert y.shape == (1, 4, 4, 10) and len(np.unique(y)) > 10 and len(np.unique(total)) > 50
+    save_expected("systolic_int8", [(y, "y"), (total, "sum")])
+
+
+def make_systolic_fp32():
+    """fp32 Conv (pool) -> MatMul on small integer-valued data: every sum is exact, so all modes agree bit for bit."""
+    rng = np.random.default_rng(12)
+    ints = lambda lo, hi, *shape: rng.integers(lo, hi, shape).astype(F32)  # noqa: E731
+    w, b, wm, bm = ints(-4, 5, 3, 3, 3, 8), ints(-20, 20, 8), ints(-4, 5, 8, 5), ints(-9, 9, 5)
+    ac = {"pads": [1, 1, 1, 1], "relu": 1, "pool": 1, "pool_kernel": [2, 2], "pool_strides": [2, 2]}
+    am = {"relu": 0}
+    nodes = [systolic_node("Conv", ["x", "w", "b"], "t", **ac), systolic_node("MatMul", ["t", "wm", "bm"], "y", **am)]
+    inits = [numpy_helper.from_array(v, k) for k, v in {"w": w, "b": b, "wm": wm, "bm": bm}.items()]
+    graph = helper.make_graph(
+        nodes, "systolic_fp32",
+        [helper.make_tensor_value_info("x", TP.FLOAT, [1, 6, 6, 3])],
+        [helper.make_tensor_value_info("y", TP.FLOAT, [1, 3, 3, 5])],
+        inits)
+    save_model(graph, "systolic_fp32.onnx", systolic=True)
+    x = ints(-8, 9, 1, 6, 6, 3)
+    onnx.save_tensor(numpy_helper.from_array(x, "x"), HERE / "systolic_fp32_x.pb")
+    save_expected("systolic_fp32", [(ref.matmul_f32(ref.conv_f32(x, w, b, ac), wm, bm, am), "y")])
+
+
+def make_systolic_dynamic():
+    """Symbolic input shapes, so that wrong shapes reach the kernels (their checks are under test)."""
+    rng = np.random.default_rng(13)
+    w = rng.integers(-128, 128, (3, 3, 8, 16)).astype(np.int8)
+    conv = systolic_node("QConv", ["x", "w"], "y", x_scale=0.1, w_scale=0.1, y_scale=1.0, pads=[1, 1, 1, 1])
+    graph = helper.make_graph(
+        [conv], "systolic_conv_dynamic",
+        [helper.make_tensor_value_info("x", TP.INT8, ["n", "h", "w", "c"])],
+        [helper.make_tensor_value_info("y", TP.INT8, ["n", "h", "w", 16])],
+        [numpy_helper.from_array(w, "w")])
+    save_model(graph, "systolic_conv_dynamic.onnx", systolic=True)
+    add = systolic_node("QAdd", ["a", "b"], "c", a_scale=0.1, b_scale=0.1, c_scale=0.1)
+    graph = helper.make_graph(
+        [add], "systolic_add_dynamic",
+        [helper.make_tensor_value_info("a", TP.INT8, ["n", "h", "w", "c"]),
+         helper.make_tensor_value_info("b", TP.INT8, ["n2", "h2", "w2", "c2"])],
+        [helper.make_tensor_value_info("c", TP.INT8, ["n", "h", "w", "c"])])
+    save_model(graph, "systolic_add_dynamic.onnx", systolic=True)
+    for name, shape in (("x", (1, 4, 4, 4)), ("a", (1, 2, 2, 3)), ("b", (1, 2, 3, 2))):
+        onnx.save_tensor(numpy_helper.from_array(np.arange(np.prod(shape), dtype=np.int8).reshape(shape), name),
+                         HERE / f"systolic_{name}.pb")
+    # An attribute the kernel must reject when the session is created.
+    mm = systolic_node("QMatMul", ["a", "w"], "y", a_scale=0.1, b_scale=0.1, y_scale=0.1, relu=2)
+    graph = helper.make_graph(
+        [mm], "systolic_bad_attribute",
+        [helper.make_tensor_value_info("a", TP.INT8, [2, 8])],
+        [helper.make_tensor_value_info("y", TP.INT8, [2, 4])],
+        [numpy_helper.from_array(np.ones((8, 4), np.int8), "w")])
+    save_model(graph, "systolic_bad_attribute.onnx", systolic=True)
+    # A config the library must reject, with the line number in the message.
+    (HERE / "bad_accelerator.toml").write_text("# not a valid accelerator config\ndim = 16\nrows = 12\n")
+
+
 if __name__ == "__main__":
     make_identity_all()
     make_images()
     make_qconv()
+    make_systolic_int8()
+    make_systolic_fp32()
+    make_systolic_dynamic()

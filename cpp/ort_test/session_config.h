@@ -1,0 +1,23 @@
+// The session config entries ort_test sets before registering custom-op libraries: what the rcnn.systolic library
+// reads (systolic.execution, systolic.threads, systolic.config, systolic.dim, see ep/ort/README.md) and any
+// --session-config KEY=VALUE, which wins over the former. ORT-independent so that tests/cpp can check it.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "args.h"
+
+namespace ort_test {
+
+constexpr const char* kExecutionConfigKey = "systolic.execution";
+constexpr const char* kThreadsConfigKey = "systolic.threads";
+constexpr const char* kSystolicConfigKey = "systolic.config";
+constexpr const char* kDimConfigKey = "systolic.dim";
+
+// Each key once, in the order first set. Reads the --systolic-config file (std::runtime_error naming it if it
+// cannot be read).
+std::vector<std::pair<std::string, std::string>> session_config_entries(const Options& options);
+
+}  // namespace ort_test

@@ -1,0 +1,18 @@
+// Asks the registered custom-op libraries for their accelerator statistics (RcnnSystolicStats, declared in
+// ep/ort/include/rcnn/systolic_ops.h).
+#pragma once
+
+#include <onnxruntime_cxx_api.h>
+
+#include <optional>
+#include <string>
+
+namespace ort_test {
+
+// The statistics JSON of the registration `library` made with `options`, or nullopt when the library does not
+// export RcnnSystolicStats (an unrelated custom-op library) or has nothing for these options. The library is
+// found with dlopen(RTLD_NOLOAD): the handle ONNX Runtime loaded, never a second copy. Throws std::runtime_error
+// when the library reports an internal error.
+std::optional<std::string> query_systolic_stats(const std::string& library, const OrtSessionOptions* options);
+
+}  // namespace ort_test

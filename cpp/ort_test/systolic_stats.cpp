@@ -1,0 +1,116 @@
+#include "systolic_stats.h"
+
+#include <cstdio>
+#include <stdexcept>
+
+#include "json_reader.h"
+
+namespace ort_test {
+namespace {
+
+const JsonValue& member(const JsonValue& object, const char* key, JsonValue::Kind kind, const std::string& path) {
+  const JsonValue* value = object.find(key);
+  if (value == nullptr || value->kind != kind) throw std::runtime_error("no usable '" + path + key + "'");
+  return *value;
+}
+
+uint64_t counter(const JsonValue& object, const char* key, const std::string& path) {
+  const std::optional<uint64_t> value = member(object, key, JsonValue::Kind::Number, path).as_uint64();
+  if (!value) throw std::runtime_error("'" + path + key + "' is not a non-negative integer");
+  return *value;
+}
+
+SystolicOpCounters read_counters(const std::string& op, const JsonValue& object, const std::string& path) {
+  SystolicOpCounters c;
+  c.op = op;
+  if (const JsonValue* elem = object.find("elem"); elem != nullptr && elem->kind == JsonValue::Kind::String) {
+    c.elem = elem->text;
+  }
+  c.calls = counter(object, "calls", path);
+  c.macs = counter(object, "macs", path);
+  c.tiles = counter(object, "tiles", path);
+  c.mvin_bytes = counter(object, "mvin_bytes", path);
+  c.mvout_bytes = counter(object, "mvout_bytes", path);
+  c.cycles = counter(object, "cycles", path);
+  return c;
+}
+
+std::string kib(uint64_t bytes) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.1f", static_cast<double>(bytes) / 1024.0);
+  return buffer;
+}
+
+void print_row(std::ostream& out, const SystolicOpCounters& c) {
+  char line[160];
+  std::snprintf(line, sizeof line, "  %-8s %7llu %15llu %9llu %11s %11s %14llu\n", c.op.c_str(),
+                static_cast<unsigned long long>(c.calls), static_cast<unsigned long long>(c.macs),
+                static_cast<unsigned long long>(c.tiles), kib(c.mvin_bytes).c_str(), kib(c.mvout_bytes).c_str(),
+                static_cast<unsigned long long>(c.cycles));
+  out << line;
+}
+
+}  // namespace
+
+SystolicStats parse_systolic_stats(const std::string& json, const std::string& library) {
+  try {
+    const JsonValue doc = parse_json(json);
+    if (doc.kind != JsonValue::Kind::Object) throw std::runtime_error("not a JSON object");
+    SystolicStats stats;
+    stats.library = library;
+    stats.json = json;
+    const JsonValue& config = member(doc, "config", JsonValue::Kind::Object, "");
+    stats.description = member(config, "description", JsonValue::Kind::String, "config.").text;
+    if (const JsonValue* fallback = doc.find("fallback_config")) {
+      if (fallback->kind != JsonValue::Kind::Object) throw std::runtime_error("no usable 'fallback_config'");
+      stats.fallback_elem = member(*fallback, "elem", JsonValue::Kind::String, "fallback_config.").text;
+      stats.fallback_description =
+          member(*fallback, "description", JsonValue::Kind::String, "fallback_config.").text;
+    }
+    stats.mode = member(doc, "mode", JsonValue::Kind::String, "").text;
+    const JsonValue* execution = doc.find("execution");
+    if (execution != nullptr && execution->kind == JsonValue::Kind::Number) {
+      const std::optional<uint64_t> x = execution->as_uint64();
+      if (x) stats.execution = static_cast<int64_t>(*x);
+    }
+    stats.threads = counter(doc, "threads", "");
+    const JsonValue& ops = member(doc, "ops", JsonValue::Kind::Object, "");
+    for (const auto& [name, counters] : ops.members) {
+      if (counters.kind != JsonValue::Kind::Object) throw std::runtime_error("ops." + name + " is not an object");
+      stats.ops.push_back(read_counters(name, counters, "ops." + name + "."));
+    }
+    stats.total = read_counters("total", member(doc, "total", JsonValue::Kind::Object, ""), "total.");
+    return stats;
+  } catch (const std::exception& e) {
+    throw std::runtime_error("custom-op library '" + library + "' returned unusable statistics: " + e.what());
+  }
+}
+
+void print_systolic_stats(std::ostream& out, const SystolicStats& stats, int runs) {
+  out << "Accelerator: " << stats.description << "; mode " << stats.mode;
+  if (stats.execution) out << " (-x " << *stats.execution << ")";
+  out << ", " << stats.threads << (stats.threads == 1 ? " thread" : " threads") << "\n";
+  bool fallback_used = false;
+  for (const SystolicOpCounters& c : stats.ops) {
+    fallback_used = fallback_used || (c.calls > 0 && !c.elem.empty() && c.elem == stats.fallback_elem);
+  }
+  if (fallback_used) out << "Accelerator for " << stats.fallback_elem << " ops: " << stats.fallback_description << "\n";
+  out << "Accelerator counters (" << stats.library << ", totals over " << runs << (runs == 1 ? " run" : " runs")
+      << "):\n";
+  size_t used = 0;
+  for (const SystolicOpCounters& c : stats.ops) used += c.calls > 0 ? 1 : 0;
+  if (used == 0) {
+    out << "  no rcnn.systolic op ran\n";
+    return;
+  }
+  char header[160];
+  std::snprintf(header, sizeof header, "  %-8s %7s %15s %9s %11s %11s %14s\n", "op", "calls", "MACs", "tiles",
+                "mvin KiB", "mvout KiB", "est. cycles");
+  out << header;
+  for (const SystolicOpCounters& c : stats.ops) {
+    if (c.calls > 0) print_row(out, c);
+  }
+  if (used > 1) print_row(out, stats.total);
+}
+
+}  // namespace ort_test

@@ -1,0 +1,64 @@
+#include "kernel_util.h"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace rcnn::ort {
+
+InputTensor required_input(const KernelIo& io, size_t index, const char* name) {
+  std::optional<InputTensor> tensor = io.input(index);
+  if (!tensor) throw std::invalid_argument(std::string("input ") + name + " is missing");
+  return std::move(*tensor);
+}
+
+float positive_scale(const AttributeReader& attrs, const char* name) {
+  const float value = attrs.required_float(name);
+  if (!std::isfinite(value) || !(value > 0.0f)) {
+    throw std::invalid_argument(std::string("attribute ") + name + " must be a finite positive float, got " +
+                                std::to_string(value));
+  }
+  return value;
+}
+
+float finite_derived(float value, const char* what) {
+  if (!std::isfinite(value)) {
+    throw std::invalid_argument(std::string(what) + " is not a finite float32 (" + std::to_string(value) + ")");
+  }
+  return value;
+}
+
+bool flag(const AttributeReader& attrs, const char* name) {
+  const int64_t value = attrs.int_or(name, 0);
+  if (value != 0 && value != 1) {
+    throw std::invalid_argument(std::string("attribute ") + name + " must be 0 or 1, got " + std::to_string(value));
+  }
+  return value == 1;
+}
+
+std::vector<int64_t> int_list(const AttributeReader& attrs, const char* name, const std::vector<int64_t>& fallback,
+                              int64_t min) {
+  std::vector<int64_t> values = attrs.ints_or(name, fallback);
+  bool ok = values.size() == fallback.size();
+  for (int64_t v : values) ok = ok && v >= min;
+  if (!ok) {
+    throw std::invalid_argument(std::string("attribute ") + name + " must hold " + std::to_string(fallback.size()) +
+                                " integers >= " + std::to_string(min) + ", got " + format_dims(values));
+  }
+  return values;
+}
+
+int64_t element_count(const std::vector<int64_t>& dims, const char* name) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0) throw std::invalid_argument(std::string(name) + " has a negative dimension " + format_dims(dims));
+    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) {
+      throw std::invalid_argument(std::string(name) + " is too large " + format_dims(dims));
+    }
+    n *= d;
+  }
+  return n;
+}
+
+}  // namespace rcnn::ort

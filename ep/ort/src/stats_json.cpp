@@ -1,0 +1,82 @@
+#include "stats_json.h"
+
+#include <cstdio>
+#include <iterator>
+
+namespace rcnn::ort {
+namespace {
+
+std::string quote(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string field(const char* key, const std::string& json_value) { return quote(key) + ": " + json_value; }
+std::string field(const char* key, uint64_t value) { return field(key, std::to_string(value)); }
+std::string field(const char* key, int64_t value) { return field(key, std::to_string(value)); }
+
+// `elem`: the element type of an op's entry (omitted for the total).
+std::string counters_json(const systolic::Counters& c, const char* elem = nullptr) {
+  const std::string fields[] = {
+      field("calls", c.calls),
+      field("macs", c.macs),
+      field("padded_macs", c.padded_macs),
+      field("tiles", c.tiles),
+      field("mvin_bytes", c.mvin_sp_bytes + c.mvin_acc_bytes),
+      field("mvin_sp_bytes", c.mvin_sp_bytes),
+      field("mvin_acc_bytes", c.mvin_acc_bytes),
+      field("mvout_bytes", c.mvout_bytes),
+      field("mvin_cmds", c.mvin_cmds),
+      field("mvout_cmds", c.mvout_cmds),
+      field("preloads", c.preloads),
+      field("computes", c.computes()),
+      field("compute_preloaded", c.compute_preloaded),
+      field("compute_accumulated", c.compute_accumulated),
+      field("cycles", c.cycles),
+  };
+  std::string out = "{";
+  if (elem != nullptr) out += field("elem", quote(elem)) + ", ";
+  for (size_t i = 0; i < std::size(fields); ++i) out += (i ? ", " : "") + fields[i];
+  return out + "}";
+}
+
+std::string config_json(const systolic::AcceleratorConfig& cfg) {
+  return "{" + field("description", quote(cfg.describe())) + ", " + field("dim", cfg.dim) + ", " +
+         field("sp_banks", cfg.sp_banks) + ", " + field("sp_bank_rows", cfg.sp_bank_rows) + ", " +
+         field("acc_rows", cfg.acc_rows) + ", " + field("dataflow", quote(systolic::mode_name(cfg.dataflow))) + ", " +
+         field("elem", quote(systolic::elem_name(cfg.elem))) + ", " +
+         field("dma_bytes_per_cycle", cfg.dma_bytes_per_cycle) + "}";
+}
+
+}  // namespace
+
+std::string stats_json(const Registration& reg) {
+  const Settings& s = reg.settings();
+  std::string ops;
+  systolic::Counters total;
+  for (size_t k = 0; k < kOpKindCount; ++k) {
+    const OpKind kind = static_cast<OpKind>(k);
+    const systolic::Counters c = reg.totals(kind);
+    total += c;
+    ops += (k ? ", " : "") + field(op_kind_name(kind), counters_json(c, systolic::elem_name(op_kind_elem(kind))));
+  }
+  return "{" + field("library", quote("rcnn_systolic_ops")) + ", " + field("registration", reg.id()) + ", " +
+         field("config", config_json(s.config)) + ", " + field("fallback_config", config_json(s.fallback)) + ", " +
+         field("execution", s.execution < 0 ? std::string("null") : std::to_string(s.execution)) + ", " +
+         field("mode", quote(systolic::mode_name(s.mode))) + ", " + field("threads", int64_t{s.threads}) + ", " +
+         field("ops", "{" + ops + "}") + ", " + field("total", counters_json(total)) + "}";
+}
+
+}  // namespace rcnn::ort

@@ -1,0 +1,146 @@
+// Convolution geometry helpers shared by the conv executions: im2col row filling and the fused max-pool.
+// Internal header.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "systolic/conv.h"
+
+namespace rcnn::systolic::detail {
+
+struct ConvGeom {
+  ConvShape s;
+  int64_t OH = 0, OW = 0;    // conv output (before the pool)
+  int64_t POH = 0, POW = 0;  // final output (after the pool, = OH/OW without)
+  int64_t icg = 0, ocg = 0;  // channels per group
+  int64_t K = 0;             // GEMM depth per group: kernel_h * kernel_w * icg
+  // Pool parameters with "no pool" normalized to a 1x1/1 window.
+  int64_t pkh = 1, pkw = 1, psh = 1, psw = 1, ppt = 0, ppl = 0;
+
+  explicit ConvGeom(const ConvShape& shape) : s(shape) {
+    OH = s.conv_out_h();
+    OW = s.conv_out_w();
+    POH = s.out_h();
+    POW = s.out_w();
+    icg = s.in_ch_per_group();
+    ocg = s.out_ch_per_group();
+    K = s.kernel_h * s.kernel_w * icg;
+    if (s.pool.enabled) {
+      pkh = s.pool.kh;
+      pkw = s.pool.kw;
+      psh = s.pool.sh;
+      psw = s.pool.sw;
+      ppt = s.pool.pad_top;
+      ppl = s.pool.pad_left;
+    }
+  }
+  bool pooled() const { return s.pool.enabled; }
+  // 1x1 kernel, stride 1, no padding: the im2col matrix is the input itself.
+  bool pointwise() const {
+    return s.kernel_h == 1 && s.kernel_w == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
+           s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0;
+  }
+  // Pixel index p in [0, batch*OH*OW) -> (b, oh, ow).
+  void pixel(int64_t p, int64_t& b, int64_t& oh, int64_t& ow) const {
+    ow = p % OW;
+    const int64_t q = p / OW;
+    oh = q % OH;
+    b = q / OH;
+  }
+  template <class T>
+  const T* input_pixel(const T* in, int64_t b, int64_t ih, int64_t iw) const {
+    return in + ((b * s.in_h + ih) * s.in_w + iw) * s.in_ch;
+  }
+};
+
+// Copies / zeroes n elements; short runs (depthwise: one channel) avoid a memmove call per tap.
+template <class T>
+inline void copy_small(const T* src, int64_t n, T* dst) {
+  if (n <= 8) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  } else {
+    std::copy(src, src + n, dst);
+  }
+}
+template <class T>
+inline void zero_small(int64_t n, T* dst) {
+  if (n <= 8) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = T{};
+  } else {
+    std::fill(dst, dst + n, T{});
+  }
+}
+
+// im2col row of output pixel (b, oh, ow) of group g over the tap box kr in [kr0, kr0+nkr), kc in [kc0, kc0+nkc) and
+// channels [ic0, ic0+nic) of the group; K order (kr, kc, ic), zeros where the tap falls into the padding.
+template <class T>
+void fill_row_box(const ConvGeom& G, const T* in, int64_t b, int64_t oh, int64_t ow, int64_t g, int64_t kr0,
+                  int64_t nkr, int64_t kc0, int64_t nkc, int64_t ic0, int64_t nic, T* out) {
+  const ConvShape& s = G.s;
+  for (int64_t kr = kr0; kr < kr0 + nkr; ++kr) {
+    const int64_t ih = oh * s.stride_h - s.pad_top + kr * s.dil_h;
+    for (int64_t kc = kc0; kc < kc0 + nkc; ++kc) {
+      const int64_t iw = ow * s.stride_w - s.pad_left + kc * s.dil_w;
+      if (ih >= 0 && ih < s.in_h && iw >= 0 && iw < s.in_w) {
+        copy_small(G.input_pixel(in, b, ih, iw) + g * G.icg + ic0, nic, out);
+      } else {
+        zero_small(nic, out);
+      }
+      out += nic;
+    }
+  }
+}
+
+// im2col row of output pixel (b, oh, ow) of group g for the linear K range [k_lo, k_hi) (K order (kr, kc, ic)).
+template <class T>
+void fill_row_linear(const ConvGeom& G, const T* in, int64_t b, int64_t oh, int64_t ow, int64_t g, int64_t k_lo,
+                     int64_t k_hi, T* out) {
+  const ConvShape& s = G.s;
+  int64_t t = k_lo;
+  while (t < k_hi) {
+    const int64_t tap = t / G.icg, ic = t % G.icg;
+    const int64_t n = std::min(G.icg - ic, k_hi - t);
+    const int64_t kr = tap / s.kernel_w, kc = tap % s.kernel_w;
+    const int64_t ih = oh * s.stride_h - s.pad_top + kr * s.dil_h;
+    const int64_t iw = ow * s.stride_w - s.pad_left + kc * s.dil_w;
+    if (ih >= 0 && ih < s.in_h && iw >= 0 && iw < s.in_w) {
+      copy_small(G.input_pixel(in, b, ih, iw) + g * G.icg + ic, n, out);
+    } else {
+      zero_small(n, out);
+    }
+    out += n;
+    t += n;
+  }
+}
+
+// Max-pool of one output position (b, ph, pw), channels [c0, c0+nc) of the conv output, read through
+// at(oh, ow) -> pointer to channel c0 of conv output (b, oh, ow) (only called for oh/ow inside the conv output).
+// Zero padding: padded window positions count as value 0; Ignore: they are skipped.
+template <class T, class At>
+void pool_one(const ConvGeom& G, int64_t ph, int64_t pw, int64_t nc, const At& at, T* out) {
+  const int64_t oh0 = ph * G.psh - G.ppt, ow0 = pw * G.psw - G.ppl;
+  bool any_pad = false, first = true;
+  for (int64_t dh = 0; dh < G.pkh; ++dh) {
+    const int64_t oh = oh0 + dh;
+    for (int64_t dw = 0; dw < G.pkw; ++dw) {
+      const int64_t ow = ow0 + dw;
+      if (oh < 0 || oh >= G.OH || ow < 0 || ow >= G.OW) {
+        any_pad = true;
+        continue;
+      }
+      const T* v = at(oh, ow);
+      if (first) {
+        std::copy(v, v + nc, out);
+        first = false;
+      } else {
+        for (int64_t c = 0; c < nc; ++c) out[c] = std::max(out[c], v[c]);
+      }
+    }
+  }
+  // Validated shapes guarantee at least one real position per window (pool pads < pool kernel).
+  if (any_pad && G.s.pool.padding == PoolPadding::Zero)
+    for (int64_t c = 0; c < nc; ++c) out[c] = std::max(out[c], T{});
+}
+
+}  // namespace rcnn::systolic::detail

@@ -1,0 +1,195 @@
+// matmul / matmul_f32: CPU mode (blocked packed GEMM) and the OS/WS tile walk of the reference's tiled_matmul_outer
+// (loop i0, j0, k0; D moved into the accumulator at k0 == 0; outputs scaled and moved out at the last k0).
+#include "systolic/matmul.h"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "gemm.h"
+#include "systolic/thread_pool.h"
+#include "systolic/tiling.h"
+#include "tile_counts.h"
+
+namespace rcnn::systolic {
+
+namespace {
+
+using detail::ceil_div;
+
+template <class T, class Acc>
+struct Problem {
+  int64_t I, J, K;
+  const T* A;
+  int64_t lda;
+  const T* B;
+  int64_t ldb;
+  BiasKind bias_kind;
+  const Acc* bias;
+  int64_t ldd;
+  T* C;
+  int64_t ldc;
+};
+
+template <class T, class Acc>
+void check_problem(const Problem<T, Acc>& p) {
+  if (p.I < 1 || p.J < 1 || p.K < 1)
+    throw Error("matmul: I, J, K must be >= 1 (got " + std::to_string(p.I) + ", " + std::to_string(p.J) + ", " +
+                std::to_string(p.K) + ")");
+  if (!p.A || !p.B || !p.C) throw Error("matmul: A, B and C must not be null");
+  if (p.lda < p.K || p.ldb < p.J || p.ldc < p.J) throw Error("matmul: a row stride is smaller than the row length");
+  if (p.bias_kind != BiasKind::None && !p.bias) throw Error("matmul: bias kind set but bias pointer is null");
+  if (p.bias_kind == BiasKind::Full && p.ldd < p.J) throw Error("matmul: ldd is smaller than J");
+  constexpr int64_t kMax = int64_t{1} << 40;
+  if (p.I > kMax / p.J || p.J > kMax / p.K || p.I > kMax / p.K) throw Error("matmul: matrices too large");
+}
+
+// acc[r][c] = D value of output (i0 + r, j0 + c), or 0.
+template <class T, class Acc>
+void init_acc(const Problem<T, Acc>& p, int64_t i0, int64_t j0, int64_t rows, int64_t cols, Acc* acc, int64_t ld) {
+  for (int64_t r = 0; r < rows; ++r) {
+    Acc* a = acc + r * ld;
+    if (p.bias_kind == BiasKind::None) {
+      std::fill(a, a + cols, Acc{});
+    } else {
+      const Acc* d = p.bias_kind == BiasKind::Full ? p.bias + (i0 + r) * p.ldd + j0 : p.bias + j0;
+      std::copy(d, d + cols, a);
+    }
+  }
+}
+
+template <class Kern, class Post>
+Counters run_cpu(const Problem<typename Kern::In, typename Kern::Acc>& p, const Post& post, ThreadPool* pool) {
+  using In = typename Kern::In;
+  constexpr int64_t MC = 64;                                   // rows per task (a multiple of kMR)
+  constexpr int64_t NBP = std::max<int64_t>(1, 256 / Kern::NR);  // B panels per task
+  detail::PackedB<Kern> pb;
+  pb.resize(p.K, p.J);
+  std::vector<const In*> krows(static_cast<size_t>(p.K));
+  for (int64_t k = 0; k < p.K; ++k) krows[static_cast<size_t>(k)] = p.B + k * p.ldb;
+  const unsigned workers = worker_count(pool);
+  std::vector<detail::GemmScratch<Kern>> scratch(workers);
+  // Pack B in parallel, panel ranges per task.
+  const int64_t pack_tasks = std::min<int64_t>(pb.panels, 4 * static_cast<int64_t>(workers));
+  parallel_for(pool, static_cast<size_t>(pack_tasks), [&](size_t t, unsigned w) {
+    const int64_t b = pb.panels * static_cast<int64_t>(t) / pack_tasks;
+    const int64_t e = pb.panels * (static_cast<int64_t>(t) + 1) / pack_tasks;
+    pb.pack_panels(krows.data(), b, e, scratch[w].b_tmp);
+  });
+
+  const int64_t m_blocks = ceil_div(p.I, MC);
+  const int64_t n_blocks = ceil_div(pb.panels, NBP);
+  parallel_for(pool, static_cast<size_t>(m_blocks * n_blocks), [&](size_t t, unsigned w) {
+    auto& s = scratch[w];
+    const int64_t mi = static_cast<int64_t>(t) / n_blocks, ni = static_cast<int64_t>(t) % n_blocks;
+    const int64_t i0 = mi * MC, rows = std::min(MC, p.I - i0);
+    const int64_t p0 = ni * NBP, p1 = std::min(pb.panels, p0 + NBP);
+    const int64_t c0 = p0 * Kern::NR, cols = std::min(p.J - c0, (p1 - p0) * Kern::NR);
+    s.a_ptrs.resize(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) s.a_ptrs[static_cast<size_t>(r)] = p.A + (i0 + r) * p.lda;
+    detail::pack_a_block(s.a_ptrs.data(), rows, p.K, s.a_packed);
+    const int64_t ld = (p1 - p0) * Kern::NR;
+    s.acc.resize(static_cast<size_t>(rows * ld));
+    init_acc(p, i0, c0, rows, cols, s.acc.data(), ld);
+    detail::gemm_packed<Kern>(s.a_packed.data(), rows, pb, p0, p1, s.acc.data(), ld);
+    detail::store_tile(s.acc.data(), ld, rows, cols, post, p.C + i0 * p.ldc + c0, p.ldc);
+  });
+  Counters c;
+  c.calls = 1;
+  c.macs = static_cast<uint64_t>(p.I) * static_cast<uint64_t>(p.J) * static_cast<uint64_t>(p.K);
+  c.padded_macs = c.macs;
+  return c;
+}
+
+template <class Kern, class Post>
+Counters run_tiled(const AcceleratorConfig& cfg, Mode mode, const Problem<typename Kern::In, typename Kern::Acc>& p,
+                   const Post& post, ThreadPool* pool) {
+  using In = typename Kern::In;
+  using Acc = typename Kern::Acc;
+  const MatmulTiles tiles = choose_matmul_tiles(cfg, mode, p.I, p.J, p.K);
+  const int64_t D = cfg.dim;
+  const int64_t TI = tiles.tI * D, TJ = tiles.tJ * D, TK = tiles.tK * D;
+  const int64_t nI0 = ceil_div(p.I, TI), nJ0 = ceil_div(p.J, TJ), nK0 = ceil_div(p.K, TK);
+  const unsigned workers = worker_count(pool);
+  std::vector<detail::GemmScratch<Kern>> scratch(workers);
+  std::vector<Counters> counts(workers);
+  const bool has_bias = p.bias_kind != BiasKind::None;
+
+  // One task per output tile (i0, j0); its k0 loop runs in order inside the task, like the hardware's.
+  parallel_for(pool, static_cast<size_t>(nI0 * nJ0), [&](size_t t, unsigned w) {
+    auto& s = scratch[w];
+    Counters& c = counts[w];
+    const int64_t i0 = static_cast<int64_t>(t) / nJ0, j0 = static_cast<int64_t>(t) % nJ0;
+    const int64_t row0 = i0 * TI, rows = std::min(TI, p.I - row0);
+    const int64_t col0 = j0 * TJ, cols = std::min(TJ, p.J - col0);
+    s.acc.resize(static_cast<size_t>(rows * cols));
+    // D -> accumulator (k0 == 0 with bias), or accumulators overwritten by the first compute (no bias).
+    init_acc(p, row0, col0, rows, cols, s.acc.data(), cols);
+    for (int64_t k0 = 0; k0 < nK0; ++k0) {
+      const int64_t kbase = k0 * TK, kk = std::min(TK, p.K - kbase);
+      detail::count_matmul_tile(c, D, mode, rows, cols, kk, static_cast<int64_t>(sizeof(In)),
+                                static_cast<int64_t>(sizeof(Acc)), has_bias && k0 == 0, k0 == nK0 - 1);
+      // mvin A block rows and B block rows (the packing plays the role of the scratchpad layout).
+      s.a_ptrs.resize(static_cast<size_t>(rows));
+      for (int64_t r = 0; r < rows; ++r) s.a_ptrs[static_cast<size_t>(r)] = p.A + (row0 + r) * p.lda + kbase;
+      detail::pack_a_block(s.a_ptrs.data(), rows, kk, s.a_packed);
+      s.b_ptrs.resize(static_cast<size_t>(kk));
+      for (int64_t k = 0; k < kk; ++k) s.b_ptrs[static_cast<size_t>(k)] = p.B + (kbase + k) * p.ldb + col0;
+      s.b_packed.pack(s.b_ptrs.data(), kk, cols, s.b_tmp);
+      // preload/compute over the DIM blocks of the tile: accumulate into the int32 accumulator tile.
+      detail::gemm_packed<Kern>(s.a_packed.data(), rows, s.b_packed, 0, s.b_packed.panels, s.acc.data(), cols);
+    }
+    // mvout with scaling (int8) at the last k0.
+    detail::store_tile(s.acc.data(), cols, rows, cols, post, p.C + row0 * p.ldc + col0, p.ldc);
+  });
+  Counters total;
+  for (const auto& c : counts) total += c;
+  total.calls = 1;
+  total.macs = static_cast<uint64_t>(p.I) * static_cast<uint64_t>(p.J) * static_cast<uint64_t>(p.K);
+  estimate_cycles(total, cfg, mode, true);
+  return total;
+}
+
+template <class Kern, class Post>
+Counters run(const AcceleratorConfig& cfg, Mode mode, const Problem<typename Kern::In, typename Kern::Acc>& p,
+             const Post& post, ThreadPool* pool) {
+  if (mode == Mode::CPU) return run_cpu<Kern>(p, post, pool);
+  return run_tiled<Kern>(cfg, mode, p, post, pool);
+}
+
+}  // namespace
+
+Counters matmul(const AcceleratorConfig& cfg, Mode mode, const MatmulArgs& a, const ExecOptions& opt) {
+  cfg.validate();
+  if (cfg.elem != ElemType::Int8) throw Error("matmul: int8 data needs an int8 accelerator config (elem = \"int8\")");
+  if (!std::isfinite(a.multiplier)) throw Error("matmul: the multiplier must be finite");
+  Problem<int8_t, int32_t> p{a.I,         a.J,    a.K,
+                             a.A,         a.lda ? a.lda : a.K,
+                             a.B,         a.ldb ? a.ldb : a.J,
+                             a.bias_kind, a.bias, a.ldd ? a.ldd : a.J,
+                             a.C,         a.ldc ? a.ldc : a.J};
+  check_problem(p);
+  const detail::PostI8 post{a.multiplier, a.relu};
+  Counters c;
+  detail::with_kernel<int8_t>(opt.kernel, [&](auto kern) {
+    c = run<decltype(kern)>(cfg, mode, p, post, opt.pool);
+  });
+  return c;
+}
+
+Counters matmul_f32(const AcceleratorConfig& cfg, Mode mode, const MatmulF32Args& a, const ExecOptions& opt) {
+  cfg.validate();
+  if (cfg.elem != ElemType::Fp32) throw Error("matmul_f32: fp32 data needs an fp32 accelerator config (elem = \"fp32\")");
+  Problem<float, float> p{a.I,         a.J,    a.K,
+                          a.A,         a.lda ? a.lda : a.K,
+                          a.B,         a.ldb ? a.ldb : a.J,
+                          a.bias_kind, a.bias, a.ldd ? a.ldd : a.J,
+                          a.C,         a.ldc ? a.ldc : a.J};
+  check_problem(p);
+  const detail::PostF32 post{a.relu};
+  Counters c;
+  detail::with_kernel<float>(opt.kernel, [&](auto kern) { c = run<decltype(kern)>(cfg, mode, p, post, opt.pool); });
+  return c;
+}
+
+}  // namespace rcnn::systolic

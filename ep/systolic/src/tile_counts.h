@@ -1,0 +1,42 @@
+// Event counting of one tile, shared by the tiled executions (rules in counters.h). Internal header.
+#pragma once
+
+#include <cstdint>
+
+#include "systolic/counters.h"
+#include "systolic/types.h"
+
+namespace rcnn::systolic::detail {
+
+inline uint64_t u64(int64_t v) { return static_cast<uint64_t>(v); }
+inline int64_t blocks(int64_t n, int64_t dim) { return (n + dim - 1) / dim; }
+
+// One matmul tile iteration (i0, j0, k0) with `rows` x `cols` outputs and a k extent of `kk` elements.
+//   A: rows x kk, B: kk x cols elements into the scratchpad (block commands bI*bK + bK*bJ);
+//   D: rows x cols accumulators when `load_d` (first k0 with a bias);
+//   compute: one per DIM block triple, each with its preload; the preloaded ones are the first compute of every
+//   output block (OS, i/j/k loop) or of every weight block (WS, j/k/i loop);
+//   C: rows x cols outputs moved out when `store_c` (last k0).
+inline void count_matmul_tile(Counters& c, int64_t dim, Mode mode, int64_t rows, int64_t cols, int64_t kk,
+                              int64_t elem_bytes, int64_t acc_bytes, bool load_d, bool store_c) {
+  const int64_t bI = blocks(rows, dim), bJ = blocks(cols, dim), bK = blocks(kk, dim);
+  c.tiles += 1;
+  if (load_d) {
+    c.mvin_acc_bytes += u64(rows * cols * acc_bytes);
+    c.mvin_cmds += u64(bI * bJ);
+  }
+  c.mvin_sp_bytes += u64((rows * kk + kk * cols) * elem_bytes);
+  c.mvin_cmds += u64(bI * bK + bK * bJ);
+  const int64_t computes = bI * bJ * bK;
+  const int64_t preloaded = mode == Mode::OS ? bI * bJ : bJ * bK;
+  c.preloads += u64(computes);
+  c.compute_preloaded += u64(preloaded);
+  c.compute_accumulated += u64(computes - preloaded);
+  c.padded_macs += u64(computes) * u64(dim * dim * dim);
+  if (store_c) {
+    c.mvout_bytes += u64(rows * cols * elem_bytes);
+    c.mvout_cmds += u64(bI * bJ);
+  }
+}
+
+}  // namespace rcnn::systolic::detail
