@@ -26,7 +26,16 @@ def _run(cmd: list[str]) -> None:
 
 def ensure_riscv64_runner(build: bool = True) -> Path:
     """The riscv64 ort_test, (re)built incrementally from the source tree when there is one."""
-    sysroot, binary, root = paths.sysroot(), paths.riscv64_binary(), paths.source_root()
+    return _ensure_riscv64("ort_test", paths.riscv64_binary(), build)
+
+
+def ensure_riscv64_library(build: bool = True) -> Path:
+    """The riscv64 accelerator custom-op library, (re)built incrementally like the runner."""
+    return _ensure_riscv64("rcnn_systolic_ops", paths.riscv64_library(), build)
+
+
+def _ensure_riscv64(target: str, binary: Path, build: bool) -> Path:
+    sysroot, root = paths.sysroot(), paths.source_root()
     setup_hint = f"{root}/setup.sh" if root else "setup.sh from the source tree"
     if not (sysroot / "usr" / "include" / "onnxruntime").is_dir():
         raise RcnnError(f"no riscv64 sysroot at {sysroot}: run {setup_hint} (or toolchain/build-sysroot.sh)")
@@ -36,20 +45,27 @@ def ensure_riscv64_runner(build: bool = True) -> Path:
         build_tree = paths.riscv64_build_dir()
         if not (build_tree / "CMakeCache.txt").is_file():
             _run(_configure_command(root, build_tree))
-        _run(["cmake", "--build", str(build_tree), "--target", "ort_test", "-j2"])
+        _run(["cmake", "--build", str(build_tree), "--target", target, "-j2"])
     if not binary.is_file():
         hint = setup_hint
         if root is not None:
             tree = paths.riscv64_build_dir()
             steps = [_configure_command(root, tree), ["cmake", "--build", str(tree)]]
             hint = " && ".join(" ".join(c) for c in steps)
-        raise RcnnError(f"riscv64 ort_test not built: {hint}")
+        raise RcnnError(f"riscv64 {binary.name} not built: {hint}")
     return binary
 
 
 def ensure_host_runner() -> Path:
-    binary = paths.host_binary()
-    if binary is None:
+    return _ensure_host(paths.host_binary(), "host ort_test")
+
+
+def ensure_host_library() -> Path:
+    return _ensure_host(paths.host_library(), "host accelerator library")
+
+
+def _ensure_host(found: Path | None, what: str) -> Path:
+    if found is None:
         root = paths.source_root()
-        raise RcnnError(f"host ort_test not built: run pip install -e {root or '.'} (setup.sh does it)")
-    return binary
+        raise RcnnError(f"{what} not built: run pip install -e {root or '.'} (setup.sh does it)")
+    return found

@@ -15,11 +15,15 @@ import numpy as np
 
 from rcnn import paths
 from rcnn.cli import HelpFormatter, run_cli
+from rcnn.errors import RcnnError
 from rcnn.inputs import prepare_inputs
 from rcnn.onnx_model import read_model_info
+from rcnn.partition import partition_file
+from rcnn.placement import PlacementReport
 from rcnn.preprocess import ALIASES, MODES
 from rcnn.rundir import fresh_run_dir
-from rcnn.runner import RunConfig, RunResult, run
+from rcnn.runner import RunConfig, RunResult, run, systolic_library
+from rcnn.systolic import read_config
 
 DEMO_MODEL = paths.DATA_DIR / "demo_int8.onnx"
 DEMO_IMAGE = paths.DATA_DIR / "demo.png"
@@ -54,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-r", "--repeat", type=int, default=1, help="run inference this many times (times: min, median)")
     p.add_argument("--custom-op-lib", type=Path, action="append", default=[], metavar="SO",
                    help="custom-op library to register (for --native a host .so, else a riscv64 .so)")
+    p.add_argument("--partition", choices=["auto", "on", "off"], default="auto",
+                   help="place int8 conv/matmul/add on the systolic accelerator (python -m rcnn.partition) and run "
+                        "with its custom-op library: auto = when anything can be placed, on = insist, off = run the "
+                        "model as it is on ONNX Runtime's CPU EP")
+    p.add_argument("--systolic-config", type=Path, default=None, metavar="FILE",
+                   help="accelerator config (TOML subset, like ep/systolic/accelerator.toml; default: that file)")
+    p.add_argument("--dim", type=int, default=None, help="systolic array size, overriding the config's dim")
     p.add_argument("--native", action="store_true",
                    help="run the host build on the host's ONNX Runtime instead of riscv64 under qemu")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds before the run is killed")
@@ -74,6 +85,47 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
             a.image = DEMO_IMAGE
 
 
+def place_on_accelerator(model: Path, how: str, elem: str) -> tuple[Path, PlacementReport | None]:
+    """The model to run: partitioned for the accelerator (cached), or as it is when nothing can be placed."""
+    if how == "off":
+        return model, None
+    try:
+        result = partition_file(model, elem=elem)
+    except RcnnError as e:  # e.g. a float model for the int8 accelerator: nothing to place
+        if how == "on":
+            raise
+        print(f"== placement: none ({e})")
+        return model, None
+    if result.report.placed == 0:
+        if how == "on":
+            raise RcnnError(f"--partition on: no node of {model.name} can run on the {elem} accelerator")
+        return model, result.report
+    if result.model_path is None:
+        raise RcnnError("the partitioned model could not be written to the cache")
+    return result.model_path, result.report
+
+
+def print_placement(report: PlacementReport) -> None:
+    share = report.mac_share
+    print(f"== placement: {report.placed} of {len(report.nodes)} nodes on the accelerator ({report.elem})"
+          + (f", {100 * share:.1f} % of MACs" if share is not None else "")
+          + f", {report.transposes_inserted} transposes inserted"
+          + (" (cached)" if report.from_cache else ""))
+
+
+def print_systolic(stats: dict) -> None:
+    """The accelerator's per-op-type counters as the custom-op library reported them (outputs.json "systolic")."""
+    ops = stats.get("ops", {})
+    if not ops:
+        return
+    print(f"== accelerator: {stats.get('config', '')} mode {stats.get('mode', '?')}")
+    print(f"  {'op':<10} {'calls':>7} {'MACs':>14} {'tiles':>9} {'mvin KiB':>10} {'mvout KiB':>10} {'est. cycles':>14}")
+    for op, c in ops.items():
+        mvin = (c.get("mvin_sp_bytes", 0) + c.get("mvin_acc_bytes", 0)) / 1024
+        print(f"  {op:<10} {c.get('calls', 0):>7} {c.get('macs', 0):>14,} {c.get('tiles', 0):>9,} {mvin:>10.1f} "
+              f"{c.get('mvout_bytes', 0) / 1024:>10.1f} {c.get('cycles', 0):>14,}")
+
+
 def print_summary(result: RunResult, target: str) -> None:
     print(f"\n== {target}: {len(result.outputs)} output(s)")
     for name, arr in result.outputs.items():
@@ -92,22 +144,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = parser.parse_args(argv)
     _check_args(parser, a)
     info = read_model_info(a.model)
+    elem = read_config(a.systolic_config)["elem"]
+    model, placement = place_on_accelerator(info.path, a.partition, elem)
+    libs = list(a.custom_op_lib)
+    if model != info.path:
+        libs.append(systolic_library(a.native, build_it=not a.no_build))
     config = RunConfig(native=a.native, execution=a.execution, opt_level=a.opt_level, log_severity=a.log_severity,
                        threads=a.threads, repeat=a.repeat, trace=a.trace, save_optimized=a.save_optimized,
-                       custom_op_libs=a.custom_op_lib, timeout=a.timeout, qemu_cpu=a.qemu_cpu,
+                       custom_op_libs=libs, systolic_config=a.systolic_config, dim=a.dim, timeout=a.timeout,
+                       qemu_cpu=a.qemu_cpu,
                        build=not a.no_build, echo=not a.quiet)
     target = "native (host)" if a.native else "riscv64 under qemu"
     with fresh_run_dir(a.output_dir, f"{a.model.stem}-{'native' if a.native else 'rv64'}") as holder:
         work = holder[0]
         inputs, mode = prepare_inputs(info, a.image, a.input, a.preprocess, work)
-        result = run(info.path.resolve(), [f.resolve() for f in inputs], work.resolve(), config)
+        result = run(model.resolve(), [f.resolve() for f in inputs], work.resolve(), config)
         (work / "stdout.txt").write_text(result.stdout)
+        if placement is not None:
+            (work / "placement.txt").write_text(placement.format_table() + "\n")
+            (work / "placement.json").write_text(placement.to_json())
         (work / "run.json").write_text(json.dumps({
-            "model": str(info.path.resolve()), "image": str(a.image) if a.image else None, "preprocess": mode,
+            "model": str(info.path.resolve()), "ran": str(model.resolve()),
+            "image": str(a.image) if a.image else None, "preprocess": mode,
             "target": "native" if a.native else "riscv64-qemu", "command": result.command,
             "wall_s": round(result.wall_s, 3)}, indent=2) + "\n")
     result.out_dir = holder[0].resolve()
     print_summary(result, target)
+    if placement is not None:
+        print_placement(placement)
+    print_systolic(result.report.get("systolic", {}))
     print(f"  run directory: {result.out_dir}")
     return 0
 

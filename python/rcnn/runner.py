@@ -39,6 +39,8 @@ class RunConfig:
     trace: str | None = None
     save_optimized: Path | None = None
     custom_op_libs: list[Path] = field(default_factory=list)
+    systolic_config: Path | None = None  # accelerator config file (default: the library's built-in one)
+    dim: int | None = None  # systolic array size override
     timeout: float = 1800.0
     qemu_cpu: str | None = None
     build: bool = True  # rebuild the riscv64 runner incrementally before running
@@ -53,6 +55,11 @@ class RunResult:
     command: list[str]
     stdout: str
     wall_s: float
+
+
+def systolic_library(native: bool, build_it: bool = True) -> Path:
+    """The accelerator's custom-op library for the target: host build, or riscv64 (rebuilt incrementally)."""
+    return build.ensure_host_library() if native else build.ensure_riscv64_library(build=build_it)
 
 
 def runner_command(config: RunConfig) -> list[str]:
@@ -78,6 +85,10 @@ def ort_test_args(config: RunConfig, model: Path, inputs: Iterable[Path], out_di
         args += ["-s", str(config.save_optimized)]
     for lib in config.custom_op_libs:
         args += ["--custom-op-lib", str(lib)]
+    if config.systolic_config:
+        args += ["--systolic-config", str(config.systolic_config)]
+    if config.dim:
+        args += ["--dim", str(config.dim)]
     return args
 
 

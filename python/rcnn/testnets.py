@@ -117,6 +117,54 @@ def identity_net(path: str | Path, dims: list[int | str], preprocess: str | None
     return _save(graph, path, {"rcnn.preprocess": preprocess} if preprocess else {})
 
 
+def resnet_float(size: int = 224, widths: tuple[int, ...] = (32, 64), blocks: int = 1, classes: int = 10,
+                 seed: int = 0) -> onnx.ModelProto:
+    """A float ResNet-style classifier, batch norm already folded into conv biases (what export produces).
+
+    stem conv 7x7/2 + ReLU + max-pool 3x3/2, then per width: `blocks` basic blocks (conv3x3+ReLU, conv3x3, residual
+    add, ReLU; the first block of a later stage strides by 2 with a 1x1 projection), global average pool, matmul head.
+    """
+    rng = np.random.default_rng(seed)
+    inits: list[onnx.TensorProto] = []
+    nodes: list[onnx.NodeProto] = []
+
+    def conv(x: str, cin: int, cout: int, k: int, stride: int, relu: bool) -> str:
+        name = f"conv{len(nodes)}"
+        std = (2.0 / (cin * k * k)) ** 0.5
+        inits.append(_init(f"{name}_w", rng.normal(0, std, (cout, cin, k, k)).astype(np.float32)))
+        inits.append(_init(f"{name}_b", rng.normal(0, 0.05, cout).astype(np.float32)))
+        nodes.append(helper.make_node("Conv", [x, f"{name}_w", f"{name}_b"], [name], name=name, strides=[stride] * 2,
+                                      pads=[k // 2] * 4))
+        if not relu:
+            return name
+        nodes.append(helper.make_node("Relu", [name], [f"{name}_relu"], name=f"{name}_relu"))
+        return f"{name}_relu"
+
+    x = conv("x", 3, widths[0], 7, 2, relu=True)
+    nodes.append(helper.make_node("MaxPool", [x], ["stem_pool"], name="stem_pool", kernel_shape=[3, 3],
+                                  strides=[2, 2], pads=[1, 1, 1, 1]))
+    x, cin = "stem_pool", widths[0]
+    for stage, width in enumerate(widths):
+        for block in range(blocks):
+            stride = 2 if stage > 0 and block == 0 else 1
+            y = conv(conv(x, cin, width, 3, stride, relu=True), width, width, 3, 1, relu=False)
+            shortcut = x if stride == 1 and cin == width else conv(x, cin, width, 1, stride, relu=False)
+            add = f"add{len(nodes)}"
+            nodes.append(helper.make_node("Add", [y, shortcut], [add], name=add))
+            nodes.append(helper.make_node("Relu", [add], [f"{add}_relu"], name=f"{add}_relu"))
+            x, cin = f"{add}_relu", width
+    inits.append(_init("fc_w", rng.normal(0, 0.1, (cin, classes)).astype(np.float32)))
+    nodes += [helper.make_node("GlobalAveragePool", [x], ["gap"], name="gap"),
+              helper.make_node("Flatten", ["gap"], ["flat"], name="flatten"),
+              helper.make_node("MatMul", ["flat", "fc_w"], ["logits"], name="fc")]
+    graph = helper.make_graph(nodes, "resnet_float", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                    [1, 3, size, size])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, classes])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="rcnn.testnets")
+    model.ir_version = IR_VERSION
+    return model
+
+
 def demo_image(path: str | Path, size: int = 96, seed: int = 0) -> Path:
     """A synthetic picture: a circle, a square and a triangle on a shaded background (PNG, lossless)."""
     from PIL import Image, ImageDraw
