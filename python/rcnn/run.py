@@ -114,16 +114,12 @@ def print_placement(report: PlacementReport) -> None:
 
 
 def print_systolic(stats: dict) -> None:
-    """The accelerator's per-op-type counters as the custom-op library reported them (outputs.json "systolic")."""
-    ops = stats.get("ops", {})
-    if not ops:
+    """One line from the accelerator's counters (the runner prints the per-op table; outputs.json keeps it)."""
+    total = stats.get("total")
+    if not total:
         return
-    print(f"== accelerator: {stats.get('config', '')} mode {stats.get('mode', '?')}")
-    print(f"  {'op':<10} {'calls':>7} {'MACs':>14} {'tiles':>9} {'mvin KiB':>10} {'mvout KiB':>10} {'est. cycles':>14}")
-    for op, c in ops.items():
-        mvin = (c.get("mvin_sp_bytes", 0) + c.get("mvin_acc_bytes", 0)) / 1024
-        print(f"  {op:<10} {c.get('calls', 0):>7} {c.get('macs', 0):>14,} {c.get('tiles', 0):>9,} {mvin:>10.1f} "
-              f"{c.get('mvout_bytes', 0) / 1024:>10.1f} {c.get('cycles', 0):>14,}")
+    print(f"== accelerator ({stats.get('mode', '?')} mode): {total.get('calls', 0)} op calls, "
+          f"{total.get('macs', 0):,} MACs, {total.get('tiles', 0):,} tiles, est. {total.get('cycles', 0):,} cycles")
 
 
 def print_summary(result: RunResult, target: str) -> None:
