@@ -10,9 +10,8 @@ import numpy as np
 import onnx
 import pytest
 
-from rcnn.partition_nets import quantize_qoperator
 from rcnn.runner import read_outputs
-from rcnn.testnets import resnet_float
+from rcnn.testnets import quantize_qoperator, resnet_float
 
 from conftest import only_run_dir, random_input, run_cli
 

@@ -16,7 +16,7 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from rcnn import partition_nets as nets
+from rcnn import testnets as nets
 from rcnn.errors import RcnnError
 from rcnn.partition import DOMAIN, partition_file, partition_model
 from rcnn.placement import PlacementReport

@@ -23,8 +23,8 @@ import onnxruntime as ort
 import pytest
 from onnx import helper
 
-from rcnn import partition_nets as nets
 from rcnn import paths
+from rcnn import testnets as nets
 from rcnn.partition import DOMAIN, partition_model
 from rcnn.systolic_ref import lower_systolic, session_options
 
@@ -104,7 +104,7 @@ def _resnet() -> Case:
 
 
 def _fp32() -> Case:
-    from rcnn.partition_nets import resnet_block
+    from rcnn.testnets import resnet_block
 
     return Case(resnet_block(size=12, channels=8), elem="fp32", input_range=1.0)
 

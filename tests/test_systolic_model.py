@@ -5,53 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import gemmini_ref as ref
 from rcnn import systolic
 
 F32 = np.float32
 
 
-def wrap32(x: np.ndarray) -> np.ndarray:
-    return (((x.astype(np.int64) + 2**31) % 2**32) - 2**31).astype(np.int32)
-
-
 def requantize(acc: np.ndarray, multiplier: float, relu: bool) -> np.ndarray:
-    """y = sat8(round_half_even(float32(acc) * float32 multiplier)), ReLU after saturation."""
-    y = np.rint(wrap32(acc).astype(F32) * F32(multiplier))
-    y = np.clip(y, -128, 127)
-    return np.maximum(y, 0).astype(np.int8) if relu else y.astype(np.int8)
+    return ref.scale_sat(acc, F32(multiplier), relu)
 
 
 def ref_conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, mult: float, strides, dilations, pads, groups,
              relu: bool, pool: tuple | None) -> np.ndarray:
-    n, h, wd, c = x.shape
-    kh, kw, cg, oc = w.shape
-    t, left, b, r = pads
-    xp = np.zeros((n, h + t + b, wd + left + r, c), np.int64)
-    xp[:, t:t + h, left:left + wd] = x
-    oh = (h + t + b - dilations[0] * (kh - 1) - 1) // strides[0] + 1
-    ow = (wd + left + r - dilations[1] * (kw - 1) - 1) // strides[1] + 1
-    ocg = oc // groups
-    acc = np.zeros((n, oh, ow, oc), np.int64)
-    for i in range(kh):
-        for j in range(kw):
-            y0, x0 = i * dilations[0], j * dilations[1]
-            patch = xp[:, y0:y0 + strides[0] * (oh - 1) + 1:strides[0], x0:x0 + strides[1] * (ow - 1) + 1:strides[1]]
-            for g in range(groups):
-                acc[..., g * ocg:(g + 1) * ocg] += patch[..., g * cg:(g + 1) * cg] @ w[i, j, :, g * ocg:(g + 1) * ocg]
-    if bias is not None:
-        acc += bias
-    y = requantize(acc, mult, relu)
-    if pool is None:
-        return y
-    (pkh, pkw), (psh, psw), (pt, pl, pb, pr) = pool
-    yp = np.zeros((n, oh + pt + pb, ow + pl + pr, oc), np.int8)  # padded positions count as 0 (Gemmini)
-    yp[:, pt:pt + oh, pl:pl + ow] = y
-    poh, pow_ = (oh + pt + pb - pkh) // psh + 1, (ow + pl + pr - pkw) // psw + 1
-    out = np.full((n, poh, pow_, oc), -128, np.int8)
-    for i in range(pkh):
-        for j in range(pkw):
-            out = np.maximum(out, yp[:, i:i + psh * (poh - 1) + 1:psh, j:j + psw * (pow_ - 1) + 1:psw])
-    return out
+    y = requantize(ref.conv_acc(x, w, bias, strides, dilations, pads, groups), mult, relu)
+    return y if pool is None else ref.maxpool_zero_pad(y, *pool)
 
 
 def i8(rng: np.random.Generator, *shape: int) -> np.ndarray:

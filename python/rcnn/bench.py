@@ -42,8 +42,7 @@ class Case:
 
 
 def default_model(directory: Path) -> Path:
-    from rcnn.partition_nets import quantize_qoperator
-    from rcnn.testnets import resnet_float
+    from rcnn.testnets import quantize_qoperator, resnet_float
 
     path = directory / "resnet_int8.onnx"
     import onnx

@@ -16,9 +16,7 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from onnx import helper, numpy_helper
 
 from rcnn.cli import HelpFormatter, run_cli
 from rcnn.errors import RcnnError
+from rcnn.files import atomic_copy, atomic_write
 from rcnn.graph_index import GraphIndex, TensorType, subgraph_references
 from rcnn.layout import NHWC, ORIG, LayoutTracker, NameAllocator
 from rcnn.partition_rules import (
@@ -372,35 +371,11 @@ def cache_key(model_bytes: bytes, elem: str) -> str:
 
 
 def write_output(path: Path, data: bytes) -> None:
-    """_atomic_write for a file the user named: an OSError becomes a one-line RcnnError."""
+    """atomic_write for a file the user named: an OSError becomes a one-line RcnnError."""
     try:
-        _atomic_write(path, data)
+        atomic_write(path, data)
     except OSError as e:
         raise RcnnError(f"cannot write {path}: {e.strerror or e}") from None
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.")
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _read_cache(directory: Path, key: str) -> PlacementReport | None:
@@ -421,9 +396,9 @@ def _read_cache(directory: Path, key: str) -> PlacementReport | None:
 
 def _write_cache(directory: Path, key: str, model_bytes: bytes, report: PlacementReport) -> Path:
     model_path = directory / f"{key}.onnx"
-    _atomic_write(model_path, model_bytes)  # the model first: the report marks the entry complete
+    atomic_write(model_path, model_bytes)  # the model first: the report marks the entry complete
     meta = {"key": key, "model_sha256": hashlib.sha256(model_bytes).hexdigest(), "report": report.to_dict()}
-    _atomic_write(directory / f"{key}.json", (json.dumps(meta, indent=2) + "\n").encode())
+    atomic_write(directory / f"{key}.json", (json.dumps(meta, indent=2) + "\n").encode())
     return model_path
 
 
@@ -459,7 +434,7 @@ def partition_file(model_path: str | Path, output: str | Path | None = None, *, 
             cached = directory / f"{key}.onnx"
             if output is not None:
                 try:
-                    _atomic_copy(cached, Path(output))
+                    atomic_copy(cached, Path(output))
                 except OSError as e:
                     raise RcnnError(f"cannot write {output}: {e.strerror or e}") from None
             report.model = str(model_path)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +9,7 @@ import onnx
 from onnx import numpy_helper
 
 from rcnn.errors import RcnnError
+from rcnn.files import atomic_write
 
 
 def load_tensor(path: str | Path) -> tuple[np.ndarray, str | None]:
@@ -30,12 +29,4 @@ def load_tensor(path: str | Path) -> tuple[np.ndarray, str | None]:
 def save_tensor(array: np.ndarray, path: str | Path, name: str) -> None:
     """Write a TensorProto file atomically (temp name, then rename)."""
     path = Path(path)
-    data = numpy_helper.from_array(np.ascontiguousarray(array), name).SerializeToString()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, numpy_helper.from_array(np.ascontiguousarray(array), name).SerializeToString())
