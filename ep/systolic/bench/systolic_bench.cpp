@@ -1,6 +1,7 @@
 // systolic_bench: times the accelerator model's int8 kernels, natively or under qemu-riscv64.
-//   systolic_bench [--threads 1,2] [--reps N] [--kernel auto|swar|wide] [--quick]
-// Workloads: matmul 256x256x256 (no bias), conv 1x56x56x64 -> 64, 3x3, pad 1 (bias, ReLU), depthwise conv
+//   systolic_bench [--threads 1,2] [--reps N] [--kernel auto|swar|wide] [--only NAME]
+// Workloads: matmul 256x256x256 (no bias), conv 1x56x56x64 -> 64, 3x3, pad 1 (bias, ReLU), the ResNet stem
+// (224x224x3 -> 32, 7x7/2, pad 3, bias, ReLU, max-pool 3x3/2 pad 1), depthwise conv
 // 1x56x56x128, 3x3, pad 1 (bias, ReLU) and a resadd of 56*56*256 elements. Prints the best time of N repetitions per
 // mode and thread count, GMAC/s of useful MACs (Gelem/s for resadd) and the model's estimated cycles.
 #include <algorithm>
@@ -50,16 +51,18 @@ double best_ms(int reps, const F& f) {
 int main(int argc, char** argv) {
   std::vector<unsigned> threads = {1, 2};
   int reps = 3;
+  std::string only;  // run only the workloads whose name contains this
   KernelKind kernel = KernelKind::Auto;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = parse_list(argv[++i]);
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else if (a == "--reps" && i + 1 < argc) reps = std::max(1, std::atoi(argv[++i]));
     else if (a == "--kernel" && i + 1 < argc) {
       const std::string k = argv[++i];
       kernel = k == "swar" ? KernelKind::Swar : (k == "wide" ? KernelKind::Wide : KernelKind::Auto);
     } else {
-      std::fprintf(stderr, "usage: systolic_bench [--threads 1,2] [--reps N] [--kernel auto|swar|wide]\n");
+      std::fprintf(stderr, "usage: systolic_bench [--threads 1,2] [--reps N] [--kernel auto|swar|wide] [--only NAME]\n");
       return 2;
     }
   }
@@ -114,6 +117,29 @@ int main(int argc, char** argv) {
   dw.multiplier = 1.0f / 512.0f;
   dw.relu = true;
 
+  // ResNet stem: 224x224x3 -> 32, 7x7 stride 2, pad 3, bias, ReLU, fused 3x3/2 max-pool (pad 1).
+  ConvArgs st;
+  st.shape.in_h = st.shape.in_w = 224;
+  st.shape.in_ch = 3;
+  st.shape.out_ch = 32;
+  st.shape.kernel_h = st.shape.kernel_w = 7;
+  st.shape.stride_h = st.shape.stride_w = 2;
+  st.shape.pad_top = st.shape.pad_left = st.shape.pad_bottom = st.shape.pad_right = 3;
+  st.shape.pool.enabled = true;
+  st.shape.pool.kh = st.shape.pool.kw = 3;
+  st.shape.pool.sh = st.shape.pool.sw = 2;
+  st.shape.pool.pad_top = st.shape.pool.pad_left = st.shape.pool.pad_bottom = st.shape.pool.pad_right = 1;
+  std::vector<int8_t> SX(st.shape.input_elems()), SW(st.shape.weight_elems()), SY(st.shape.output_elems());
+  std::vector<int32_t> sbias(32, 10);
+  fill(SX);
+  fill(SW);
+  st.input = SX.data();
+  st.weights = SW.data();
+  st.bias = sbias.data();
+  st.output = SY.data();
+  st.multiplier = 1.0f / 4096.0f;
+  st.relu = true;
+
   ResaddArgs ra;
   ra.n = 56 * 56 * 256;
   std::vector<int8_t> RA(ra.n), RB(ra.n), RC(ra.n);
@@ -126,6 +152,7 @@ int main(int argc, char** argv) {
   ra.b_ratio = 1.3f;
   ra.relu = true;
 
+  auto skip = [&](const char* name) { return !only.empty() && std::string(name).find(only) == std::string::npos; };
   std::printf("%-28s %-4s %7s %10s %8s %14s\n", "workload", "mode", "threads", "ms", "GMAC/s", "est. cycles");
   for (unsigned t : threads) {
     ThreadPool pool(t);
@@ -133,24 +160,35 @@ int main(int argc, char** argv) {
     opt.pool = &pool;
     opt.kernel = kernel;
     for (Mode m : {Mode::CPU, Mode::OS, Mode::WS}) {
+      if (m == Mode::CPU && skip("matmul 256x256x256")) break;
       Counters c;
       const double ms = best_ms(reps, [&] { c = matmul(cfg, m, mm, opt); });
       std::printf("%-28s %-4s %7u %10.2f %8.3f %14llu\n", "matmul 256x256x256", mode_name(m), t, ms,
                   static_cast<double>(c.macs) / ms / 1e6, static_cast<unsigned long long>(c.cycles));
     }
     for (Mode m : {Mode::CPU, Mode::OS, Mode::WS}) {
+      if (m == Mode::CPU && skip("conv 56x56x64->64 3x3")) break;
       Counters c;
       const double ms = best_ms(reps, [&] { c = conv2d(cfg, m, cv, opt); });
       std::printf("%-28s %-4s %7u %10.2f %8.3f %14llu\n", "conv 56x56x64->64 3x3", mode_name(m), t, ms,
                   static_cast<double>(c.macs) / ms / 1e6, static_cast<unsigned long long>(c.cycles));
     }
     for (Mode m : {Mode::CPU, Mode::OS, Mode::WS}) {
+      if (m == Mode::CPU && skip("stem 224x224x3->32 7x7/2+pool")) break;
+      Counters c;
+      const double ms = best_ms(reps, [&] { c = conv2d(cfg, m, st, opt); });
+      std::printf("%-28s %-4s %7u %10.2f %8.3f %14llu\n", "stem 224x224x3->32 7x7/2+pool", mode_name(m), t, ms,
+                  static_cast<double>(c.macs) / ms / 1e6, static_cast<unsigned long long>(c.cycles));
+    }
+    for (Mode m : {Mode::CPU, Mode::OS, Mode::WS}) {
+      if (m == Mode::CPU && skip("dwconv 56x56x128 3x3")) break;
       Counters c;
       const double ms = best_ms(reps, [&] { c = conv2d(cfg, m, dw, opt); });
       std::printf("%-28s %-4s %7u %10.2f %8.3f %14llu\n", "dwconv 56x56x128 3x3", mode_name(m), t, ms,
                   static_cast<double>(c.macs) / ms / 1e6, static_cast<unsigned long long>(c.cycles));
     }
     for (Mode m : {Mode::CPU, Mode::OS, Mode::WS}) {
+      if (m == Mode::CPU && skip("resadd 802816 (Gelem/s)")) break;
       Counters c;
       const double ms = best_ms(reps, [&] { c = resadd(cfg, m, ra, opt); });
       std::printf("%-28s %-4s %7u %10.2f %8.3f %14llu\n", "resadd 802816 (Gelem/s)", mode_name(m), t, ms,

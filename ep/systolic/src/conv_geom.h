@@ -72,12 +72,40 @@ inline void zero_small(int64_t n, T* dst) {
   }
 }
 
+// Copies the n elements of input row (b, ih) starting at element offset u0 (may be negative or run past the row:
+// those positions are padding and become zeros). Row element u is input (b, ih, u / in_ch, u % in_ch).
+template <class T>
+inline void copy_row_span(const ConvGeom& G, const T* in, int64_t b, int64_t ih, int64_t u0, int64_t n, T* out) {
+  const ConvShape& s = G.s;
+  if (ih < 0 || ih >= s.in_h) {
+    zero_small(n, out);
+    return;
+  }
+  const int64_t row_len = s.in_w * s.in_ch;
+  const int64_t lo = std::min(n, std::max<int64_t>(0, -u0));            // leading padding
+  const int64_t hi = std::max(lo, std::min(n, row_len - u0));           // end of the real elements
+  zero_small(lo, out);
+  if (hi > lo) copy_small(in + (b * s.in_h + ih) * row_len + u0 + lo, hi - lo, out + lo);
+  zero_small(n - hi, out + hi);
+}
+
+// Taps of one kernel row are contiguous in the input when the group spans all channels and dil_w = 1: the im2col
+// row segment of kernel row kr is then one input row span (fewer, longer copies; in_ch = 3 stems copy 3 bytes per
+// tap otherwise).
+inline bool contiguous_kernel_rows(const ConvGeom& G) { return G.icg == G.s.in_ch && G.s.dil_w == 1; }
+
 // im2col row of output pixel (b, oh, ow) of group g over the tap box kr in [kr0, kr0+nkr), kc in [kc0, kc0+nkc) and
 // channels [ic0, ic0+nic) of the group; K order (kr, kc, ic), zeros where the tap falls into the padding.
 template <class T>
 void fill_row_box(const ConvGeom& G, const T* in, int64_t b, int64_t oh, int64_t ow, int64_t g, int64_t kr0,
                   int64_t nkr, int64_t kc0, int64_t nkc, int64_t ic0, int64_t nic, T* out) {
   const ConvShape& s = G.s;
+  if (nic == G.icg && contiguous_kernel_rows(G)) {
+    const int64_t u0 = (ow * s.stride_w - s.pad_left + kc0) * s.in_ch;
+    for (int64_t kr = kr0; kr < kr0 + nkr; ++kr, out += nkc * nic)
+      copy_row_span(G, in, b, oh * s.stride_h - s.pad_top + kr * s.dil_h, u0, nkc * nic, out);
+    return;
+  }
   for (int64_t kr = kr0; kr < kr0 + nkr; ++kr) {
     const int64_t ih = oh * s.stride_h - s.pad_top + kr * s.dil_h;
     for (int64_t kc = kc0; kc < kc0 + nkc; ++kc) {
@@ -98,6 +126,18 @@ void fill_row_linear(const ConvGeom& G, const T* in, int64_t b, int64_t oh, int6
                      int64_t k_hi, T* out) {
   const ConvShape& s = G.s;
   int64_t t = k_lo;
+  if (contiguous_kernel_rows(G)) {
+    const int64_t row_k = s.kernel_w * s.in_ch;  // K elements per kernel row
+    const int64_t u_base = (ow * s.stride_w - s.pad_left) * s.in_ch;
+    while (t < k_hi) {
+      const int64_t kr = t / row_k, u = t % row_k;
+      const int64_t n = std::min(row_k - u, k_hi - t);
+      copy_row_span(G, in, b, oh * s.stride_h - s.pad_top + kr * s.dil_h, u_base + u, n, out);
+      out += n;
+      t += n;
+    }
+    return;
+  }
   while (t < k_hi) {
     const int64_t tap = t / G.icg, ic = t % G.icg;
     const int64_t n = std::min(G.icg - ic, k_hi - t);
