@@ -99,3 +99,4 @@ def test_bad_input_gives_one_line_error(case: str, models: dict[str, Path], tmp_
 def test_bad_flag_value_is_a_usage_error(tmp_path: Path) -> None:
     r = run_cli("rcnn.run", "-x", "7", cwd=tmp_path)
     assert r.returncode == 2 and "invalid choice" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("rcnn.run: error: argument -x")

@@ -10,7 +10,6 @@ Without MODEL it builds a ResNet-style int8 model (stem, residual blocks, global
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from rcnn.cli import HelpFormatter, run_cli
+from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
 from rcnn.onnx_model import read_model_info
 from rcnn.partition import partition_file
 from rcnn.runner import RunConfig, run, runner_command, systolic_library
@@ -76,8 +75,8 @@ def measure(case: Case, model: Path, partitioned: Path, inputs: list[Path], repe
     return statistics.median(times[1:] if len(times) > 1 else times), result.outputs
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m rcnn.bench", description=__doc__, formatter_class=HelpFormatter)
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="python -m rcnn.bench", description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("model", nargs="?", type=Path, default=None,
                    help="int8 QOperator ONNX model (default: a ResNet-style int8 model built on the fly)")
     p.add_argument("-r", "--repeat", type=int, default=5, help="inferences per case (the first is not counted)")

@@ -12,7 +12,6 @@ transposes and the share of multiply-accumulates on the accelerator. Results are
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -25,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from rcnn.cli import HelpFormatter, run_cli
+from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
 from rcnn.errors import RcnnError
 from rcnn.files import atomic_copy, atomic_write
 from rcnn.graph_index import GraphIndex, TensorType, subgraph_references
@@ -461,8 +460,8 @@ def partition_file(model_path: str | Path, output: str | Path | None = None, *, 
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m rcnn.partition", description=__doc__, formatter_class=HelpFormatter)
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="python -m rcnn.partition", description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("model", type=Path, metavar="MODEL", help="QOperator-quantized ONNX model (or float, --elem fp32)")
     p.add_argument("-o", "--output", type=Path, default=None, metavar="OUT.onnx",
                    help="where to write the partitioned model; None: only into the cache (the path is printed)")

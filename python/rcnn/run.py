@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rcnn import paths
-from rcnn.cli import HelpFormatter, run_cli
+from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
 from rcnn.errors import RcnnError
 from rcnn.inputs import prepare_inputs
 from rcnn.onnx_model import read_model_info
@@ -29,8 +29,8 @@ DEMO_MODEL = paths.DATA_DIR / "demo_int8.onnx"
 DEMO_IMAGE = paths.DATA_DIR / "demo.png"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m rcnn.run", description=__doc__, formatter_class=HelpFormatter)
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="python -m rcnn.run", description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("-m", "--model", type=Path, default=None,
                    help=f"ONNX model to run (default: the built-in demo model {DEMO_MODEL.name})")
     p.add_argument("-i", "--image", type=Path, default=None,

@@ -1,0 +1,135 @@
+"""One quantize_static call (QOperator) with every option explicit, the detection rule, and the int8 post-pass.
+
+Modes: `int8` = symmetric int8 activations and weights, zero points 0 (what the accelerator needs); `uint8` =
+asymmetric uint8 activations and weights (the seed's uint8 mode).
+
+Detection rule: every node downstream of a node of a FLOAT_ONLY type (NonMaxSuppression, RoiAlign, MaxRoiPool,
+TopK) stays float, and those ops are never quantized. In a detector this keeps box decoding, NMS, RoI pooling and
+mask pasting float while the backbone, FPN and RPN head (all upstream of the first such node) become int8. The box
+and mask heads sit after RoiAlign, so the rule keeps them float too; bring them back with --include-nodes.
+Precedence: --exclude-nodes > --include-nodes > the detection rule.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+
+from rcnn.errors import RcnnError
+from rcnn.quant.int8_fixups import int8_relu_pass
+from rcnn.quant.ops import FLOAT_ONLY, op_types_to_quantize
+from rcnn.quant.prepare import (
+    MAX_IR,
+    MIN_OPSET,
+    PrepareReport,
+    name_nodes,
+    normalize_versions,
+    opset_of,
+    quiet_ort_logging,
+)
+
+MODES = {"int": "int8", "int8": "int8", "uint8": "uint8"}
+CALIBRATE_METHODS = ("minmax", "entropy", "percentile", "distribution")
+
+
+@dataclass
+class QuantizeOptions:
+    mode: str = "int8"
+    per_channel: bool = False
+    calibrate_method: str = "minmax"
+    quantize_add: bool = True
+    quantize_mul: bool = True
+    exclude_nodes: Sequence[str] = ()
+    include_nodes: Sequence[str] = ()
+    int8_post_pass: bool = True  # off only to compare against the pass (tests)
+
+
+@dataclass
+class QuantizeReport:
+    float_by_rule: list[str]
+    excluded: list[str]
+    op_types: list[str]
+    dq_moved: int = 0
+    pairs_removed: int = 0
+    notes: list[str] | None = None
+
+
+def downstream_of_float_only(model: onnx.ModelProto) -> list[str]:
+    """Names of FLOAT_ONLY nodes and of every node reading (transitively) from one of them."""
+    tainted: set[str] = set()
+    names: list[str] = []
+    for n in model.graph.node:  # nodes are in topological order, so one pass propagates
+        if n.op_type in FLOAT_ONLY or any(t in tainted for t in n.input):
+            tainted.update(n.output)
+            names.append(n.name)
+    return names
+
+
+def _matching(names: Sequence[str], patterns: Sequence[str]) -> set[str]:
+    return {n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)}
+
+
+def excluded_nodes(model: onnx.ModelProto, opts: QuantizeOptions) -> tuple[list[str], list[str]]:
+    """(nodes kept float by the detection rule after --include-nodes, all nodes to exclude)."""
+    names = [n.name for n in model.graph.node]
+    for pattern in (*opts.exclude_nodes, *opts.include_nodes):
+        if not _matching(names, [pattern]):
+            raise RcnnError(f"node pattern {pattern!r} matches no node name")
+    by_rule = [n for n in downstream_of_float_only(model) if n not in _matching(names, opts.include_nodes)]
+    excluded = set(by_rule) | _matching(names, opts.exclude_nodes)
+    return by_rule, [n for n in names if n in excluded]
+
+
+def _ort_options(opts: QuantizeOptions) -> dict:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType
+
+    symmetric = opts.mode == "int8"
+    qtype = QuantType.QInt8 if symmetric else QuantType.QUInt8
+    method = {m.name.lower(): m for m in CalibrationMethod}[opts.calibrate_method]
+    return dict(quant_format=QuantFormat.QOperator, activation_type=qtype, weight_type=qtype,
+                per_channel=opts.per_channel, reduce_range=False, calibrate_method=method,
+                extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": symmetric})
+
+
+def quantize_model(model: onnx.ModelProto, reader: object, opts: QuantizeOptions) -> tuple[onnx.ModelProto,
+                                                                                          QuantizeReport]:
+    """Quantize `model` with calibration data from `reader` (a CalibrationDataReader); nothing touches the cwd."""
+    from onnxruntime.quantization import quantize_static
+
+    if opts.mode not in MODES:
+        raise RcnnError(f"unknown mode {opts.mode!r}; choose from {', '.join(MODES)}")
+    opts.mode = MODES[opts.mode]
+    notes: list[str] = []
+    if opts.mode == "int8" and opset_of(model) < MIN_OPSET:
+        prep = PrepareReport()
+        model = normalize_versions(model, prep)
+        notes += [f"{c} (int8 Relu needs opset {MIN_OPSET}; run rcnn.optimize first to fold BN too)"
+                  for c in prep.changes]
+    if name_nodes(model):
+        notes.append("named unnamed nodes")
+    by_rule, excluded = excluded_nodes(model, opts)
+    op_types = op_types_to_quantize(opts.quantize_add, opts.quantize_mul)
+    with tempfile.TemporaryDirectory(prefix="rcnn-calibrate.") as d:
+        src, dst = Path(d) / "float.onnx", Path(d) / "quant.onnx"
+        onnx.save(model, str(src))
+        try:
+            with quiet_ort_logging():
+                quantize_static(str(src), str(dst), reader, op_types_to_quantize=op_types,
+                                nodes_to_exclude=excluded, **_ort_options(opts))
+        except RcnnError:
+            raise
+        except Exception as e:
+            raise RcnnError(f"quantize_static failed: {type(e).__name__}: {e}".splitlines()[0]) from None
+        quant = onnx.load(str(dst))
+    if quant.ir_version > MAX_IR:  # ORT 1.21 on the target reads IR <= 10; int8 QOperator needs nothing newer
+        notes.append(f"IR {quant.ir_version} -> {MAX_IR}")
+        quant.ir_version = MAX_IR
+    report = QuantizeReport(by_rule, excluded, op_types, notes=notes)
+    if opts.mode == "int8" and opts.int8_post_pass:
+        report.dq_moved, report.pairs_removed = int8_relu_pass(quant)
+    return quant, report

@@ -1,0 +1,198 @@
+"""python -m rcnn.calibrate and rcnn.quant: op sequences, zero points, toggles, detection rule, post-pass, partition."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from quantnets import bn_gemm_net, run_ort, write_dataset
+from rcnn import testnets
+from rcnn.partition import partition_model
+from rcnn.quant.data import ZooDataReader, apply_preprocess
+from rcnn.quant.int8_fixups import int8_relu_pass
+from rcnn.quant.prepare import optimize
+from rcnn.quant.quantize import QuantizeOptions, quantize_model
+
+from conftest import run_cli
+
+RESNET_INT8 = ["QuantizeLinear", "QLinearConv", "Relu", "MaxPool", "QLinearConv", "Relu", "QLinearConv", "QLinearAdd",
+               "Relu", "QLinearConv", "QLinearConv", "Relu", "QLinearConv", "QLinearAdd", "Relu", "DequantizeLinear",
+               "GlobalAveragePool", "Flatten", "QuantizeLinear", "QLinearMatMul", "DequantizeLinear"]
+
+
+@pytest.fixture(scope="module")
+def resnet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("resnet")
+    path = d / "resnet.onnx"
+    onnx.save(testnets.resnet_float(size=32, widths=(8, 16)), str(path))
+    return path, write_dataset(d / "data", (1, 3, 32, 32), samples=4, scale=255.0)
+
+
+@pytest.fixture(scope="module")
+def bn_gemm(tmp_path_factory: pytest.TempPathFactory) -> tuple[onnx.ModelProto, Path]:
+    d = tmp_path_factory.mktemp("bn_gemm")
+    model, _ = optimize(bn_gemm_net(), gemm=True)
+    return model, write_dataset(d / "data", (1, 3, 8, 8), samples=4, scale=255.0)
+
+
+def _quantize(model: onnx.ModelProto, data: Path, **kw: object) -> onnx.ModelProto:
+    reader = ZooDataReader(model, data, "torchvision", progress=False)
+    return quantize_model(model, reader, QuantizeOptions(**kw))[0]
+
+
+def _ops(model: onnx.ModelProto) -> list[str]:
+    return [n.op_type for n in model.graph.node]
+
+
+def _zero_points(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    return {i.name: numpy_helper.to_array(i) for i in model.graph.initializer if i.name.endswith("zero_point")}
+
+
+def _image_feed(shape: tuple[int, ...], seed: int = 9) -> dict[str, np.ndarray]:
+    return {"x": np.random.default_rng(seed).random(shape, dtype=np.float32)}  # torchvision range 0..1
+
+
+def test_resnet_int8_sequence_zero_points_error_and_partition(resnet: tuple[Path, Path], tmp_path: Path) -> None:
+    path, data = resnet
+    float_model = onnx.load(str(path))
+    out = tmp_path / "q.onnx"
+    r = run_cli("rcnn.calibrate", "--model_path", path, "--dataset_path", data, "--output_model_path", out,
+                "--static=True", "--data_preprocess=torchvision", "--mode=int", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "calibrating" in r.stderr and "4/4" in r.stderr  # the tqdm bar
+    assert [p.name for p in tmp_path.iterdir()] == ["q.onnx"]  # nothing else in the cwd
+    q = onnx.load(str(out))
+    assert _ops(q) == RESNET_INT8
+    zps = _zero_points(q)
+    assert zps and all(z.dtype == np.int8 and not z.any() for z in zps.values())
+    feeds = _image_feed((1, 3, 32, 32))
+    want, got = run_ort(float_model, feeds)[0], run_ort(q, feeds)[0]
+    assert np.abs(got - want).max() < 0.05 * (want.max() - want.min())
+    _, report = partition_model(q, "int8")
+    assert report.mac_share is not None and report.mac_share >= 0.95
+
+
+def test_uint8_is_asymmetric(resnet: tuple[Path, Path]) -> None:
+    path, data = resnet
+    q = _quantize(onnx.load(str(path)), data, mode="uint8")
+    assert "Relu" not in _ops(q) and "QLinearConv" in _ops(q)
+    zps = _zero_points(q)
+    assert all(z.dtype == np.uint8 for z in zps.values()) and any(z.any() for z in zps.values())
+
+
+def test_post_pass_is_bit_identical(resnet: tuple[Path, Path]) -> None:
+    path, data = resnet
+    before = _quantize(onnx.load(str(path)), data, int8_post_pass=False)
+    assert _ops(before).count("DequantizeLinear") > 2  # Relu and MaxPool sit between DQ and Q
+    after = copy.deepcopy(before)
+    moved, removed = int8_relu_pass(after)
+    assert moved and removed and _ops(after) == RESNET_INT8
+    onnx.checker.check_model(after, full_check=True)
+    feeds = _image_feed((1, 3, 32, 32), seed=5)
+    for level in (0, 99):
+        np.testing.assert_array_equal(run_ort(after, feeds, level)[0], run_ort(before, feeds, level)[0])
+
+
+def test_bn_gemm_net_and_add_mul_toggles(bn_gemm: tuple[onnx.ModelProto, Path]) -> None:
+    model, data = bn_gemm
+    full = _ops(_quantize(model, data))
+    assert "QLinearMatMul" in full and "QLinearAdd" in full and "QLinearMul" in full and "QGemm" not in full
+    no_add = _ops(_quantize(model, data, quantize_add=False))
+    no_mul = _ops(_quantize(model, data, quantize_mul=False))
+    assert "QLinearAdd" not in no_add and "Add" in no_add and "QLinearMul" in no_add
+    assert "QLinearMul" not in no_mul and "Mul" in no_mul and "QLinearAdd" in no_mul
+    assert [o for o in no_mul if o not in ("Mul", "QLinearMul", "QuantizeLinear", "DequantizeLinear")] == [
+        o for o in full if o not in ("Mul", "QLinearMul", "QuantizeLinear", "DequantizeLinear")]
+
+
+def detector_net() -> onnx.ModelProto:
+    """conv -> relu -> {RoiAlign -> conv (head), ReduceMean -> NMS -> Cast -> Mul}: a detector's shape in small."""
+    rng = np.random.default_rng(0)
+
+    def f32(name: str, a: np.ndarray) -> onnx.TensorProto:
+        return numpy_helper.from_array(np.asarray(a, dtype=np.float32), name)
+
+    inits = [f32("w", rng.normal(0, 0.3, (4, 3, 3, 3))), f32("w2", rng.normal(0, 0.3, (4, 4, 1, 1))),
+             f32("rois", [[0, 0, 4, 4], [2, 2, 7, 7]]), numpy_helper.from_array(np.zeros(2, np.int64), "bidx"),
+             f32("boxes", [[[0, 0, 1, 1], [0, 0, 0.9, 0.9], [2, 2, 3, 3], [5, 5, 6, 6]]]),
+             numpy_helper.from_array(np.array([1, 1, 4], np.int64), "shape"), f32("half", 0.5)]
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="backbone", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"], name="backbone_relu"),
+        helper.make_node("RoiAlign", ["r", "rois", "bidx"], ["roi"], name="roi_align", output_height=2,
+                         output_width=2),
+        helper.make_node("Conv", ["roi", "w2"], ["head"], name="box_head"),
+        helper.make_node("ReduceMean", ["r"], ["m"], name="score", axes=[2, 3]),
+        helper.make_node("Reshape", ["m", "shape"], ["scores"], name="scores"),
+        helper.make_node("NonMaxSuppression", ["boxes", "scores"], ["sel"], name="nms"),
+        helper.make_node("Cast", ["sel"], ["self"], name="cast", to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["self", "half"], ["picked"], name="post_mul"),
+    ]
+    graph = helper.make_graph(nodes, "det", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("head", TensorProto.FLOAT, None),
+                               helper.make_tensor_value_info("picked", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = 8
+    return model
+
+
+def test_detection_rule_keeps_nms_roialign_and_downstream_float(tmp_path: Path) -> None:
+    data = write_dataset(tmp_path / "data", (1, 3, 8, 8), scale=255.0)
+    model = detector_net()
+    q = _quantize(model, data)
+    by_name = {n.name: n.op_type for n in q.graph.node}
+    assert by_name["backbone_quant"] == "QLinearConv"  # upstream: quantized (QOperator renames it)
+    assert by_name["box_head"] == "Conv" and by_name["post_mul"] == "Mul"  # downstream: float
+    assert by_name["roi_align"] == "RoiAlign" and by_name["nms"] == "NonMaxSuppression"
+    feeds = _image_feed((1, 3, 8, 8))
+    assert [a.shape for a in run_ort(q, feeds)] == [a.shape for a in run_ort(model, feeds)]
+    # --include-nodes brings a head back; --exclude-nodes wins over everything
+    q2 = _quantize(model, data, include_nodes=["box_*"], exclude_nodes=["backbone"])
+    by_name = {n.name: n.op_type for n in q2.graph.node}
+    assert by_name["box_head_quant"] == "QLinearConv" and by_name["backbone"] == "Conv"
+
+
+def test_cli_bad_static_is_one_line_error(resnet: tuple[Path, Path], tmp_path: Path) -> None:
+    path, data = resnet
+    r = run_cli("rcnn.calibrate", "--model_path", path, "--dataset_path", data, "--static=Ture",
+                "--data_preprocess=None", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.startswith("rcnn.calibrate: error: argument --static")
+    assert len(r.stderr.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
+
+
+def test_cli_wrong_input_count_is_one_line_error(resnet: tuple[Path, Path], tmp_path: Path) -> None:
+    path, _ = resnet
+    (tmp_path / "empty").mkdir()
+    r = run_cli("rcnn.calibrate", "--model_path", path, "--dataset_path", tmp_path / "empty", "--static=yes",
+                "--data_preprocess=None", "--output_model_path", tmp_path / "q.onnx", cwd=tmp_path)
+    assert r.returncode == 1 and "has 0 input_*.pb file(s), the model has 1" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_help_explains_flags(tmp_path: Path) -> None:
+    r = run_cli("rcnn.calibrate", "--help", cwd=tmp_path)
+    assert r.returncode == 0
+    for flag in ("--static", "--data_preprocess", "--mode", "--no-quantize-add", "--no-quantize-mul",
+                 "--exclude-nodes", "--include-nodes", "--per_channel", "--calibrate_method", "--dataset_size"):
+        assert flag in r.stdout
+
+
+def test_data_preprocess_modes_match_hand_computed_values() -> None:
+    raw = np.zeros((1, 3, 2, 2), np.float32)
+    raw[0, 0], raw[0, 1], raw[0, 2] = 10.0, 20.0, 30.0  # R, G, B
+    rcnn = apply_preprocess(raw, "rcnn")
+    assert rcnn.shape == (3, 2, 2)  # the seed's rcnn mode is CHW
+    np.testing.assert_allclose(rcnn[:, 0, 0], [30 - 102.9801, 20 - 115.9465, 10 - 122.7717], rtol=1e-6)
+    mx = apply_preprocess(raw, "mxnet")
+    assert mx.shape == (1, 3, 2, 2)
+    np.testing.assert_allclose(mx[0, :, 0, 0], [(30 / 255 - 0.406) / 0.225, (20 / 255 - 0.456) / 0.224,
+                                                (10 / 255 - 0.485) / 0.229], rtol=1e-5)
+    np.testing.assert_allclose(apply_preprocess(raw, "caffe")[0, :, 0, 0],
+                               [(30 - 103.94) * 0.017, (20 - 116.78) * 0.017, (10 - 123.68) * 0.017], rtol=1e-5)
+    ints = apply_preprocess(raw.astype(np.int32), "None")
+    assert ints.dtype == np.float32 and ints.shape == raw.shape

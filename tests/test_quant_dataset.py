@@ -1,0 +1,57 @@
+"""python -m rcnn.dataset: image folder -> test_data_set_N/input_0.pb, equal to rcnn.preprocess.image_to_tensor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from rcnn import testnets
+from rcnn.preprocess import image_to_tensor
+from rcnn.quant.data import ZooDataReader
+from rcnn.tensors import load_tensor
+
+from conftest import run_cli
+
+
+def _images(folder: Path) -> list[Path]:
+    folder.mkdir()
+    return [testnets.demo_image(folder / f"{name}.png", size=24, seed=i) for i, name in enumerate(("b", "a", "c"))]
+
+
+def test_builds_sorted_samples_equal_to_preprocess(tmp_path: Path) -> None:
+    imgs = sorted(_images(tmp_path / "imgs"))
+    r = run_cli("rcnn.dataset", "--images", tmp_path / "imgs", "--out", tmp_path / "ds", "-p", "caffe2",
+                "--size", "16", "20", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "3/3" in r.stderr  # progress bar
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "imgs"]
+    for n, img in enumerate(imgs):
+        got, _ = load_tensor(tmp_path / "ds" / f"test_data_set_{n}" / "input_0.pb")
+        np.testing.assert_array_equal(got, image_to_tensor(img, "caffe2", [1, 3, 16, 20]))
+
+
+def test_none_chw_and_model_dims_feed_calibration(tmp_path: Path) -> None:
+    _images(tmp_path / "imgs")
+    r = run_cli("rcnn.dataset", "--images", tmp_path / "imgs", "--out", tmp_path / "raw", "-p", "none",
+                "--size", "12", "--layout", "chw", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    raw, _ = load_tensor(tmp_path / "raw" / "test_data_set_0" / "input_0.pb")
+    assert raw.shape == (3, 12, 12) and raw.max() > 1.0  # raw 0..255
+    model = testnets.resnet_float(size=32, widths=(8, 16))
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    r = run_cli("rcnn.dataset", "--images", tmp_path / "imgs", "--out", tmp_path / "ds", "-p", "none",
+                "--model", tmp_path / "m.onnx", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    feed = ZooDataReader(model, tmp_path / "ds", "torchvision", progress=False).get_next()
+    assert feed is not None and feed["x"].shape == (1, 3, 32, 32) and feed["x"].max() <= 1.0
+
+
+def test_bad_folder_is_one_line_error(tmp_path: Path) -> None:
+    r = run_cli("rcnn.dataset", "--images", tmp_path / "nope", "--out", tmp_path / "ds", "-p", "zoo", cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.startswith("rcnn.dataset: error: image folder not found")
+    assert len(r.stderr.strip().splitlines()) == 1
+    (tmp_path / "empty").mkdir()
+    r = run_cli("rcnn.dataset", "--images", tmp_path / "empty", "--out", tmp_path / "ds", "-p", "zoo", cwd=tmp_path)
+    assert r.returncode == 1 and "no images" in r.stderr and len(r.stderr.strip().splitlines()) == 1
