@@ -28,6 +28,7 @@ std::vector<std::pair<std::string, std::string>> session_config_entries(const Op
     set(entries, kSystolicConfigKey, std::string(bytes.begin(), bytes.end()));
   }
   if (options.dim) set(entries, kDimConfigKey, std::to_string(*options.dim));
+  if (!options.custom_op_libs.empty() && options.threads > 1) set(entries, kAllowSpinningKey, "0");
   for (const auto& [key, value] : options.session_config) set(entries, key, value);
   return entries;
 }

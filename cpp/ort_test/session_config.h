@@ -15,6 +15,10 @@ constexpr const char* kExecutionConfigKey = "systolic.execution";
 constexpr const char* kThreadsConfigKey = "systolic.threads";
 constexpr const char* kSystolicConfigKey = "systolic.config";
 constexpr const char* kDimConfigKey = "systolic.dim";
+// ORT's intra-op threads spin while they wait; with a custom-op library running its own worker pool the spinning
+// threads take the cores those workers need (measured: 2 threads gave no speed-up natively). So when a library is
+// registered and threads > 1, ort_test turns spinning off unless --session-config sets it.
+constexpr const char* kAllowSpinningKey = "session.intra_op.allow_spinning";
 
 // Each key once, in the order first set. Reads the --systolic-config file (std::runtime_error naming it if it
 // cannot be read).

@@ -27,6 +27,17 @@ void defaults(test::Checker& t) {
          Entries{{"systolic.execution", "2"}, {"systolic.threads", "4"}, {"systolic.dim", "32"}}));
 }
 
+void no_spinning_when_a_library_shares_the_cores(test::Checker& t) {
+  const Entries two = session_config_entries(parse({"-m", "m", "--threads", "2", "--custom-op-lib", "l.so"}));
+  CHECK((two == Entries{{"systolic.execution", "0"}, {"systolic.threads", "2"},
+                        {"session.intra_op.allow_spinning", "0"}}));
+  const Entries one = session_config_entries(parse({"-m", "m", "--custom-op-lib", "l.so"}));
+  CHECK_EQ(one.size(), size_t{2});
+  const Entries user = session_config_entries(parse({"-m", "m", "--threads", "2", "--custom-op-lib", "l.so",
+                                                     "--session-config", "session.intra_op.allow_spinning=1"}));
+  CHECK_EQ(user.back().second, std::string("1"));
+}
+
 void overrides_keep_one_entry_per_key(test::Checker& t) {
   const Entries e = session_config_entries(parse({"-m", "m", "-x", "1", "--session-config", "systolic.execution=7",
                                                   "--session-config", "other=a", "--session-config", "other=b"}));
@@ -62,5 +73,6 @@ int main(int argc, char** argv) {
   return test::run_tests("session_config",
                          {{"defaults", defaults},
                           {"overrides_keep_one_entry_per_key", overrides_keep_one_entry_per_key},
+                          {"no_spinning_when_a_library_shares_the_cores", no_spinning_when_a_library_shares_the_cores},
                           {"config_file_text", [&](test::Checker& t) { config_file_text(t, dir); }}});
 }
