@@ -13,6 +13,14 @@ from rcnn.errors import RcnnError
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Shows every flag's default and keeps the description's line breaks."""
 
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        # A required flag has no default, and a help text that explains its default ("default: the demo model")
+        # says more than "(default: None)".
+        text = action.help or ""
+        if action.required or action.default is None or "default" in text.lower():
+            return text
+        return super()._get_help_string(action)
+
 
 class UsageError(RcnnError):
     """A bad command line (exit status 2, as argparse would)."""

@@ -49,9 +49,9 @@ def build_parser() -> ArgumentParser:
     p.add_argument("-d", dest="log_severity", type=int, choices=range(5), default=3,
                    help="ONNX Runtime log severity (0 verbose, 1 info, 2 warning, 3 error, 4 fatal)")
     p.add_argument("-t", "--trace", default=None, metavar="PREFIX",
-                   help="write an ONNX Runtime profiling trace (JSON) with this file prefix")
+                   help="write an ONNX Runtime profiling trace (JSON) with this file prefix (default: no trace)")
     p.add_argument("-s", "--save-optimized", type=Path, default=None, metavar="PATH",
-                   help="save the graph as optimized by ONNX Runtime to PATH")
+                   help="save the graph as optimized by ONNX Runtime to PATH (default: not saved)")
     p.add_argument("-o", "--output-dir", type=Path, default=Path("runs"),
                    help="parent directory of the fresh run directory that receives inputs, outputs and logs")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
@@ -64,7 +64,7 @@ def build_parser() -> ArgumentParser:
                         "model as it is on ONNX Runtime's CPU EP")
     p.add_argument("--systolic-config", type=Path, default=None, metavar="FILE",
                    help="accelerator config (TOML subset, like ep/systolic/accelerator.toml; default: that file)")
-    p.add_argument("--dim", type=int, default=None, help="systolic array size, overriding the config's dim")
+    p.add_argument("--dim", type=int, default=None, help="systolic array size (default: the config's dim)")
     p.add_argument("--native", action="store_true",
                    help="run the host build on the host's ONNX Runtime instead of riscv64 under qemu")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds before the run is killed")
