@@ -100,3 +100,34 @@ def test_bad_flag_value_is_a_usage_error(tmp_path: Path) -> None:
     r = run_cli("rcnn.run", "-x", "7", cwd=tmp_path)
     assert r.returncode == 2 and "invalid choice" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("rcnn.run: error: argument -x")
+
+
+def _detector(path: Path) -> Path:
+    """A stand-in detector: whatever the image, one box [16,8,48,40] of class 1 with score 0.9 and a 28x28 mask."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    consts = {"boxes": np.array([[16, 8, 48, 40]], np.float32), "labels": np.array([1], np.int64),
+              "scores": np.array([0.9], np.float32), "masks": np.ones((1, 1, 28, 28), np.float32)}
+    nodes = [helper.make_node("ReduceMax", ["x"], ["unused"], keepdims=0)]
+    nodes += [helper.make_node("Constant", [], [k], value=numpy_helper.from_array(v)) for k, v in consts.items()]
+    outputs = [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), list(v.shape))
+               for k, v in consts.items()]
+    graph = helper.make_graph(nodes, "detector", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                [3, 64, 64])], outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    model.ir_version = 10
+    helper.set_model_props(model, {"rcnn.preprocess": "torchvision", "rcnn.classes": json.dumps(["bg", "square"])})
+    onnx.save(model, str(path))
+    return path
+
+
+def test_detection_run_writes_annotated_image(image: Path, tmp_path: Path) -> None:
+    model = _detector(tmp_path / "detector.onnx")
+    r = run_cli("rcnn.run", "-m", model, "-i", image, "-o", tmp_path / "runs", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    run_dir = only_run_dir(tmp_path / "runs")
+    assert "annotated.png" in r.stdout and (run_dir / "annotated.png").is_file()
+    dets = json.loads((run_dir / "detections.json").read_text())
+    assert len(dets) == 1 and dets[0]["category_name"] == "square"
+    # The 40x40 image was resized to the model's 64x64: boxes come back scaled by 40/64.
+    np.testing.assert_allclose(dets[0]["bbox"], [10, 5, 20, 20], atol=0.01)

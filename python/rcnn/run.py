@@ -15,12 +15,14 @@ import numpy as np
 
 from rcnn import paths
 from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
+from rcnn.detections import find_detection_outputs, looks_like_detections, to_image_space
 from rcnn.errors import RcnnError
 from rcnn.inputs import prepare_inputs
-from rcnn.onnx_model import read_model_info
+from rcnn.onnx_model import ModelInfo, read_model_info
 from rcnn.partition import partition_file
 from rcnn.placement import PlacementReport
-from rcnn.preprocess import ALIASES, MODES
+from rcnn.postprocess import image_id_of, resolve_classes, write_results
+from rcnn.preprocess import ALIASES, MODES, load_rgb, target_hw
 from rcnn.rundir import fresh_run_dir
 from rcnn.runner import RunConfig, RunResult, run, systolic_library
 from rcnn.systolic import read_config
@@ -65,6 +67,10 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--systolic-config", type=Path, default=None, metavar="FILE",
                    help="accelerator config (TOML subset, like ep/systolic/accelerator.toml; default: that file)")
     p.add_argument("--dim", type=int, default=None, help="systolic array size (default: the config's dim)")
+    p.add_argument("--score-threshold", type=float, default=0.5,
+                   help="detection models with an image input: draw and list detections scoring at least this")
+    p.add_argument("--classes", default=None, metavar="coco|coco80|FILE.json",
+                   help="detection class names (default: the model's rcnn.classes metadata, else COCO)")
     p.add_argument("--native", action="store_true",
                    help="run the host build on the host's ONNX Runtime instead of riscv64 under qemu")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds before the run is killed")
@@ -103,6 +109,17 @@ def place_on_accelerator(model: Path, how: str, elem: str) -> tuple[Path, Placem
     if result.model_path is None:
         raise RcnnError("the partitioned model could not be written to the cache")
     return result.model_path, result.report
+
+
+def postprocess_detections(work: Path, result: RunResult, info: ModelInfo, a: argparse.Namespace) -> bool:
+    """For a detection model run on an image: annotated.png and detections.json in the run directory."""
+    if a.image is None or not looks_like_detections(result.outputs):
+        return False
+    rgb = load_rgb(a.image)
+    input_hw = target_hw(info.inputs[0].dims, rgb.shape[:2])
+    dets = to_image_space(find_detection_outputs(result.outputs), input_hw, rgb.shape[:2], a.score_threshold)
+    write_results(work, rgb, dets, resolve_classes(a.classes, info.metadata), image_id_of(a.image))
+    return True
 
 
 def print_placement(report: PlacementReport) -> None:
@@ -156,12 +173,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         inputs, mode = prepare_inputs(info, a.image, a.input, a.preprocess, work)
         result = run(model.resolve(), [f.resolve() for f in inputs], work.resolve(), config)
         (work / "stdout.txt").write_text(result.stdout)
+        annotated = postprocess_detections(work, result, info, a)
         if placement is not None:
             (work / "placement.txt").write_text(placement.format_table() + "\n")
             (work / "placement.json").write_text(placement.to_json())
         (work / "run.json").write_text(json.dumps({
             "model": str(info.path.resolve()), "ran": str(model.resolve()),
-            "image": str(a.image) if a.image else None, "preprocess": mode,
+            "image": str(a.image.resolve()) if a.image else None, "preprocess": mode,
             "target": "native" if a.native else "riscv64-qemu", "command": result.command,
             "wall_s": round(result.wall_s, 3)}, indent=2) + "\n")
     result.out_dir = holder[0].resolve()
@@ -169,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if placement is not None:
         print_placement(placement)
     print_systolic(result.report.get("systolic", {}))
+    if annotated:
+        print(f"  detections drawn: {result.out_dir / 'annotated.png'} (list: detections.json)")
     print(f"  run directory: {result.out_dir}")
     return 0
 
