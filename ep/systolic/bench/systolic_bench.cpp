@@ -1,5 +1,5 @@
 // systolic_bench: times the accelerator model's int8 kernels, natively or under qemu-riscv64.
-//   systolic_bench [--threads 1,2] [--reps N] [--kernel auto|swar|wide] [--only NAME]
+//   systolic_bench [--threads 1,2] [--reps N] [--kernel auto|swar|wide|avx2] [--only NAME]
 // Workloads: matmul 256x256x256 (no bias), conv 1x56x56x64 -> 64, 3x3, pad 1 (bias, ReLU), the ResNet stem
 // (224x224x3 -> 32, 7x7/2, pad 3, bias, ReLU, max-pool 3x3/2 pad 1), depthwise conv
 // 1x56x56x128, 3x3, pad 1 (bias, ReLU) and a resadd of 56*56*256 elements. Prints the best time of N repetitions per
@@ -60,9 +60,12 @@ int main(int argc, char** argv) {
     else if (a == "--reps" && i + 1 < argc) reps = std::max(1, std::atoi(argv[++i]));
     else if (a == "--kernel" && i + 1 < argc) {
       const std::string k = argv[++i];
-      kernel = k == "swar" ? KernelKind::Swar : (k == "wide" ? KernelKind::Wide : KernelKind::Auto);
+      kernel = k == "swar"   ? KernelKind::Swar
+               : k == "wide" ? KernelKind::Wide
+               : k == "avx2" ? KernelKind::Avx2
+                             : KernelKind::Auto;
     } else {
-      std::fprintf(stderr, "usage: systolic_bench [--threads 1,2] [--reps N] [--kernel auto|swar|wide] [--only NAME]\n");
+      std::fprintf(stderr, "usage: systolic_bench [--threads 1,2] [--reps N] [--kernel auto|swar|wide|avx2] [--only NAME]\n");
       return 2;
     }
   }

@@ -146,13 +146,26 @@ void store_tile(const Acc* acc, int64_t lda, int64_t rows, int64_t cols, const P
   }
 }
 
-// Which int8 kernel runs. Auto: SWAR on scalar targets (RISC-V without the V extension), Wide elsewhere.
+#if defined(RCNN_SYSTOLIC_HAVE_AVX2_KERNEL)
+// Avx2Kernel::run may start at any even k of a panel (pair layout).
+static_assert(k_block<Avx2Kernel>() % 2 == 0, "the AVX2 kernel needs an even K block");
+#endif
+
+// Which int8 kernel runs. Auto: SWAR on scalar targets (RISC-V without the V extension), AVX2 on x86-64 CPUs that
+// have it, Wide elsewhere. Avx2 requested where it cannot run (other architectures, older CPUs) falls back to Wide.
 inline KernelKind resolve_kernel(KernelKind k) {
+#if defined(RCNN_SYSTOLIC_HAVE_AVX2_KERNEL)
+  const bool avx2 = cpu_has_avx2();
+#else
+  const bool avx2 = false;
+#endif
+  if (k == KernelKind::Avx2) return avx2 ? k : KernelKind::Wide;
   if (k != KernelKind::Auto) return k;
 #if defined(__riscv) && !defined(__riscv_vector)
+  (void)avx2;
   return KernelKind::Swar;
 #else
-  return KernelKind::Wide;
+  return avx2 ? KernelKind::Avx2 : KernelKind::Wide;
 #endif
 }
 
@@ -163,7 +176,14 @@ void with_kernel(KernelKind kind, F&& f) {
     (void)kind;
     f(F32Kernel{});
   } else {
-    if (resolve_kernel(kind) == KernelKind::Swar) f(SwarKernel{});
+    const KernelKind k = resolve_kernel(kind);
+#if defined(RCNN_SYSTOLIC_HAVE_AVX2_KERNEL)
+    if (k == KernelKind::Avx2) {
+      f(Avx2Kernel{});
+      return;
+    }
+#endif
+    if (k == KernelKind::Swar) f(SwarKernel{});
     else f(WideKernel{});
   }
 }

@@ -17,6 +17,12 @@
 // WideKernel (int8, for SIMD hosts): int32 accumulators over int8 panels, 4 x 8 register block; GCC vectorizes the
 // column loop (SSE2 on x86-64). Partial sums stay below 2^31 by flushing every 65536 k steps (|a*b| <= 2^14).
 //
+// Avx2Kernel (int8, x86-64 hosts whose CPU has AVX2; chosen at run time): 4 x 16 register block of int32
+// accumulators. B is packed in k pairs, (b[k][c], b[k+1][c]) adjacent for each column, and A's two k values of a row
+// form one int16 pair, so a single vpmaddwd multiplies and pair-sums 16 products exactly (|sum| <= 2 * 2^14).
+// The int32 accumulation wraps (vpaddd), so no flushing is needed. Defined in kernels_avx2.cpp (compiled for AVX2
+// via a function target attribute only); declared on x86-64 builds alone.
+//
 // All int8 kernels add into C with wrap-around int32 arithmetic (numerics.h wrap_add), so results are exact and
 // independent of the blocking: integer addition modulo 2^32 is associative.
 #pragma once
@@ -181,6 +187,52 @@ struct WideKernel {
     }
   }
 };
+
+// ---- AVX2 int8 kernel (x86-64 only) --------------------------------------------------------------------------
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define RCNN_SYSTOLIC_HAVE_AVX2_KERNEL 1
+
+// True when the CPU (and OS) support AVX2.
+bool cpu_has_avx2();
+
+struct Avx2Kernel {
+  using In = int8_t;
+  using Acc = int32_t;
+  using Word = int8_t;
+  static constexpr int NR = 16;
+  static constexpr int kWordsPerK = 16;
+
+  // Layout: for each k pair p < K / 2, 32 bytes out[32 p + 2 c + j] = b[2 p + j][c]; if K is odd, the last k follows
+  // unpaired as 16 bytes out[32 (K / 2) + c] = b[K - 1][c]. A k range of the panel must start at an even k (the
+  // driver's K block is even), so it starts on a pair boundary.
+  static void pack_b_panel(const int8_t* const* krows, int64_t K, int ncols, Word* out) {
+    const int64_t np = K / 2;
+    for (int64_t p = 0; p < np; ++p) {
+      const int8_t* r0 = krows[2 * p];
+      const int8_t* r1 = krows[2 * p + 1];
+      int8_t* o = out + 32 * p;
+      int c = 0;
+      for (; c < ncols; ++c) {
+        o[2 * c] = r0[c];
+        o[2 * c + 1] = r1[c];
+      }
+      for (; c < 16; ++c) o[2 * c] = o[2 * c + 1] = 0;
+    }
+    if (K % 2 != 0) {
+      const int8_t* row = krows[K - 1];
+      int8_t* o = out + 32 * np;
+      int c = 0;
+      for (; c < ncols; ++c) o[c] = row[c];
+      for (; c < 16; ++c) o[c] = 0;
+    }
+  }
+
+  // C[r * ldc + c] = wrap(C + sum_k a[k][r] * b[k][c]) for r < rows, c < cols. Only call when cpu_has_avx2().
+  RCNN_SYSTOLIC_NOINLINE static void run(const int8_t* a, const Word* b, int64_t K, int32_t* C, int64_t ldc, int rows,
+                                         int cols);
+};
+#endif
 
 // ---- float kernel ----------------------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "gemm.h"  // resolve_kernel (internal header: the tests see ep/systolic/src)
 #include "systolic/config.h"
 #include "systolic/types.h"
 
@@ -36,8 +37,13 @@ inline const std::vector<Mode>& modes() {
   static const std::vector<Mode> m = {Mode::CPU, Mode::OS, Mode::WS};
   return m;
 }
+// The int8 kernels this machine can run (Avx2 only on x86-64 CPUs with AVX2).
 inline const std::vector<KernelKind>& kernels() {
-  static const std::vector<KernelKind> k = {KernelKind::Swar, KernelKind::Wide};
+  static const std::vector<KernelKind> k = [] {
+    std::vector<KernelKind> v = {KernelKind::Swar, KernelKind::Wide};
+    if (rcnn::systolic::detail::resolve_kernel(KernelKind::Avx2) == KernelKind::Avx2) v.push_back(KernelKind::Avx2);
+    return v;
+  }();
   return k;
 }
 

@@ -35,8 +35,9 @@ class Error : public std::runtime_error {
 // Which packed int8 micro-kernel does the arithmetic. Both are exact; they differ only in speed per target.
 //   Swar: 3 x 21-bit lanes per 64-bit register (scalar rv64gc: ~1 instruction per MAC).
 //   Wide: int32 accumulators over int8 panels, auto-vectorized by GCC on x86/ARM.
-//   Auto: Swar on targets without SIMD (RISC-V without V), Wide elsewhere.
-enum class KernelKind { Auto, Swar, Wide };
+//   Avx2: int16 pair products (vpmaddwd) into int32, x86-64 CPUs with AVX2 only (Wide where unavailable).
+//   Auto: Swar on targets without SIMD (RISC-V without V), Avx2 on x86-64 CPUs that have it, Wide elsewhere.
+enum class KernelKind { Auto, Swar, Wide, Avx2 };
 
 // Per-call options. The pool is owned by the caller (nullptr: run on the calling thread). Results never depend on
 // the thread count or the kernel.
