@@ -1,11 +1,7 @@
 // rcnn.systolic Conv and MatMul on float32 (the fp32 accelerator config, ep/systolic/accelerator_fp32.toml):
 // the same geometry as QConv / QMatMul without scales.
-#include "conv_geometry.h"
 #include "custom_op.h"
-#include "kernel_util.h"
-#include "matmul_geometry.h"
-#include "systolic/conv.h"
-#include "systolic/matmul.h"
+#include "op_args.h"
 
 namespace rcnn::ort {
 namespace {
@@ -21,13 +17,7 @@ class ConvF32Kernel final : public Kernel {
     const ConvCall call = plan_conv(geometry_, x.dims, w.dims, b ? &b->dims : nullptr);
     void* y = io.output(0, call.output_dims);
     if (call.empty) return;
-    systolic::ConvF32Args args;
-    args.shape = call.shape;
-    args.input = static_cast<const float*>(x.data);
-    args.weights = static_cast<const float*>(w.data);
-    args.bias = b ? static_cast<const float*>(b->data) : nullptr;
-    args.relu = geometry_.relu;
-    args.output = static_cast<float*>(y);
+    const auto args = conv_args<systolic::ConvF32Args, float, float>(call, x, w, b, geometry_.relu, y);
     record(systolic::conv2d_f32(config(), mode(), args, exec()));
   }
 
@@ -46,18 +36,7 @@ class MatMulF32Kernel final : public Kernel {
     const MatmulCall call = plan_matmul(a.dims, b.dims, bias ? &bias->dims : nullptr);
     void* y = io.output(0, call.output_dims);
     if (call.empty) return;
-    systolic::MatmulF32Args args;
-    args.I = call.I;
-    args.J = call.J;
-    args.K = call.K;
-    args.A = static_cast<const float*>(a.data);
-    args.B = static_cast<const float*>(b.data);
-    if (bias) {
-      args.bias_kind = systolic::BiasKind::PerColumn;
-      args.bias = static_cast<const float*>(bias->data);
-    }
-    args.relu = relu_;
-    args.C = static_cast<float*>(y);
+    const auto args = matmul_args<systolic::MatmulF32Args, float, float>(call, a, b, bias, relu_, y);
     record(systolic::matmul_f32(config(), mode(), args, exec()));
   }
 

@@ -1,5 +1,7 @@
 #include "kernel_util.h"
 
+#include "systolic/numerics.h"
+
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -27,6 +29,13 @@ float finite_derived(float value, const char* what) {
     throw std::invalid_argument(std::string(what) + " is not a finite float32 (" + std::to_string(value) + ")");
   }
   return value;
+}
+
+float scale_multiplier(const AttributeReader& attrs, const char* in_scale, const char* w_scale, const char* out_scale) {
+  const float m = systolic::make_multiplier(positive_scale(attrs, in_scale), positive_scale(attrs, w_scale),
+                                            positive_scale(attrs, out_scale));
+  const std::string what = std::string("(") + in_scale + " * " + w_scale + ") / " + out_scale;
+  return finite_derived(m, what.c_str());
 }
 
 bool flag(const AttributeReader& attrs, const char* name) {

@@ -17,6 +17,10 @@ float positive_scale(const AttributeReader& attrs, const char* name);
 // A derived float (multiplier, ratio) that must be finite; `what` describes it, e.g. "(x_scale * w_scale) / y_scale".
 float finite_derived(float value, const char* what);
 // A 0/1 flag attribute.
+// (in_scale * w_scale) / out_scale from three positive float attributes, formed as the accelerator forms it
+// (systolic::make_multiplier); the error names the attributes.
+float scale_multiplier(const AttributeReader& attrs, const char* in_scale, const char* w_scale, const char* out_scale);
+
 bool flag(const AttributeReader& attrs, const char* name);
 // An int list attribute with exactly `count` values, each >= `min` (default when absent).
 std::vector<int64_t> int_list(const AttributeReader& attrs, const char* name, const std::vector<int64_t>& fallback,

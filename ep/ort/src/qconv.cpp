@@ -1,20 +1,14 @@
 // rcnn.systolic QConv: int8 NHWC convolution with fused bias, scaling, ReLU and max-pool (ep/ort/README.md).
-#include "conv_geometry.h"
 #include "custom_op.h"
-#include "kernel_util.h"
-#include "systolic/numerics.h"
+#include "op_args.h"
 
 namespace rcnn::ort {
 namespace {
 
 class QConvKernel final : public Kernel {
  public:
-  explicit QConvKernel(const KernelInit& init) : Kernel(init), geometry_(read_conv_attributes(init.attrs)) {
-    const float x_scale = positive_scale(init.attrs, "x_scale");
-    const float w_scale = positive_scale(init.attrs, "w_scale");
-    const float y_scale = positive_scale(init.attrs, "y_scale");
-    multiplier_ = finite_derived(systolic::make_multiplier(x_scale, w_scale, y_scale), "(x_scale * w_scale) / y_scale");
-  }
+  explicit QConvKernel(const KernelInit& init) : Kernel(init), geometry_(read_conv_attributes(init.attrs)),
+        multiplier_(scale_multiplier(init.attrs, "x_scale", "w_scale", "y_scale")) {}
 
   void compute(const KernelIo& io) const override {
     const InputTensor x = required_input(io, 0, "X");
@@ -23,20 +17,14 @@ class QConvKernel final : public Kernel {
     const ConvCall call = plan_conv(geometry_, x.dims, w.dims, b ? &b->dims : nullptr);
     void* y = io.output(0, call.output_dims);
     if (call.empty) return;
-    systolic::ConvArgs args;
-    args.shape = call.shape;
-    args.input = static_cast<const int8_t*>(x.data);
-    args.weights = static_cast<const int8_t*>(w.data);
-    args.bias = b ? static_cast<const int32_t*>(b->data) : nullptr;
+    auto args = conv_args<systolic::ConvArgs, int8_t, int32_t>(call, x, w, b, geometry_.relu, y);
     args.multiplier = multiplier_;
-    args.relu = geometry_.relu;
-    args.output = static_cast<int8_t*>(y);
     record(systolic::conv2d(config(), mode(), args, exec()));
   }
 
  private:
   ConvAttributes geometry_;
-  float multiplier_ = 1.0f;
+  float multiplier_;
 };
 
 std::unique_ptr<Kernel> create(const KernelInit& init) { return std::make_unique<QConvKernel>(init); }

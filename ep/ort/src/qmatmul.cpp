@@ -1,21 +1,14 @@
 // rcnn.systolic QMatMul: int8 A [..., K] x B [K, N] (+ int32 bias [N]) -> int8 [..., N] (ep/ort/README.md).
 #include "custom_op.h"
-#include "kernel_util.h"
-#include "matmul_geometry.h"
-#include "systolic/matmul.h"
-#include "systolic/numerics.h"
+#include "op_args.h"
 
 namespace rcnn::ort {
 namespace {
 
 class QMatMulKernel final : public Kernel {
  public:
-  explicit QMatMulKernel(const KernelInit& init) : Kernel(init), relu_(flag(init.attrs, "relu")) {
-    const float a_scale = positive_scale(init.attrs, "a_scale");
-    const float b_scale = positive_scale(init.attrs, "b_scale");
-    const float y_scale = positive_scale(init.attrs, "y_scale");
-    multiplier_ = finite_derived(systolic::make_multiplier(a_scale, b_scale, y_scale), "(a_scale * b_scale) / y_scale");
-  }
+  explicit QMatMulKernel(const KernelInit& init) : Kernel(init), relu_(flag(init.attrs, "relu")),
+        multiplier_(scale_multiplier(init.attrs, "a_scale", "b_scale", "y_scale")) {}
 
   void compute(const KernelIo& io) const override {
     const InputTensor a = required_input(io, 0, "A");
@@ -24,25 +17,14 @@ class QMatMulKernel final : public Kernel {
     const MatmulCall call = plan_matmul(a.dims, b.dims, bias ? &bias->dims : nullptr);
     void* y = io.output(0, call.output_dims);
     if (call.empty) return;
-    systolic::MatmulArgs args;
-    args.I = call.I;
-    args.J = call.J;
-    args.K = call.K;
-    args.A = static_cast<const int8_t*>(a.data);
-    args.B = static_cast<const int8_t*>(b.data);
-    if (bias) {
-      args.bias_kind = systolic::BiasKind::PerColumn;
-      args.bias = static_cast<const int32_t*>(bias->data);
-    }
+    auto args = matmul_args<systolic::MatmulArgs, int8_t, int32_t>(call, a, b, bias, relu_, y);
     args.multiplier = multiplier_;
-    args.relu = relu_;
-    args.C = static_cast<int8_t*>(y);
     record(systolic::matmul(config(), mode(), args, exec()));
   }
 
  private:
   bool relu_;
-  float multiplier_ = 1.0f;
+  float multiplier_;
 };
 
 std::unique_ptr<Kernel> create(const KernelInit& init) { return std::make_unique<QMatMulKernel>(init); }
