@@ -141,20 +141,21 @@ def detector_net() -> onnx.ModelProto:
     return model
 
 
-def test_detection_rule_keeps_nms_roialign_and_downstream_float(tmp_path: Path) -> None:
+def test_detection_rule_quantizes_the_dense_network_only(tmp_path: Path) -> None:
     data = write_dataset(tmp_path / "data", (1, 3, 8, 8), scale=255.0)
     model = detector_net()
     q = _quantize(model, data)
     by_name = {n.name: n.op_type for n in q.graph.node}
-    assert by_name["backbone_quant"] == "QLinearConv"  # upstream: quantized (QOperator renames it)
-    assert by_name["box_head"] == "Conv" and by_name["post_mul"] == "Mul"  # downstream: float
+    assert by_name["backbone_quant"] == "QLinearConv"  # dense: quantized (QOperator renames it)
+    assert by_name["box_head_quant"] == "QLinearConv"  # a head after RoiAlign is dense too
+    assert by_name["post_mul"] == "Mul" and by_name["score"] == "ReduceMean"  # box/score arithmetic: float
     assert by_name["roi_align"] == "RoiAlign" and by_name["nms"] == "NonMaxSuppression"
     feeds = _image_feed((1, 3, 8, 8))
     assert [a.shape for a in run_ort(q, feeds)] == [a.shape for a in run_ort(model, feeds)]
-    # --include-nodes brings a head back; --exclude-nodes wins over everything
-    q2 = _quantize(model, data, include_nodes=["box_*"], exclude_nodes=["backbone"])
+    # --include-nodes brings a float-kept node in; --exclude-nodes wins over everything
+    q2 = _quantize(model, data, include_nodes=["post_*", "box_*"], exclude_nodes=["backbone", "box_*"])
     by_name = {n.name: n.op_type for n in q2.graph.node}
-    assert by_name["box_head_quant"] == "QLinearConv" and by_name["backbone"] == "Conv"
+    assert by_name["post_mul_quant"] == "QLinearMul" and by_name["backbone"] == "Conv" and by_name["box_head"] == "Conv"
 
 
 def test_cli_bad_static_is_one_line_error(resnet: tuple[Path, Path], tmp_path: Path) -> None:

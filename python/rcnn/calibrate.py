@@ -5,10 +5,11 @@ the accelerator needs), --mode=uint8 asymmetric uint8. Op types come from the pr
 In int8 mode an exact post-pass then sinks DequantizeLinear past Relu/MaxPool/Flatten/Reshape and removes matched
 DequantizeLinear->QuantizeLinear pairs, so conv->relu chains stay int8 (bit-identical output on ORT CPU).
 
-Detection models: nodes downstream of NonMaxSuppression/RoiAlign/MaxRoiPool/TopK (and those ops) stay float; see
---include-nodes. Calibration data: DATASET/test_data_set_N/input_K.pb (N in numeric order, K = model input
-position) or DATASET/input_K.pb for one sample; --data_preprocess turns raw 0..255 pixel tensors into the model's
-normalisation. Temporary and augmented models go to a temp dir, never to the current directory.
+Detection models (with NonMaxSuppression/RoiAlign/MaxRoiPool/TopK): only the dense network is quantized (backbone,
+FPN, RPN head, box and mask heads); box decoding, NMS, RoiAlign and mask pasting stay float; see --include-nodes.
+Calibration data: DATASET/test_data_set_N/input_K.pb (N in numeric order, K = model input position) or
+DATASET/input_K.pb for one sample; --data_preprocess turns raw 0..255 pixel tensors into the model's normalisation.
+Temporary and augmented models go to a temp dir, never to the current directory.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--exclude-nodes", nargs="+", default=[], metavar="PATTERN",
                    help="node-name glob patterns (fnmatch) to keep float; wins over --include-nodes")
     p.add_argument("--include-nodes", nargs="+", default=[], metavar="PATTERN",
-                   help="node-name glob patterns to quantize even though the detection rule (downstream of "
-                        "NonMaxSuppression/RoiAlign/MaxRoiPool/TopK) would keep them float")
+                   help="node-name glob patterns to quantize even though the detection rule (only the dense "
+                        "network of a detector is quantized) would keep them float")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 

@@ -14,8 +14,8 @@ quantizes ops the accelerator runtime has no kernels for (Concat, Softmax, Resiz
 | Gemm          | off     | QGemm (com.microsoft) has no accelerator kernel; use optimize --replace_gemm      |
 | AveragePool, GlobalAveragePool, Concat, Softmax, Resize, Pad | off | com.microsoft QLinear* ops: CPU-only    |
 
-Op types in FLOAT_ONLY are never quantized and everything downstream of them stays float (the detection rule in
-rcnn.quant.quantize).
+Op types in FLOAT_ONLY are never quantized; a model that has one is a detector, of which only the dense network is
+quantized (the detection rule in rcnn.quant.quantize).
 """
 
 from __future__ import annotations

@@ -3,10 +3,13 @@
 Modes: `int8` = symmetric int8 activations and weights, zero points 0 (what the accelerator needs); `uint8` =
 asymmetric uint8 activations and weights (the seed's uint8 mode).
 
-Detection rule: every node downstream of a node of a FLOAT_ONLY type (NonMaxSuppression, RoiAlign, MaxRoiPool,
-TopK) stays float, and those ops are never quantized. In a detector this keeps box decoding, NMS, RoI pooling and
-mask pasting float while the backbone, FPN and RPN head (all upstream of the first such node) become int8. The box
-and mask heads sit after RoiAlign, so the rule keeps them float too; bring them back with --include-nodes.
+Detection rule (models with NonMaxSuppression, RoiAlign, MaxRoiPool or TopK): only the dense network is
+quantized. A node is dense when it is a Conv/MatMul/Gemm/ConvTranspose, or a Relu/Clip/MaxPool/Resize/Add whose data
+inputs all come from dense nodes (constants aside). That takes in the backbone, the FPN (lateral convs, upsampling,
+adds), the RPN head and the box and mask heads (their first Conv/MatMul reads RoiAlign's float output through a
+QuantizeLinear), and keeps float everything that computes on boxes, scores and indices: anchor generation, box
+decoding, the level mapper, NMS, RoiAlign, TopK and mask pasting. Quantizing those breaks the detections (and
+crashes ORT in some cases, see shared/reference/maskrcnn-export.md).
 Precedence: --exclude-nodes > --include-nodes > the detection rule.
 """
 
@@ -59,13 +62,27 @@ class QuantizeReport:
     notes: list[str] | None = None
 
 
-def downstream_of_float_only(model: onnx.ModelProto) -> list[str]:
-    """Names of FLOAT_ONLY nodes and of every node reading (transitively) from one of them."""
-    tainted: set[str] = set()
+DENSE_OPS = frozenset({"Conv", "MatMul", "Gemm", "ConvTranspose"})
+# Ops that continue a dense computation; the value is how many leading inputs carry data (None = all). Resize's
+# scales/sizes and Clip's bounds are parameters that may be computed from shapes, which must not break the chain.
+FOLLOW_OPS: dict[str, int | None] = {"Relu": 1, "Clip": 1, "MaxPool": 1, "Resize": 1, "Add": None}
+
+
+def is_detector(model: onnx.ModelProto) -> bool:
+    return any(n.op_type in FLOAT_ONLY for n in model.graph.node)
+
+
+def non_dense_nodes(model: onnx.ModelProto) -> list[str]:
+    """Names of the nodes outside the dense network (see the module docstring); nodes come in topological order."""
+    constants = {i.name for i in model.graph.initializer}
+    constants |= {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
+    dense: set[str] = set()
     names: list[str] = []
-    for n in model.graph.node:  # nodes are in topological order, so one pass propagates
-        if n.op_type in FLOAT_ONLY or any(t in tainted for t in n.input):
-            tainted.update(n.output)
+    for n in model.graph.node:
+        data = [t for t in n.input[:FOLLOW_OPS.get(n.op_type)] if t and t not in constants]
+        if n.op_type in DENSE_OPS or (n.op_type in FOLLOW_OPS and data and all(t in dense for t in data)):
+            dense.update(n.output)
+        else:
             names.append(n.name)
     return names
 
@@ -80,7 +97,8 @@ def excluded_nodes(model: onnx.ModelProto, opts: QuantizeOptions) -> tuple[list[
     for pattern in (*opts.exclude_nodes, *opts.include_nodes):
         if not _matching(names, [pattern]):
             raise RcnnError(f"node pattern {pattern!r} matches no node name")
-    by_rule = [n for n in downstream_of_float_only(model) if n not in _matching(names, opts.include_nodes)]
+    rule = non_dense_nodes(model) if is_detector(model) else []
+    by_rule = [n for n in rule if n not in _matching(names, opts.include_nodes)]
     excluded = set(by_rule) | _matching(names, opts.exclude_nodes)
     return by_rule, [n for n in names if n in excluded]
 
