@@ -17,7 +17,7 @@ step "python environment (.venv) and host build"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 # Build requirements first so the editable install can reuse this venv (no isolated rebuild of the build env).
 .venv/bin/python -m pip install -q --disable-pip-version-check "scikit-build-core>=0.10" "pybind11>=2.13" onnxruntime==1.31.1
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[test]'
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[test,models]'
 
 step "riscv64 build"
 generator=()
