@@ -74,21 +74,35 @@ def quiet_ort_logging() -> Iterator[None]:
         root.setLevel(level)
 
 
-def pre_process(model: onnx.ModelProto) -> onnx.ModelProto:
-    """ORT's quant_pre_process (shapes, BN and Conv-Mul-Add folding, Constant -> initializer), in a temp dir."""
+def pre_process(model: onnx.ModelProto, report: PrepareReport | None = None) -> onnx.ModelProto:
+    """ORT's quant_pre_process (shapes, BN and Conv-Mul-Add folding, Constant -> initializer), in a temp dir.
+
+    Symbolic shape inference cannot finish on detectors (data-dependent sizes after NMS/TopK: "Incomplete symbolic
+    shape inference"); ONNX shape inference is enough there, so detectors skip it and other models that fail it
+    are retried without it.
+    """
+    from rcnn.quant.ops import FLOAT_ONLY
+
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     with tempfile.TemporaryDirectory(prefix="rcnn-optimize.") as d:
         src, dst = Path(d) / "in.onnx", Path(d) / "out.onnx"
         onnx.save(model, str(src))
         # It logs (not raises) optimizer failures; keep its logging quiet, the BN check in optimize() catches those.
-        try:
-            with quiet_ort_logging():
-                quant_pre_process(str(src), str(dst))
-        except ImportError as e:
-            raise RcnnError(f"quant_pre_process needs sympy ({e}); pip install 'sympy>=1.12'") from None
-        except Exception as e:
-            raise RcnnError(f"quant_pre_process failed: {type(e).__name__}: {e}".splitlines()[0]) from None
+        detector = any(n.op_type in FLOAT_ONLY for n in model.graph.node)
+        for skip_symbolic in ((True,) if detector else (False, True)):
+            try:
+                with quiet_ort_logging():
+                    quant_pre_process(str(src), str(dst), skip_symbolic_shape=skip_symbolic)
+                break
+            except ImportError as e:
+                raise RcnnError(f"quant_pre_process needs sympy ({e}); pip install 'sympy>=1.12'") from None
+            except Exception as e:
+                if not skip_symbolic and "symbolic shape inference" in str(e):
+                    continue
+                raise RcnnError(f"quant_pre_process failed: {type(e).__name__}: {e}".splitlines()[0]) from None
+        if skip_symbolic and report is not None:
+            report.add("shape inference: ONNX's only (symbolic inference cannot size data-dependent outputs)")
         return onnx.load(str(dst))
 
 
@@ -209,7 +223,7 @@ def optimize(model: onnx.ModelProto, gemm: bool = False) -> tuple[onnx.ModelProt
     named = name_nodes(model)
     if named:
         report.add(f"named {named} unnamed node(s)")
-    model = pre_process(model)
+    model = pre_process(model, report)
     after = Counter(n.op_type for n in model.graph.node)
     for op in ("BatchNormalization", "Constant", "Mul", "Add"):
         if after[op] < before[op]:
