@@ -6,6 +6,7 @@ Order matters: quant_pre_process fuses MatMul+Add back into Gemm, so the Gemm re
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -74,6 +75,17 @@ def quiet_ort_logging() -> Iterator[None]:
         root.setLevel(level)
 
 
+@contextmanager
+def working_directory(path: str | Path) -> Iterator[None]:
+    """chdir for the duration (contextlib.chdir needs Python 3.11)."""
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
 def pre_process(model: onnx.ModelProto, report: PrepareReport | None = None) -> onnx.ModelProto:
     """ORT's quant_pre_process (shapes, BN and Conv-Mul-Add folding, Constant -> initializer), in a temp dir.
 
@@ -81,9 +93,9 @@ def pre_process(model: onnx.ModelProto, report: PrepareReport | None = None) -> 
     shape inference"); ONNX shape inference is enough there, so detectors skip it and other models that fail it
     are retried without it.
     """
-    from rcnn.quant.ops import FLOAT_ONLY
-
     from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from rcnn.quant.ops import FLOAT_ONLY
 
     with tempfile.TemporaryDirectory(prefix="rcnn-optimize.") as d:
         src, dst = Path(d) / "in.onnx", Path(d) / "out.onnx"
@@ -92,7 +104,8 @@ def pre_process(model: onnx.ModelProto, report: PrepareReport | None = None) -> 
         detector = any(n.op_type in FLOAT_ONLY for n in model.graph.node)
         for skip_symbolic in ((True,) if detector else (False, True)):
             try:
-                with quiet_ort_logging():
+                # On failure the symbolic inference dumps sym_shape_infer_temp.onnx (+ data) into the cwd: use d.
+                with quiet_ort_logging(), working_directory(d):
                     quant_pre_process(str(src), str(dst), skip_symbolic_shape=skip_symbolic)
                 break
             except ImportError as e:
