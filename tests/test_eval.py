@@ -83,7 +83,7 @@ def test_cli_errors(tmp_path: Path, shapes_folder: Path) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_maskrcnn(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    export = pytest.importorskip("rcnn.export")
+    from rcnn import export
     from rcnn.detectors import ARCH, INPUT_SIZE, shapes_maskrcnn
 
     out = tmp_path_factory.mktemp("model") / "shapes_random.onnx"

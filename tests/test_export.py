@@ -10,15 +10,13 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+import torch
 
 from rcnn import export
 from rcnn.errors import RcnnError
 from rcnn.shapes import CLASSES
 
 from conftest import ROOT, run_cli
-
-torch = pytest.importorskip("torch")
-torchvision = pytest.importorskip("torchvision")
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """python -m rcnn.run: run an ONNX model on the emulated riscv64 machine (qemu-riscv64), or natively.
 
-With no arguments it runs the built-in demo: the int8 demo model on the demo image, under qemu-riscv64.
+With no arguments it runs the built-in demo: the int8 Mask R-CNN trained on synthetic shapes (python -m
+rcnn.train_shapes) on a demo image, under qemu-riscv64 on the systolic accelerator, and writes the annotated image.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from rcnn.rundir import fresh_run_dir
 from rcnn.runner import RunConfig, RunResult, run, systolic_library
 from rcnn.systolic import read_config
 
-DEMO_MODEL = paths.DATA_DIR / "demo_int8.onnx"
-DEMO_IMAGE = paths.DATA_DIR / "demo.png"
+DEMO_MODEL = paths.MODELS_DIR / "shapes" / "shapes_int8.onnx"
+DEMO_IMAGE = paths.MODELS_DIR / "shapes" / "demo" / "images" / "00000.png"
+LIST_DETECTIONS = 12  # printed after a run; detections.json has them all
 
 
 def build_parser() -> ArgumentParser:
@@ -111,15 +113,17 @@ def place_on_accelerator(model: Path, how: str, elem: str) -> tuple[Path, Placem
     return result.model_path, result.report
 
 
-def postprocess_detections(work: Path, result: RunResult, info: ModelInfo, a: argparse.Namespace) -> bool:
-    """For a detection model run on an image: annotated.png and detections.json in the run directory."""
+def postprocess_detections(work: Path, result: RunResult, info: ModelInfo, a: argparse.Namespace) -> list[str] | None:
+    """For a detection model run on an image: annotated.png and detections.json in the run directory; returns the
+    drawn detections as "name score" strings (None when the model is no detector or ran without an image)."""
     if a.image is None or not looks_like_detections(result.outputs):
-        return False
+        return None
     rgb = load_rgb(a.image)
     input_hw = target_hw(info.inputs[0].dims, rgb.shape[:2])
     dets = to_image_space(find_detection_outputs(result.outputs), input_hw, rgb.shape[:2], a.score_threshold)
-    write_results(work, rgb, dets, resolve_classes(a.classes, info.metadata), image_id_of(a.image))
-    return True
+    classes = resolve_classes(a.classes, info.metadata)
+    write_results(work, rgb, dets, classes, image_id_of(a.image))
+    return [f"{classes.name(int(label))} {score:.2f}" for label, score in zip(dets.labels, dets.scores, strict=True)]
 
 
 def print_placement(report: PlacementReport) -> None:
@@ -187,8 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if placement is not None:
         print_placement(placement)
     print_systolic(result.report.get("systolic", {}))
-    if annotated:
-        print(f"  detections drawn: {result.out_dir / 'annotated.png'} (list: detections.json)")
+    if annotated is not None:
+        shown = ", ".join(annotated[:LIST_DETECTIONS]) + (f", … {len(annotated) - LIST_DETECTIONS} more"
+                                                           if len(annotated) > LIST_DETECTIONS else "")
+        print(f"\n== {len(annotated)} detection(s) scoring >= {a.score_threshold}: {shown or '-'}")
+        print(f"  annotated image: {result.out_dir / 'annotated.png'} (list: detections.json)")
     print(f"  run directory: {result.out_dir}")
     return 0
 
