@@ -227,6 +227,12 @@ void cpu_gemm(const Job<typename Kern::In>& j, const Post& post, typename Kern::
     sc.a_ptrs.resize(static_cast<size_t>(rows));
     if (direct) {
       for (int64_t r = 0; r < rows; ++r) sc.a_ptrs[r] = j.in + (i0 + r) * s.in_ch + g * G.icg;
+    } else if (!direct_gemm) {
+      detail::fill_a_block_packed<Kern>(rows, K, sc.a_packed, sc.a_rows, sc.a_ptrs, [&](int64_t r, T* a_dst, int64_t st) {
+        int64_t b, oh, ow;
+        G.pixel(i0 + r, b, oh, ow);
+        detail::fill_row_box(G, j.in, b, oh, ow, g, 0, s.kernel_h, 0, s.kernel_w, 0, G.icg, a_dst, st);
+      });
     } else {
       sc.a_rows.resize(static_cast<size_t>(rows * K));
       for (int64_t r = 0; r < rows; ++r) {
@@ -247,7 +253,7 @@ void cpu_gemm(const Job<typename Kern::In>& j, const Post& post, typename Kern::
       for (int64_t k = 0; k < K; ++k) sc.b_ptrs[k] = j.w + k * OC + g * G.ocg + c0;
       detail::direct_gemm(sc.a_ptrs.data(), rows, K, sc.b_ptrs.data(), cols, sc.acc.data(), ld);
     } else {
-      detail::pack_a_block(sc.a_ptrs.data(), rows, K, sc.a_packed);
+      if (direct) detail::pack_a_block(sc.a_ptrs.data(), rows, K, sc.a_packed);
       detail::gemm_packed<Kern>(sc.a_packed.data(), rows, packed[g], p_begin, p_end, sc.acc.data(), ld);
     }
     detail::store_tile(sc.acc.data(), ld, rows, cols, post, dst + i0 * OC + g * G.ocg + c0, OC);
@@ -322,6 +328,35 @@ Counters run_ws(const AcceleratorConfig& cfg, const Job<typename Kern::In>& j, c
   std::vector<detail::GemmScratch<Kern>> scratch(workers);
   std::vector<std::vector<T>> tile_out(workers);
   std::vector<Counters> counts(workers);
+  // Every (group, out-channel tile, krow tile, kcol tile, kch tile) weight box is packed once, not once per spatial
+  // tile (a pure function of the weights, so the results are unchanged). Boxes that take the direct GEMM stay
+  // unpacked.
+  const int64_t n_boxes = nOC * nKR * nKC * nIC;
+  std::vector<detail::PackedB<Kern>> bcache(static_cast<size_t>(s.groups * n_boxes));
+  parallel_for(pool, bcache.size(), [&](size_t i, unsigned wk) {
+    int64_t t = static_cast<int64_t>(i);
+    const int64_t tic = t % nIC;
+    t /= nIC;
+    const int64_t tkc = t % nKC;
+    t /= nKC;
+    const int64_t tkr = t % nKR;
+    t /= nKR;
+    const int64_t ti_oc = t % nOC;
+    const int64_t g = t / nOC;
+    const int64_t oc0 = ti_oc * ct.ochs, noc = std::min(ct.ochs, G.ocg - oc0);
+    const int64_t kr0 = tkr * ct.krows, nkr = std::min(ct.krows, s.kernel_h - kr0);
+    const int64_t kc0 = tkc * ct.kcols, nkc = std::min(ct.kcols, s.kernel_w - kc0);
+    const int64_t ic0 = tic * ct.kchs, nic = std::min(ct.kchs, G.icg - ic0);
+    const int64_t kbox = nkr * nkc * nic;
+    if (detail::use_direct_gemm(kbox, noc)) return;
+    auto& sc = scratch[wk];
+    sc.b_ptrs.resize(static_cast<size_t>(kbox));
+    int64_t k = 0;
+    for (int64_t kr = kr0; kr < kr0 + nkr; ++kr)
+      for (int64_t kc = kc0; kc < kc0 + nkc; ++kc)
+        for (int64_t ic = ic0; ic < ic0 + nic; ++ic) sc.b_ptrs[k++] = weight_row(j, g, kr, kc, ic) + oc0;
+    bcache[i].pack(sc.b_ptrs.data(), kbox, noc, sc.b_tmp);
+  });
 
   parallel_for(pool, static_cast<size_t>(s.groups * per_group), [&](size_t task, unsigned wk) {
     auto& sc = scratch[wk];
@@ -346,7 +381,7 @@ Counters run_ws(const AcceleratorConfig& cfg, const Job<typename Kern::In>& j, c
     const int64_t nor = or_hi - or_lo, nocl = ocl_hi - ocl_lo;
     const int64_t pixels = nb * nor * nocl;
     const int64_t pixel_blocks = nb * nor * blocks(nocl, D);  // array rows come in DIM-pixel chunks of one row
-    bool a_ready = false;  // packed im2col block of the single k tile already built
+    bool rows_ready = false, packed_ready = false;  // im2col rows / packed block of the single k tile built
 
     const int64_t oct_begin = nOC * ocg_i / oc_groups, oct_end = nOC * (ocg_i + 1) / oc_groups;
     for (int64_t ti_oc = oct_begin; ti_oc < oct_end; ++ti_oc) {
@@ -390,31 +425,38 @@ Counters run_ws(const AcceleratorConfig& cfg, const Job<typename Kern::In>& j, c
               c.padded_macs += u64(computes) * u64(D * D * D);
             }
             // ---- execution: im2col of the tile's pixels over the tap box, weights of the box, accumulate ----
-            if (!(single_k_tile && a_ready)) {
+            // The direct GEMM reads im2col rows, the packed one a packed block; out-channel tiles of one spatial
+            // tile may differ in which they take (a narrow last tile), so each form is built once when needed.
+            if (!single_k_tile) rows_ready = packed_ready = false;
+            // Pixel p of the tile is (b0 + p / (nor * nocl), or_lo + p / nocl % nor, ocl_lo + p % nocl).
+            auto fill = [&](int64_t p, T* a_dst, int64_t st) {
+              detail::fill_row_box(G, j.in, b0 + p / (nor * nocl), or_lo + p / nocl % nor, ocl_lo + p % nocl, g, kr0,
+                                   nkr, kc0, nkc, ic0, nic, a_dst, st);
+            };
+            if (direct && !rows_ready) {
               sc.a_rows.resize(static_cast<size_t>(pixels * kbox));
               sc.a_ptrs.resize(static_cast<size_t>(pixels));
-              int64_t p = 0;
-              for (int64_t b = b0; b < b0 + nb; ++b)
-                for (int64_t oh = or_lo; oh < or_hi; ++oh)
-                  for (int64_t ow = ocl_lo; ow < ocl_hi; ++ow, ++p) {
-                    T* row = sc.a_rows.data() + p * kbox;
-                    detail::fill_row_box(G, j.in, b, oh, ow, g, kr0, nkr, kc0, nkc, ic0, nic, row);
-                    sc.a_ptrs[p] = row;
-                  }
-              if (!direct) detail::pack_a_block(sc.a_ptrs.data(), pixels, kbox, sc.a_packed);
-              a_ready = true;
+              for (int64_t p = 0; p < pixels; ++p) {
+                T* row = sc.a_rows.data() + p * kbox;
+                fill(p, row, 1);
+                sc.a_ptrs[p] = row;
+              }
+              rows_ready = true;
+            } else if (!direct && !packed_ready) {
+              detail::fill_a_block_packed<Kern>(pixels, kbox, sc.a_packed, sc.a_rows, sc.a_ptrs, fill);
+              packed_ready = true;
             }
-            sc.b_ptrs.resize(static_cast<size_t>(kbox));
-            int64_t k = 0;
-            for (int64_t kr = kr0; kr < kr0 + nkr; ++kr)
-              for (int64_t kc = kc0; kc < kc0 + nkc; ++kc)
-                for (int64_t ic = ic0; ic < ic0 + nic; ++ic) sc.b_ptrs[k++] = weight_row(j, g, kr, kc, ic) + oc0;
             if (direct) {
+              sc.b_ptrs.resize(static_cast<size_t>(kbox));
+              int64_t k = 0;
+              for (int64_t kr = kr0; kr < kr0 + nkr; ++kr)
+                for (int64_t kc = kc0; kc < kc0 + nkc; ++kc)
+                  for (int64_t ic = ic0; ic < ic0 + nic; ++ic) sc.b_ptrs[k++] = weight_row(j, g, kr, kc, ic) + oc0;
               detail::direct_gemm(sc.a_ptrs.data(), pixels, kbox, sc.b_ptrs.data(), noc, sc.acc.data(), noc);
             } else {
-              sc.b_packed.pack(sc.b_ptrs.data(), kbox, noc, sc.b_tmp);
-              detail::gemm_packed<Kern>(sc.a_packed.data(), pixels, sc.b_packed, 0, sc.b_packed.panels,
-                                        sc.acc.data(), noc);
+              const detail::PackedB<Kern>& pb =
+                  bcache[static_cast<size_t>((((g * nOC + ti_oc) * nKR + tkr) * nKC + tkc) * nIC + tic)];
+              detail::gemm_packed<Kern>(sc.a_packed.data(), pixels, pb, 0, pb.panels, sc.acc.data(), noc);
             }
           }
         }
@@ -476,6 +518,19 @@ Counters run_os(const AcceleratorConfig& cfg, const Job<typename Kern::In>& j, c
   const unsigned workers = worker_count(pool);
   std::vector<detail::GemmScratch<Kern>> scratch(workers);
   std::vector<Counters> counts(workers);
+  // Every (group, k tile, column tile) weight block is packed once, not once per row tile (a pure function of the
+  // weights, so the results are unchanged). Blocks that take the direct GEMM stay unpacked.
+  std::vector<detail::PackedB<Kern>> bcache(static_cast<size_t>(s.groups * nK0 * nJ0));
+  parallel_for(pool, bcache.size(), [&](size_t i, unsigned wk) {
+    const int64_t g = static_cast<int64_t>(i) / (nK0 * nJ0), k0 = static_cast<int64_t>(i) / nJ0 % nK0;
+    const int64_t col0 = static_cast<int64_t>(i) % nJ0 * TJ, cols = std::min(TJ, G.ocg - col0);
+    const int64_t kbase = k0 * TK, kk = std::min(TK, K - kbase);
+    if (detail::use_direct_gemm(kk, cols)) return;
+    auto& sc = scratch[wk];
+    sc.b_ptrs.resize(static_cast<size_t>(kk));
+    for (int64_t k = 0; k < kk; ++k) sc.b_ptrs[k] = j.w + (kbase + k) * OC + g * G.ocg + col0;
+    bcache[i].pack(sc.b_ptrs.data(), kk, cols, sc.b_tmp);
+  });
   const int64_t per_group = nI0 * nJ0;
   parallel_for(pool, static_cast<size_t>(s.groups * per_group), [&](size_t task, unsigned wk) {
     auto& sc = scratch[wk];
@@ -491,24 +546,26 @@ Counters run_os(const AcceleratorConfig& cfg, const Job<typename Kern::In>& j, c
       detail::count_matmul_tile(c, D, Mode::OS, rows, cols, kk, static_cast<int64_t>(sizeof(T)),
                                 static_cast<int64_t>(sizeof(Acc)), j.bias != nullptr && k0 == 0, k0 == nK0 - 1);
       // The host builds the im2col block of this tile (K range [kbase, kbase + kk)), then it is moved in.
-      sc.a_rows.resize(static_cast<size_t>(rows * kk));
-      sc.a_ptrs.resize(static_cast<size_t>(rows));
-      for (int64_t r = 0; r < rows; ++r) {
+      auto fill = [&](int64_t r, T* a_dst, int64_t st) {
         int64_t b, oh, ow;
         G.pixel(row0 + r, b, oh, ow);
-        T* row = sc.a_rows.data() + r * kk;
-        detail::fill_row_linear(G, j.in, b, oh, ow, g, kbase, kbase + kk, row);
-        sc.a_ptrs[r] = row;
-      }
-      sc.b_ptrs.resize(static_cast<size_t>(kk));
-      for (int64_t k = 0; k < kk; ++k) sc.b_ptrs[k] = j.w + (kbase + k) * OC + g * G.ocg + col0;
+        detail::fill_row_linear(G, j.in, b, oh, ow, g, kbase, kbase + kk, a_dst, st);
+      };
       if (detail::use_direct_gemm(kk, cols)) {
+        sc.b_ptrs.resize(static_cast<size_t>(kk));
+        for (int64_t k = 0; k < kk; ++k) sc.b_ptrs[k] = j.w + (kbase + k) * OC + g * G.ocg + col0;
+        sc.a_rows.resize(static_cast<size_t>(rows * kk));
+        sc.a_ptrs.resize(static_cast<size_t>(rows));
+        for (int64_t r = 0; r < rows; ++r) {
+          T* row = sc.a_rows.data() + r * kk;
+          fill(r, row, 1);
+          sc.a_ptrs[r] = row;
+        }
         detail::direct_gemm(sc.a_ptrs.data(), rows, kk, sc.b_ptrs.data(), cols, sc.acc.data(), cols);
       } else {
-        detail::pack_a_block(sc.a_ptrs.data(), rows, kk, sc.a_packed);
-        sc.b_packed.pack(sc.b_ptrs.data(), kk, cols, sc.b_tmp);
-        detail::gemm_packed<Kern>(sc.a_packed.data(), rows, sc.b_packed, 0, sc.b_packed.panels, sc.acc.data(),
-                                  cols);
+        detail::fill_a_block_packed<Kern>(rows, kk, sc.a_packed, sc.a_rows, sc.a_ptrs, fill);
+        const detail::PackedB<Kern>& pb = bcache[static_cast<size_t>((g * nK0 + k0) * nJ0 + t % nJ0)];
+        detail::gemm_packed<Kern>(sc.a_packed.data(), rows, pb, 0, pb.panels, sc.acc.data(), cols);
       }
     }
     detail::store_tile(sc.acc.data(), cols, rows, cols, post, dst + row0 * OC + g * G.ocg + col0, OC);

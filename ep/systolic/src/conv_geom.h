@@ -72,21 +72,41 @@ inline void zero_small(int64_t n, T* dst) {
   }
 }
 
-// Copies the n elements of input row (b, ih) starting at element offset u0 (may be negative or run past the row:
-// those positions are padding and become zeros). Row element u is input (b, ih, u / in_ch, u % in_ch).
+// Strided variants (dst[i * st]): im2col straight into a packed A panel (st = kMR), skipping the row copy + pack.
 template <class T>
-inline void copy_row_span(const ConvGeom& G, const T* in, int64_t b, int64_t ih, int64_t u0, int64_t n, T* out) {
+inline void copy_to(const T* src, int64_t n, T* dst, int64_t st) {
+  if (st == 1) {
+    copy_small(src, n, dst);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) dst[i * st] = src[i];
+}
+template <class T>
+inline void zero_to(int64_t n, T* dst, int64_t st) {
+  if (st == 1) {
+    zero_small(n, dst);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) dst[i * st] = T{};
+}
+
+// Copies the n elements of input row (b, ih) starting at element offset u0 (may be negative or run past the row:
+// those positions are padding and become zeros). Row element u is input (b, ih, u / in_ch, u % in_ch). Element i goes
+// to out[i * st].
+template <class T>
+inline void copy_row_span(const ConvGeom& G, const T* in, int64_t b, int64_t ih, int64_t u0, int64_t n, T* out,
+                          int64_t st = 1) {
   const ConvShape& s = G.s;
   if (ih < 0 || ih >= s.in_h) {
-    zero_small(n, out);
+    zero_to(n, out, st);
     return;
   }
   const int64_t row_len = s.in_w * s.in_ch;
   const int64_t lo = std::min(n, std::max<int64_t>(0, -u0));            // leading padding
   const int64_t hi = std::max(lo, std::min(n, row_len - u0));           // end of the real elements
-  zero_small(lo, out);
-  if (hi > lo) copy_small(in + (b * s.in_h + ih) * row_len + u0 + lo, hi - lo, out + lo);
-  zero_small(n - hi, out + hi);
+  zero_to(lo, out, st);
+  if (hi > lo) copy_to(in + (b * s.in_h + ih) * row_len + u0 + lo, hi - lo, out + lo * st, st);
+  zero_to(n - hi, out + hi * st, st);
 }
 
 // Taps of one kernel row are contiguous in the input when the group spans all channels and dil_w = 1: the im2col
@@ -95,15 +115,16 @@ inline void copy_row_span(const ConvGeom& G, const T* in, int64_t b, int64_t ih,
 inline bool contiguous_kernel_rows(const ConvGeom& G) { return G.icg == G.s.in_ch && G.s.dil_w == 1; }
 
 // im2col row of output pixel (b, oh, ow) of group g over the tap box kr in [kr0, kr0+nkr), kc in [kc0, kc0+nkc) and
-// channels [ic0, ic0+nic) of the group; K order (kr, kc, ic), zeros where the tap falls into the padding.
+// channels [ic0, ic0+nic) of the group; K order (kr, kc, ic), zeros where the tap falls into the padding. Element k
+// goes to out[k * st] (st = kMR: straight into a packed A panel).
 template <class T>
 void fill_row_box(const ConvGeom& G, const T* in, int64_t b, int64_t oh, int64_t ow, int64_t g, int64_t kr0,
-                  int64_t nkr, int64_t kc0, int64_t nkc, int64_t ic0, int64_t nic, T* out) {
+                  int64_t nkr, int64_t kc0, int64_t nkc, int64_t ic0, int64_t nic, T* out, int64_t st = 1) {
   const ConvShape& s = G.s;
   if (nic == G.icg && contiguous_kernel_rows(G)) {
     const int64_t u0 = (ow * s.stride_w - s.pad_left + kc0) * s.in_ch;
-    for (int64_t kr = kr0; kr < kr0 + nkr; ++kr, out += nkc * nic)
-      copy_row_span(G, in, b, oh * s.stride_h - s.pad_top + kr * s.dil_h, u0, nkc * nic, out);
+    for (int64_t kr = kr0; kr < kr0 + nkr; ++kr, out += nkc * nic * st)
+      copy_row_span(G, in, b, oh * s.stride_h - s.pad_top + kr * s.dil_h, u0, nkc * nic, out, st);
     return;
   }
   for (int64_t kr = kr0; kr < kr0 + nkr; ++kr) {
@@ -111,19 +132,20 @@ void fill_row_box(const ConvGeom& G, const T* in, int64_t b, int64_t oh, int64_t
     for (int64_t kc = kc0; kc < kc0 + nkc; ++kc) {
       const int64_t iw = ow * s.stride_w - s.pad_left + kc * s.dil_w;
       if (ih >= 0 && ih < s.in_h && iw >= 0 && iw < s.in_w) {
-        copy_small(G.input_pixel(in, b, ih, iw) + g * G.icg + ic0, nic, out);
+        copy_to(G.input_pixel(in, b, ih, iw) + g * G.icg + ic0, nic, out, st);
       } else {
-        zero_small(nic, out);
+        zero_to(nic, out, st);
       }
-      out += nic;
+      out += nic * st;
     }
   }
 }
 
-// im2col row of output pixel (b, oh, ow) of group g for the linear K range [k_lo, k_hi) (K order (kr, kc, ic)).
+// im2col row of output pixel (b, oh, ow) of group g for the linear K range [k_lo, k_hi) (K order (kr, kc, ic));
+// element k goes to out[(k - k_lo) * st].
 template <class T>
 void fill_row_linear(const ConvGeom& G, const T* in, int64_t b, int64_t oh, int64_t ow, int64_t g, int64_t k_lo,
-                     int64_t k_hi, T* out) {
+                     int64_t k_hi, T* out, int64_t st = 1) {
   const ConvShape& s = G.s;
   int64_t t = k_lo;
   if (contiguous_kernel_rows(G)) {
@@ -132,8 +154,8 @@ void fill_row_linear(const ConvGeom& G, const T* in, int64_t b, int64_t oh, int6
     while (t < k_hi) {
       const int64_t kr = t / row_k, u = t % row_k;
       const int64_t n = std::min(row_k - u, k_hi - t);
-      copy_row_span(G, in, b, oh * s.stride_h - s.pad_top + kr * s.dil_h, u_base + u, n, out);
-      out += n;
+      copy_row_span(G, in, b, oh * s.stride_h - s.pad_top + kr * s.dil_h, u_base + u, n, out, st);
+      out += n * st;
       t += n;
     }
     return;
@@ -145,11 +167,11 @@ void fill_row_linear(const ConvGeom& G, const T* in, int64_t b, int64_t oh, int6
     const int64_t ih = oh * s.stride_h - s.pad_top + kr * s.dil_h;
     const int64_t iw = ow * s.stride_w - s.pad_left + kc * s.dil_w;
     if (ih >= 0 && ih < s.in_h && iw >= 0 && iw < s.in_w) {
-      copy_small(G.input_pixel(in, b, ih, iw) + g * G.icg + ic, n, out);
+      copy_to(G.input_pixel(in, b, ih, iw) + g * G.icg + ic, n, out, st);
     } else {
-      zero_small(n, out);
+      zero_to(n, out, st);
     }
-    out += n;
+    out += n * st;
     t += n;
   }
 }

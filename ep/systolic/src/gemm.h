@@ -65,6 +65,34 @@ void pack_a_block(const T* const* rows, int64_t M, int64_t K, std::vector<T>& ou
   }
 }
 
+// Packed A block of M rows of depth K filled row by row: fill(r, dst, st) writes row r's element k to dst[k * st].
+// With the SWAR kernel (scalar targets, where every byte moved costs instructions) rows go straight into their panel
+// (st = kMR; no row copy + pack); other kernels fill rows (st = 1, block copies) and pack them (vectorized).
+template <class Kern, class T, class Fill>
+void fill_a_block_packed(int64_t M, int64_t K, std::vector<T>& out, std::vector<T>& rows_buf,
+                         std::vector<const T*>& ptrs, const Fill& fill) {
+  if constexpr (std::is_same<Kern, SwarKernel>::value) {
+    (void)rows_buf;
+    (void)ptrs;
+    const int64_t panels = ceil_div(M, kMR);
+    out.resize(static_cast<size_t>(panels * kMR * K));
+    for (int64_t r = 0; r < M; ++r) fill(r, out.data() + r / kMR * kMR * K + r % kMR, int64_t{kMR});
+    for (int64_t r = M; r < panels * kMR; ++r) {
+      T* dst = out.data() + r / kMR * kMR * K + r % kMR;
+      for (int64_t k = 0; k < K; ++k) dst[k * kMR] = T{};
+    }
+  } else {
+    rows_buf.resize(static_cast<size_t>(M * K));
+    ptrs.resize(static_cast<size_t>(M));
+    for (int64_t r = 0; r < M; ++r) {
+      T* row = rows_buf.data() + r * K;
+      fill(r, row, int64_t{1});
+      ptrs[static_cast<size_t>(r)] = row;
+    }
+    pack_a_block(ptrs.data(), M, K, out);
+  }
+}
+
 // C[M x (columns of panels [p_begin, p_end))] += A * B. C points at column p_begin * NR's accumulator.
 template <class Kern>
 void gemm_packed(const typename Kern::In* pa, int64_t M, const PackedB<Kern>& pb, int64_t p_begin, int64_t p_end,
