@@ -76,3 +76,44 @@ def test_cli_bad_model_is_one_line_error(tmp_path: Path) -> None:
     r = run_cli("rcnn.optimize", "--input", tmp_path / "bad.onnx", "--output", tmp_path / "o.onnx", cwd=tmp_path)
     assert r.returncode == 1 and r.stderr.startswith("rcnn.optimize: error: cannot read model")
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def upsample_net(kernel: int = 2, stride: int = 2, relu: bool = True) -> onnx.ModelProto:
+    """x[N,4,5,6] (N symbolic, like a Mask R-CNN's RoIs) -> ConvTranspose(+bias) -> Relu -> 1x1 Conv."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(rng.standard_normal((4, 3, kernel, kernel)).astype(np.float32), "wt"),
+             numpy_helper.from_array(rng.standard_normal(3).astype(np.float32), "bt"),
+             numpy_helper.from_array(rng.standard_normal((2, 3, 1, 1)).astype(np.float32), "w2")]
+    nodes = [helper.make_node("ConvTranspose", ["x", "wt", "bt"], ["up"], name="up", kernel_shape=[kernel, kernel],
+                              strides=[stride, stride])]
+    nodes += [helper.make_node("Relu", ["up"], ["r"], name="relu")] if relu else []
+    nodes += [helper.make_node("Conv", ["r" if relu else "up", "w2"], ["y"], name="logits")]
+    graph = helper.make_graph(nodes, "up", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 5, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_convtranspose_becomes_conv_and_pixel_shuffle_with_same_numerics() -> None:
+    x = {"x": np.random.default_rng(4).standard_normal((3, 4, 5, 6)).astype(np.float32)}
+    for relu in (True, False):
+        src = upsample_net(relu=relu)
+        out, report = optimize(src)
+        ops = [n.op_type for n in out.graph.node]
+        assert "ConvTranspose" not in ops and any("ConvTranspose -> 1x1 Conv" in c for c in report.changes)
+        # the Relu moved between the conv and the shuffle, where it can fuse into the conv
+        shuffle = ["Shape", "Slice", "Slice", "Concat", "Mul", "Concat", "Reshape", "Transpose", "Reshape"]
+        want = ["Conv", "Relu", *shuffle, "Conv"] if relu else ["Conv", *shuffle, "Conv"]
+        assert ops == want
+        (expected,), (got,) = run_ort(src, x), run_ort(out, x)
+        assert got.shape == expected.shape == (3, 2, 10, 12)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_overlapping_convtranspose_is_kept_with_a_reason() -> None:
+    out, report = optimize(upsample_net(kernel=3, stride=2))
+    assert "ConvTranspose" in [n.op_type for n in out.graph.node]
+    assert any("ConvTranspose kept: up (kernel != stride" in c for c in report.changes)

@@ -202,6 +202,111 @@ def replace_gemm(model: onnx.ModelProto) -> tuple[int, list[str]]:
     return count, skipped
 
 
+def _ints(node: onnx.NodeProto, name: str) -> list[int]:
+    a = next((a for a in node.attribute if a.name == name), None)
+    return list(a.ints) if a is not None else []
+
+
+def _upsampling_only(node: onnx.NodeProto, weight: onnx.TensorProto | None) -> str | None:
+    """Why a ConvTranspose is not a pure kernel == stride upsampling (None when it is)."""
+    if weight is None or len(weight.dims) != 4:
+        return "weights not a 2-D constant"
+    if _ints(node, "strides") != list(weight.dims[2:]) or any(_ints(node, "pads")) \
+            or any(_ints(node, "output_padding")) or any(d != 1 for d in _ints(node, "dilations")) \
+            or _attr(node, "group", 1) != 1 or _ints(node, "output_shape") \
+            or _attr(node, "auto_pad", b"NOTSET") != b"NOTSET":
+        return "kernel != stride, or pads/output_padding/dilation/group/output_shape set"
+    return None
+
+
+class _Emitter:
+    """Appends nodes and int64 constants with unique names derived from one label."""
+
+    def __init__(self, graph: onnx.GraphProto, nodes: list[onnx.NodeProto], taken: set[str], label: str) -> None:
+        self.graph, self.nodes, self.taken, self.label = graph, nodes, taken, label
+
+    def const(self, values: list[int], what: str) -> str:
+        name = _unique(self.taken, f"{self.label}_{what}")
+        self.graph.initializer.append(numpy_helper.from_array(np.array(values, np.int64), name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], what: str, out: str | None = None, **attrs: object) -> str:
+        out = out or _unique(self.taken, f"{self.label}_{what}")
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=_unique(self.taken, f"{self.label}_{op_type}"),
+                                           **attrs))
+        return out
+
+
+def _pixel_shuffle(e: _Emitter, x: str, sized_like: str, out: str, cout: int, kh: int, kw: int) -> None:
+    """[N, Cout*kh*kw, H, W] -> [N, Cout, H*kh, W*kw], channel (c, i, j) going to pixel (y*kh + i, x*kw + j).
+    N, H, W are read at run time from `sized_like` (same N, H, W as x): a Mask R-CNN's RoI count, and in the exported
+    graph its RoI size, are dynamic. Not from x itself: x must feed only the Reshape, so that the int8 post-pass can
+    move its DequantizeLinear past the shuffle. (DepthToSpace says it in one op, but ORT 1.21 has no int8 kernel.)"""
+    dims = e.op("Shape", [sized_like], "dims")
+    batch = e.op("Slice", [dims, e.const([0], "at0"), e.const([1], "at1")], "batch")
+    hw = e.op("Slice", [dims, e.const([2], "at2"), e.const([4], "at4")], "hw")
+    shape6 = e.op("Concat", [batch, e.const([cout, kh, kw], "blocks"), hw], "shape6", axis=0)
+    hw_up = e.op("Mul", [hw, e.const([kh, kw], "kernel")], "hw_up")
+    shape4 = e.op("Concat", [batch, e.const([cout], "channels"), hw_up], "shape4", axis=0)
+    blocks = e.op("Reshape", [x, shape6], "blocks6")
+    shuffled = e.op("Transpose", [blocks], "shuffled", perm=[0, 1, 4, 2, 5, 3])  # -> [N, C, H, kh, W, kw]
+    e.op("Reshape", [shuffled, shape4], "upsampled", out=out)
+
+
+def convtranspose_to_conv(model: onnx.ModelProto) -> tuple[int, list[str]]:
+    """ConvTranspose whose kernel equals its stride (no overlap: the Mask R-CNN mask predictor's 2x2/2 upsampling)
+    -> 1x1 Conv to Cout*kh*kw channels, then a pixel shuffle. Exact in real arithmetic; the Conv quantizes to
+    QLinearConv and runs on the accelerator, where ORT has no int8 ConvTranspose at all. A Relu that is the sole
+    consumer moves before the shuffle (elementwise ops commute with it), so it fuses into the conv.
+    Returns (rewritten count, notes on skipped ones)."""
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    users = consumers(graph)
+    graph_outputs = {o.name for o in graph.output}
+    taken = {t for n in graph.node for t in (*n.input, *n.output)} | set(inits) | {n.name for n in graph.node}
+    skipped: list[str] = []
+    nodes: list[onnx.NodeProto] = []
+    absorbed: set[str] = set()  # names of the Relus moved before a shuffle
+    count = 0
+    for n in graph.node:
+        if n.name and n.name in absorbed:
+            continue
+        if n.op_type != "ConvTranspose" or n.domain not in ("", "ai.onnx"):
+            nodes.append(n)
+            continue
+        label = n.name or n.output[0]
+        weight = inits.get(n.input[1])
+        why = _upsampling_only(n, weight)
+        if why or weight is None:
+            skipped.append(f"{label} ({why})")
+            nodes.append(n)
+            continue
+        wt = numpy_helper.to_array(weight)  # [Cin, Cout, kh, kw]
+        cin, cout, kh, kw = wt.shape
+        e = _Emitter(graph, nodes, taken, label)
+        w_name = _unique(taken, f"{n.input[1]}_as_conv1x1")
+        graph.initializer.append(numpy_helper.from_array(
+            np.ascontiguousarray(wt.transpose(1, 2, 3, 0).reshape(cout * kh * kw, cin, 1, 1)), w_name))
+        conv_in = [n.input[0], w_name]
+        if len(n.input) > 2 and n.input[2]:
+            b = numpy_helper.to_array(inits[n.input[2]])
+            b_name = _unique(taken, f"{n.input[2]}_as_conv1x1")
+            graph.initializer.append(numpy_helper.from_array(np.repeat(b, kh * kw).astype(b.dtype), b_name))
+            conv_in.append(b_name)
+        after = users.get(n.output[0], [])
+        relu = after[0] if (len(after) == 1 and after[0].op_type == "Relu" and after[0].name
+                            and n.output[0] not in graph_outputs) else None
+        x = e.op("Conv", conv_in, "conv1x1", kernel_shape=[1, 1])
+        if relu is not None:
+            x = e.op("Relu", [x], "relu")
+            absorbed.add(relu.name)
+        _pixel_shuffle(e, x, n.input[0], relu.output[0] if relu is not None else n.output[0], cout, kh, kw)
+        count += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return count, skipped
+
+
 def bn_after_conv(model: onnx.ModelProto) -> list[str]:
     """BatchNormalization nodes fed straight by a Conv: quant_pre_process should have folded them all."""
     producer = {t: n for n in model.graph.node for t in n.output}
@@ -244,6 +349,12 @@ def optimize(model: onnx.ModelProto, gemm: bool = False) -> tuple[onnx.ModelProt
     left = bn_after_conv(model)
     if left:
         raise RcnnError(f"BatchNormalization after Conv not folded: {', '.join(left)}")
+    upsampled, kept = convtranspose_to_conv(model)
+    if upsampled:
+        report.add(f"ConvTranspose -> 1x1 Conv + pixel shuffle: {upsampled} (kernel = stride; the conv can be "
+                   "quantized and run on the accelerator)")
+    for k in kept:
+        report.add(f"ConvTranspose kept: {k}")
     summed = sum_to_add(model)
     if summed:
         report.add(f"Sum -> Add: {summed}")
