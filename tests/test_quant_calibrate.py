@@ -111,23 +111,28 @@ def test_bn_gemm_net_and_add_mul_toggles(bn_gemm: tuple[onnx.ModelProto, Path]) 
 
 
 def detector_net() -> onnx.ModelProto:
-    """conv -> relu -> {RoiAlign -> conv (head), ReduceMean -> NMS -> Cast -> Mul}: a detector's shape in small."""
+    """A detector's shape in small: backbone conv -> relu -> {rpn conv -> ReduceMean -> NMS -> Cast -> Mul,
+    RoiAlign -> head conv -> relu -> predictor conv}."""
     rng = np.random.default_rng(0)
 
     def f32(name: str, a: np.ndarray) -> onnx.TensorProto:
         return numpy_helper.from_array(np.asarray(a, dtype=np.float32), name)
 
-    inits = [f32("w", rng.normal(0, 0.3, (4, 3, 3, 3))), f32("w2", rng.normal(0, 0.3, (4, 4, 1, 1))),
+    inits = [f32("w", rng.normal(0, 0.3, (4, 3, 3, 3))), f32("w_rpn", rng.normal(0, 0.3, (4, 4, 3, 3))),
+             f32("w2", rng.normal(0, 0.3, (4, 4, 1, 1))), f32("w3", rng.normal(0, 0.3, (2, 4, 1, 1))),
              f32("rois", [[0, 0, 4, 4], [2, 2, 7, 7]]), numpy_helper.from_array(np.zeros(2, np.int64), "bidx"),
              f32("boxes", [[[0, 0, 1, 1], [0, 0, 0.9, 0.9], [2, 2, 3, 3], [5, 5, 6, 6]]]),
              numpy_helper.from_array(np.array([1, 1, 4], np.int64), "shape"), f32("half", 0.5)]
     nodes = [
         helper.make_node("Conv", ["x", "w"], ["c"], name="backbone", pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["c"], ["r"], name="backbone_relu"),
+        helper.make_node("Conv", ["r", "w_rpn"], ["rpn"], name="rpn_logits", pads=[1, 1, 1, 1]),
         helper.make_node("RoiAlign", ["r", "rois", "bidx"], ["roi"], name="roi_align", output_height=2,
                          output_width=2),
-        helper.make_node("Conv", ["roi", "w2"], ["head"], name="box_head"),
-        helper.make_node("ReduceMean", ["r"], ["m"], name="score", axes=[2, 3]),
+        helper.make_node("Conv", ["roi", "w2"], ["h"], name="box_head"),
+        helper.make_node("Relu", ["h"], ["hr"], name="box_head_relu"),
+        helper.make_node("Conv", ["hr", "w3"], ["head"], name="box_predictor"),
+        helper.make_node("ReduceMean", ["rpn"], ["m"], name="score", axes=[2, 3]),
         helper.make_node("Reshape", ["m", "shape"], ["scores"], name="scores"),
         helper.make_node("NonMaxSuppression", ["boxes", "scores"], ["sel"], name="nms"),
         helper.make_node("Cast", ["sel"], ["self"], name="cast", to=TensorProto.FLOAT),
@@ -148,14 +153,19 @@ def test_detection_rule_quantizes_the_dense_network_only(tmp_path: Path) -> None
     by_name = {n.name: n.op_type for n in q.graph.node}
     assert by_name["backbone_quant"] == "QLinearConv"  # dense: quantized (QOperator renames it)
     assert by_name["box_head_quant"] == "QLinearConv"  # a head after RoiAlign is dense too
-    assert by_name["post_mul"] == "Mul" and by_name["score"] == "ReduceMean"  # box/score arithmetic: float
+    # prediction layers (feeding only float post-processing) stay float, like the box/score arithmetic
+    assert by_name["box_predictor"] == "Conv" and by_name["rpn_logits"] == "Conv"
+    assert by_name["post_mul"] == "Mul" and by_name["score"] == "ReduceMean"
     assert by_name["roi_align"] == "RoiAlign" and by_name["nms"] == "NonMaxSuppression"
     feeds = _image_feed((1, 3, 8, 8))
     assert [a.shape for a in run_ort(q, feeds)] == [a.shape for a in run_ort(model, feeds)]
+    with_predictions = {n.name: n.op_type for n in _quantize(model, data, float_predictions=False).graph.node}
+    assert with_predictions["box_predictor_quant"] == "QLinearConv" and with_predictions["rpn_logits_quant"]
     # --include-nodes brings a float-kept node in; --exclude-nodes wins over everything
-    q2 = _quantize(model, data, include_nodes=["post_*", "box_*"], exclude_nodes=["backbone", "box_*"])
+    q2 = _quantize(model, data, include_nodes=["post_*", "box_*"], exclude_nodes=["backbone", "box_head"])
     by_name = {n.name: n.op_type for n in q2.graph.node}
     assert by_name["post_mul_quant"] == "QLinearMul" and by_name["backbone"] == "Conv" and by_name["box_head"] == "Conv"
+    assert by_name["box_predictor_quant"] == "QLinearConv"
 
 
 def test_cli_bad_static_is_one_line_error(resnet: tuple[Path, Path], tmp_path: Path) -> None:

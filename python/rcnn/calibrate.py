@@ -48,6 +48,12 @@ def build_parser() -> ArgumentParser:
                    help="per-output-channel weight scales (a bare switch, or =true/false)")
     p.add_argument("--calibrate_method", choices=CALIBRATE_METHODS, default="minmax",
                    help="how activation ranges are taken from the samples (minmax = the seed's 'naive')")
+    p.add_argument("--moving-average", action=argparse.BooleanOptionalAction, default=False,
+                   help="minmax: average each tensor's per-sample min/max instead of taking the extremes over all "
+                        "samples (ORT's CalibMovingAverage; tighter ranges, better with more samples)")
+    p.add_argument("--quantize-predictions", action=argparse.BooleanOptionalAction, default=False,
+                   help="detection models: quantize the prediction layers too (the last Conv/MatMuls before the "
+                        "float post-processing; kept float by default for accuracy)")
     p.add_argument("--quantize-add", action=argparse.BooleanOptionalAction, default=OP_TABLE["Add"],
                    help="turn Add into QLinearAdd (off = the seed's 'comment out QLinearAdd in registry.py')")
     p.add_argument("--quantize-mul", action=argparse.BooleanOptionalAction, default=OP_TABLE["Mul"],
@@ -73,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         a.output_model_path = a.model_path.parent / "calibrated_quantized_model.onnx"
     reader = ZooDataReader(model, a.dataset_path, a.data_preprocess, a.dataset_size, progress=not a.quiet)
     opts = QuantizeOptions(mode=a.mode, per_channel=a.per_channel, calibrate_method=a.calibrate_method,
+                           moving_average=a.moving_average, float_predictions=not a.quantize_predictions,
                            quantize_add=a.quantize_add, quantize_mul=a.quantize_mul, exclude_nodes=a.exclude_nodes,
                            include_nodes=a.include_nodes)
     quant, report = quantize_model(model, reader, opts)

@@ -26,6 +26,11 @@ from rcnn.tensors import load_tensor
 
 # ORT 1.21 as Debian links it registers ONNX schemas twice and says so ~570 times on stderr; nothing is wrong.
 NOISE_PREFIXES = ("Schema error: Trying to register schema",)
+# Session config for every run. ORT 1.21's WeightBiasQuantization (one of the QDQ transformers, level >= 1) rewrites
+# a float Conv that reads a DequantizeLinear output to use int8-quantized weights: the float prediction layers of
+# our detectors came out 0.5 % off under qemu (ORT 1.31 on the host leaves them alone). Our int8 models are
+# QOperator and need none of those transformers.
+DEFAULT_SESSION_CONFIG = {"session.disable_quant_qdq": "1"}
 
 
 @dataclass
@@ -43,6 +48,7 @@ class RunConfig:
     dim: int | None = None  # systolic array size override
     timeout: float = 1800.0
     qemu_cpu: str | None = None
+    session_config: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SESSION_CONFIG))
     build: bool = True  # rebuild the riscv64 runner incrementally before running
     echo: bool = True  # stream the runner's stdout to ours
 
@@ -89,6 +95,8 @@ def ort_test_args(config: RunConfig, model: Path, inputs: Iterable[Path], out_di
         args += ["--systolic-config", str(config.systolic_config)]
     if config.dim:
         args += ["--dim", str(config.dim)]
+    for key, value in config.session_config.items():
+        args += ["--session-config", f"{key}={value}"]
     return args
 
 
