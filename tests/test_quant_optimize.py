@@ -104,6 +104,7 @@ def test_convtranspose_becomes_conv_and_pixel_shuffle_with_same_numerics() -> No
         out, report = optimize(src)
         ops = [n.op_type for n in out.graph.node]
         assert "ConvTranspose" not in ops and any("ConvTranspose -> 1x1 Conv" in c for c in report.changes)
+        assert not {"wt", "bt"} & {i.name for i in out.graph.initializer}  # the replaced weights are dropped
         # the Relu moved between the conv and the shuffle, where it can fuse into the conv
         shuffle = ["Shape", "Slice", "Slice", "Concat", "Mul", "Concat", "Reshape", "Transpose", "Reshape"]
         want = ["Conv", "Relu", *shuffle, "Conv"] if relu else ["Conv", *shuffle, "Conv"]

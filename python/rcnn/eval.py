@@ -471,6 +471,8 @@ def build_parser() -> ArgumentParser:
                    help="do not rebuild the riscv64 runner and library first (rebuilt incrementally by default)")
     p.add_argument("--json", type=Path, default=None, metavar="OUT",
                    help="write the summary (all COCO stats per run) to OUT, atomically (default: not written)")
+    p.add_argument("--plot", type=Path, default=None, metavar="PNG",
+                   help="draw box and mask AP of every run as a bar chart to PNG (default: none)")
     p.add_argument("--detections", type=Path, default=None, metavar="OUT",
                    help="write per-image detections and raw-output hashes of every run to OUT (default: not "
                         "written)")
@@ -508,6 +510,34 @@ def identity_checks(runs: Sequence[RunSpec], recs: dict[str, list[dict]], summar
     return lines
 
 
+def plot_summaries(summaries: Sequence[RunSummary], title: str, out: Path) -> None:
+    """Grouped bars of box and mask AP, one bar per run, written atomically as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    width = 0.8 / max(1, len(summaries))
+    for k, s in enumerate(summaries):
+        xs = np.arange(2) + (k - (len(summaries) - 1) / 2) * width
+        ap = [100 * (s.box or {}).get("AP", 0.0), 100 * (s.mask or {}).get("AP", 0.0)]
+        bars = ax.bar(xs, ap, width * 0.95, label=f"{s.label} ({s.runner})")
+        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.set_xticks(range(2), ["box AP", "mask AP"])
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("COCO AP @ IoU 0.50:0.95 (points)")
+    ax.set_title(f"rcnn.eval: {Path(title).name}", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = build_parser()
     a = p.parse_args(argv)
@@ -540,6 +570,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.json:
         atomic_write(a.json, (json.dumps(doc, indent=2) + "\n").encode())
         print(f"  summary: {a.json}")
+    if a.plot:
+        plot_summaries(summaries, f"{data.name}{subset}", a.plot)
+        print(f"  plot: {a.plot}")
     if a.detections:
         det_doc = {"data": data.name, "runs": [{"label": s.label, "runner": s.runner, "model": s.model,
                                                "images": recs[s.label]} for s in summaries]}

@@ -253,6 +253,17 @@ def _pixel_shuffle(e: _Emitter, x: str, sized_like: str, out: str, cout: int, kh
     e.op("Reshape", [shuffled, shape4], "upsampled", out=out)
 
 
+def _names_read(graph: onnx.GraphProto) -> set[str]:
+    """Every tensor name a node reads, in this graph and in the subgraphs of If/Loop/Scan (outer-scope reads)."""
+    names: set[str] = set()
+    for n in graph.node:
+        names.update(n.input)
+        for a in n.attribute:
+            for g in (*([a.g] if a.HasField("g") else []), *a.graphs):
+                names |= _names_read(g)
+    return names
+
+
 def convtranspose_to_conv(model: onnx.ModelProto) -> tuple[int, list[str]]:
     """ConvTranspose whose kernel equals its stride (no overlap: the Mask R-CNN mask predictor's 2x2/2 upsampling)
     -> 1x1 Conv to Cout*kh*kw channels, then a pixel shuffle. Exact in real arithmetic; the Conv quantizes to
@@ -267,6 +278,7 @@ def convtranspose_to_conv(model: onnx.ModelProto) -> tuple[int, list[str]]:
     skipped: list[str] = []
     nodes: list[onnx.NodeProto] = []
     absorbed: set[str] = set()  # names of the Relus moved before a shuffle
+    replaced: set[str] = set()  # the ConvTransposes' weights and biases, dropped unless something else reads them
     count = 0
     for n in graph.node:
         if n.name and n.name in absorbed:
@@ -301,9 +313,14 @@ def convtranspose_to_conv(model: onnx.ModelProto) -> tuple[int, list[str]]:
             x = e.op("Relu", [x], "relu")
             absorbed.add(relu.name)
         _pixel_shuffle(e, x, n.input[0], relu.output[0] if relu is not None else n.output[0], cout, kh, kw)
+        replaced.update(n.input[1:])
         count += 1
     del graph.node[:]
     graph.node.extend(nodes)
+    unused = replaced - _names_read(graph)
+    keep = [i for i in graph.initializer if i.name not in unused]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
     return count, skipped
 
 
