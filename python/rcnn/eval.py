@@ -525,10 +525,10 @@ def plot_summaries(summaries: Sequence[RunSummary], title: str, out: Path) -> No
         bars = ax.bar(xs, ap, width * 0.95, label=f"{s.label} ({s.runner})")
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.set_xticks(range(2), ["box AP", "mask AP"])
-    ax.set_ylim(0, 100)
+    ax.set_ylim(0, 118)  # room for the legend above the bars
     ax.set_ylabel("COCO AP @ IoU 0.50:0.95 (points)")
     ax.set_title(f"rcnn.eval: {Path(title).name}", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", ncol=min(3, len(summaries)))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
