@@ -82,7 +82,7 @@ def test_every_dataflow_mode_gives_the_same_bits_under_qemu(default_run: Path, m
 def test_native_equals_qemu_up_to_orts_own_float_ops(default_run: Path, tmp_path: Path) -> None:
     """Host build (ORT 1.31.1) vs riscv64 under qemu (ORT 1.21): every tensor is identical until one of ONNX
     Runtime's own float ops (Sigmoid, Softmax, Log, RoiAlign: different builds round differently by an ULP) - never
-    at an accelerator op; the final detections agree to float rounding."""
+    at an accelerator op; the final detections agree (boxes, labels, scores to float rounding, masks nearly)."""
     _, qemu = read_outputs(default_run)
     report = tmp_path / "compare.json"
     r = run_cli("rcnn.compare", DEMO_MODEL, "-i", DEMO_IMAGE, "-o", tmp_path / "cmp", "--json", report, cwd=tmp_path)
@@ -102,7 +102,10 @@ def test_native_equals_qemu_up_to_orts_own_float_ops(default_run: Path, tmp_path
     assert np.array_equal(native["labels"], qemu["labels"])
     np.testing.assert_allclose(native["boxes"], qemu["boxes"], rtol=0, atol=1e-3)
     np.testing.assert_allclose(native["scores"], qemu["scores"], rtol=0, atol=1e-5)
-    np.testing.assert_allclose(native["masks"], qemu["masks"], rtol=0, atol=1e-5)
+    # A last-bit difference in RoiAlign's float output can round one of its values to the neighbouring int8 code;
+    # the mask head carries that 1-LSB input difference through: small, and rarely across the 0.5 threshold.
+    np.testing.assert_allclose(native["masks"], qemu["masks"], rtol=0, atol=0.05)
+    assert ((native["masks"] > 0.5) == (qemu["masks"] > 0.5)).mean() >= 0.995
 
 
 def test_int8_accuracy_close_to_fp32(tmp_path: Path) -> None:

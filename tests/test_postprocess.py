@@ -185,6 +185,10 @@ def test_annotated_png_changes_the_boxes_not_the_rest(tmp_path: Path) -> None:
     results = json.loads(js.read_text())
     assert results[0]["bbox"] == [40, 30, 60, 45] and results[0]["category_name"] == "thing"
     assert rle.decode(results[0]["segmentation"]).sum() == 60 * 45
+    big = np.asarray(Image.open(write_results(tmp_path / "big", rgb, d, Classes(("bg", "thing")), min_side=300)[0]))
+    assert big.shape == (288, 384, 3)  # 96x128 enlarged 3x (the smallest integer factor reaching 300)
+    assert (big[::3, ::3][~changed] == rgb[~changed]).all()  # outside the drawing: the same pixels, repeated
+    assert json.loads((tmp_path / "big" / "detections.json").read_text())[0]["bbox"] == [40, 30, 60, 45]
 
 
 # --- CLI -----------------------------------------------------------------------------------------------------------

@@ -35,8 +35,21 @@ def label_text(label: int, score: float, names: Sequence[str]) -> str:
     return f"{name} {score:.2f}"
 
 
-def draw(rgb: np.ndarray, dets: Detections, names: Sequence[str]) -> Image.Image:
-    """The HxWx3 uint8 image with every detection drawn in its own colour; the lowest-scoring ones go underneath."""
+def upscale(rgb: np.ndarray, dets: Detections, min_side: int) -> tuple[np.ndarray, Detections]:
+    """Integer (pixel-repeating) enlargement so the longer side is at least min_side: labels on a 256-pixel image
+    would cover the shapes they name."""
+    k = max(1, -(-min_side // max(rgb.shape[:2])))
+    if k == 1:
+        return rgb, dets
+    masks = None if dets.masks is None else dets.masks.repeat(k, axis=1).repeat(k, axis=2)
+    return rgb.repeat(k, axis=0).repeat(k, axis=1), Detections(
+        dets.boxes * k, dets.labels, dets.scores, masks, (dets.image_hw[0] * k, dets.image_hw[1] * k))
+
+
+def draw(rgb: np.ndarray, dets: Detections, names: Sequence[str], min_side: int = 0) -> Image.Image:
+    """The HxWx3 uint8 image with every detection drawn in its own colour; the lowest-scoring ones go underneath.
+    Images whose longer side is under min_side are enlarged by an integer factor first."""
+    rgb, dets = upscale(rgb, dets, min_side)
     out = rgb.astype(np.float32)
     colours = palette(len(dets))
     order = range(len(dets) - 1, -1, -1)  # best last, so it ends up on top

@@ -33,6 +33,7 @@ from rcnn.runner import read_outputs
 from rcnn.tensors import load_tensor
 
 CLASSES_KEY = "rcnn.classes"
+ANNOTATE_MIN_SIDE = 512  # smaller images are drawn enlarged (integer factor) so labels stay readable
 
 
 @dataclass(frozen=True)
@@ -103,10 +104,11 @@ def to_coco(dets: Detections, classes: Classes, image_id: int = 0) -> list[dict]
 
 
 def write_results(out_dir: Path, rgb: np.ndarray, dets: Detections, classes: Classes,
-                  image_id: int = 0) -> tuple[Path, Path]:
-    """out_dir/annotated.png and out_dir/detections.json, each written atomically."""
+                  image_id: int = 0, min_side: int = 0) -> tuple[Path, Path]:
+    """out_dir/annotated.png (enlarged to min_side, see draw) and out_dir/detections.json (in the image's own
+    pixels), each written atomically."""
     buf = io.BytesIO()
-    draw(rgb, dets, classes.names).save(buf, format="PNG")
+    draw(rgb, dets, classes.names, min_side).save(buf, format="PNG")
     png, js = out_dir / "annotated.png", out_dir / "detections.json"
     atomic_write(png, buf.getvalue())
     atomic_write(js, (json.dumps(to_coco(dets, classes, image_id), indent=1) + "\n").encode())
@@ -214,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     classes = resolve_classes(a.classes, info.metadata if info else {})
     dets = to_image_space(raw, input_hw, image_hw, a.score_threshold)
     image_id = a.image_id if a.image_id is not None else image_id_of(image)
-    png, js = write_results(a.out or out_dir, rgb, dets, classes, image_id)
+    png, js = write_results(a.out or out_dir, rgb, dets, classes, image_id, ANNOTATE_MIN_SIDE)
 
     layout = "no masks" if raw.masks is None else f"masks {list(raw.masks.shape[1:])}"
     print(f"{len(dets)} of {len(raw.scores)} detections score >= {a.score_threshold:g} "

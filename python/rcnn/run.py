@@ -22,14 +22,14 @@ from rcnn.inputs import prepare_inputs
 from rcnn.onnx_model import ModelInfo, read_model_info
 from rcnn.partition import partition_file
 from rcnn.placement import PlacementReport
-from rcnn.postprocess import image_id_of, resolve_classes, write_results
+from rcnn.postprocess import ANNOTATE_MIN_SIDE, image_id_of, resolve_classes, write_results
 from rcnn.preprocess import ALIASES, MODES, load_rgb, target_hw
 from rcnn.rundir import fresh_run_dir
 from rcnn.runner import RunConfig, RunResult, run, systolic_library
 from rcnn.systolic import read_config
 
 DEMO_MODEL = paths.MODELS_DIR / "shapes" / "shapes_int8.onnx"
-DEMO_IMAGE = paths.MODELS_DIR / "shapes" / "demo" / "images" / "00000.png"
+DEMO_IMAGE = paths.MODELS_DIR / "shapes" / "demo" / "images" / "00003.png"  # all three classes
 LIST_DETECTIONS = 12  # printed after a run; detections.json has them all
 
 
@@ -122,7 +122,7 @@ def postprocess_detections(work: Path, result: RunResult, info: ModelInfo, a: ar
     input_hw = target_hw(info.inputs[0].dims, rgb.shape[:2])
     dets = to_image_space(find_detection_outputs(result.outputs), input_hw, rgb.shape[:2], a.score_threshold)
     classes = resolve_classes(a.classes, info.metadata)
-    write_results(work, rgb, dets, classes, image_id_of(a.image))
+    write_results(work, rgb, dets, classes, image_id_of(a.image), ANNOTATE_MIN_SIDE)
     return [f"{classes.name(int(label))} {score:.2f}" for label, score in zip(dets.labels, dets.scores, strict=True)]
 
 
