@@ -30,7 +30,7 @@ CALIBRATION_IMAGES = 32
 DEMO_IMAGES = 4
 FP32_NAME, INT8_NAME = "shapes_fp32.onnx", "shapes_int8.onnx"
 BATCH = 4
-WARMUP = 100
+WARMUP = 100  # iterations of linear warm-up (a tenth of the run when it is shorter than 1000)
 
 
 def default_work_dir() -> Path:
@@ -54,9 +54,10 @@ def _batch(step: int) -> tuple[list, list]:
 
 
 def learning_rate(step: int, total: int, peak: float) -> float:
-    if step < WARMUP:
-        return peak * (step + 1) / WARMUP
-    return 0.5 * peak * (1 + math.cos(math.pi * (step - WARMUP) / max(1, total - WARMUP)))
+    warmup = min(WARMUP, max(1, total // 10))
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return 0.5 * peak * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
 def train(work: Path, iterations: int, seed: int = 0, threads: int = 2, lr: float = 1e-3,
@@ -112,7 +113,7 @@ def plot_training(log_path: Path, out: Path) -> None:
     log = run["log"]
     steps = np.array([e["step"] for e in log])
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    window = 25
+    window = max(1, min(25, len(log)))  # a short run still gets a curve
     for key in ["loss", *[k for k in log[0] if k.startswith("loss_")]]:
         y = np.convolve([e[key] for e in log], np.ones(window) / window, mode="valid")
         ax.plot(steps[window - 1:], y, label=key, lw=2 if key == "loss" else 1)
@@ -130,7 +131,8 @@ def plot_training(log_path: Path, out: Path) -> None:
     tmp.replace(out)
 
 
-def package(ckpt: Path, work: Path, out: Path, progress: bool = True) -> tuple[Path, Path]:
+def package(ckpt: Path, work: Path, out: Path, progress: bool = True,
+            calibration_images: int = CALIBRATION_IMAGES) -> tuple[Path, Path]:
     """Checkpoint → FP32 and int8 ONNX in `out`, through rcnn.export, rcnn.optimize, rcnn.dataset, rcnn.calibrate."""
     import torch
 
@@ -148,7 +150,7 @@ def package(ckpt: Path, work: Path, out: Path, progress: bool = True) -> tuple[P
     print(f"exported {fp32}: {report}")
     optimized = work / "shapes_opt.onnx"
     optimize.main(["--input", str(fp32), "--output", str(optimized), "--replace_gemm"])
-    write_coco_folder(work / "calib", CALIBRATION_IMAGES, CALIB_SEED, progress=progress)
+    write_coco_folder(work / "calib", calibration_images, CALIB_SEED, progress=progress)
     dataset.main(["--images", str(work / "calib" / "images"), "--out", str(work / "calib_data"), "-p", "none",
                   "--model", str(optimized), *quiet])
     int8 = out / INT8_NAME
@@ -169,8 +171,10 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="torch seed (the data are seeded by rcnn.shapes)")
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     p.add_argument("--out", type=Path, default=None,
-                   help="where the packaged models, demo images and figures go (default: models/shapes in the "
-                        "source tree)")
+                   help="where the packaged models, demo images and figures go (default: the package's "
+                        "models/shapes, python/rcnn/models/shapes in the source tree)")
+    p.add_argument("--calibration-images", type=int, default=CALIBRATION_IMAGES,
+                   help="synthetic images (their own seed) that calibrate the int8 model")
     p.add_argument("--retrain", action="store_true", help="train even when --work has a checkpoint")
     p.add_argument("--train-only", action="store_true", help="stop after training (no export/quantization)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -180,8 +184,8 @@ def build_parser() -> ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     p = build_parser()
     a = p.parse_args(argv)
-    if a.iterations <= WARMUP:
-        p.error(f"--iterations must be > {WARMUP} (the warm-up)")
+    if a.iterations < 1 or a.calibration_images < 1:
+        p.error("--iterations and --calibration-images must be >= 1")
     work = a.work or default_work_dir()
     ckpt = work / "checkpoint.pt"
     if a.retrain or not ckpt.is_file():
@@ -191,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"using the checkpoint {ckpt} (--retrain to train again)")
     if a.train_only:
         return 0
-    fp32, int8 = package(ckpt, work, a.out or default_out_dir(), progress=not a.quiet)
+    fp32, int8 = package(ckpt, work, a.out or default_out_dir(), progress=not a.quiet,
+                         calibration_images=a.calibration_images)
     print(f"wrote {fp32} and {int8}")
     return 0
 
