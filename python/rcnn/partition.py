@@ -12,6 +12,7 @@ transposes and the share of multiply-accumulates on the accelerator. Results are
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -361,6 +362,39 @@ def cache_dir() -> Path:
     return Path(base) / "rcnn" / "partition"
 
 
+def cache_limit() -> int:
+    """Bytes the cache may hold (RCNN_PARTITION_CACHE_MB, default 2048); least recently used entries go first."""
+    try:
+        return int(float(os.environ.get("RCNN_PARTITION_CACHE_MB", "2048")) * 2**20)
+    except ValueError:
+        raise RcnnError("RCNN_PARTITION_CACHE_MB must be a number of megabytes") from None
+
+
+def _evict(directory: Path, keep: str, limit: int) -> list[str]:
+    """Remove the least recently used entries (their .json is touched on every hit) until the cache fits in
+    `limit` bytes; the entry `keep` stays. Returns the evicted keys."""
+    entries = []
+    for meta in directory.glob("*.json"):
+        key = meta.stem
+        try:
+            size = meta.stat().st_size + (directory / f"{key}.onnx").stat().st_size
+            entries.append((meta.stat().st_mtime, key, size))
+        except OSError:
+            continue
+    total = sum(size for _, _, size in entries)
+    evicted = []
+    for _, key, size in sorted(entries):
+        if total <= limit:
+            break
+        if key == keep:
+            continue
+        for suffix in (".json", ".onnx"):  # the report first: without it the entry no longer counts as complete
+            (directory / f"{key}{suffix}").unlink(missing_ok=True)
+        total -= size
+        evicted.append(key)
+    return evicted
+
+
 def cache_key(model_bytes: bytes, elem: str) -> str:
     h = hashlib.sha256()
     h.update(model_bytes)
@@ -390,6 +424,8 @@ def _read_cache(directory: Path, key: str) -> PlacementReport | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     report.from_cache, report.cache_key = True, key
+    with contextlib.suppress(OSError):
+        os.utime(meta_path)  # recently used: evicted last
     return report
 
 
@@ -398,6 +434,7 @@ def _write_cache(directory: Path, key: str, model_bytes: bytes, report: Placemen
     atomic_write(model_path, model_bytes)  # the model first: the report marks the entry complete
     meta = {"key": key, "model_sha256": hashlib.sha256(model_bytes).hexdigest(), "report": report.to_dict()}
     atomic_write(directory / f"{key}.json", (json.dumps(meta, indent=2) + "\n").encode())
+    _evict(directory, key, cache_limit())
     return model_path
 
 
