@@ -118,3 +118,15 @@ def test_detection_run_writes_annotated_image(image: Path, tmp_path: Path) -> No
     assert len(dets) == 1 and dets[0]["category_name"] == "square"
     # The 40x40 image was resized to the model's 64x64: boxes come back scaled by 40/64.
     np.testing.assert_allclose(dets[0]["bbox"], [10, 5, 20, 20], atol=0.01)
+
+
+def test_session_config_reaches_the_runner(models: dict[str, Path], tmp_path: Path) -> None:
+    x = random_input(tmp_path / "x.pb", (1, 3, 16, 16))
+    r = run_cli("rcnn.run", "--native", "-m", models["fp32"], "--input", x, "--session-config",
+                "session.disable_quant_qdq=0", "-o", tmp_path / "runs", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    command = json.loads((only_run_dir(tmp_path / "runs") / "run.json").read_text())["command"]
+    assert "session.disable_quant_qdq=0" in command and "session.disable_quant_qdq=1" not in command
+    r = run_cli("rcnn.run", "--native", "-m", models["fp32"], "--input", x, "--session-config", "novalue",
+                "-o", tmp_path / "runs2", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.startswith("rcnn.run: error: --session-config takes KEY=VALUE")

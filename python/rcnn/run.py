@@ -25,7 +25,7 @@ from rcnn.placement import PlacementReport
 from rcnn.postprocess import ANNOTATE_MIN_SIDE, image_id_of, resolve_classes, write_results
 from rcnn.preprocess import ALIASES, MODES, load_rgb, target_hw
 from rcnn.rundir import fresh_run_dir
-from rcnn.runner import RunConfig, RunResult, run, systolic_library
+from rcnn.runner import DEFAULT_SESSION_CONFIG, RunConfig, RunResult, run, systolic_library
 from rcnn.systolic import read_config
 
 DEMO_MODEL = paths.MODELS_DIR / "shapes" / "shapes_int8.onnx"
@@ -73,6 +73,10 @@ def build_parser() -> ArgumentParser:
                    help="detection models with an image input: draw and list detections scoring at least this")
     p.add_argument("--classes", default=None, metavar="coco|coco80|FILE.json",
                    help="detection class names (default: the model's rcnn.classes metadata, else COCO)")
+    p.add_argument("--session-config", action="append", default=[], metavar="KEY=VALUE",
+                   help="ONNX Runtime session config entry, repeatable (default: session.disable_quant_qdq=1, which "
+                        "stops ORT 1.21 from quantizing the weights of float convs after a DequantizeLinear; give "
+                        "session.disable_quant_qdq=0 to run a QDQ model with ORT's QDQ fusions)")
     p.add_argument("--native", action="store_true",
                    help="run the host build on the host's ONNX Runtime instead of riscv64 under qemu")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds before the run is killed")
@@ -87,6 +91,8 @@ def build_parser() -> ArgumentParser:
 def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
     if a.threads < 1 or a.repeat < 1 or a.timeout <= 0:
         p.error("--threads and --repeat must be ≥ 1 and --timeout > 0")
+    if any("=" not in entry or entry.startswith("=") for entry in a.session_config):
+        p.error("--session-config takes KEY=VALUE")
     if a.model is None:
         a.model = DEMO_MODEL
         if a.image is None and not a.input:
@@ -169,8 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = RunConfig(native=a.native, execution=a.execution, opt_level=a.opt_level, log_severity=a.log_severity,
                        threads=a.threads, repeat=a.repeat, trace=a.trace, save_optimized=a.save_optimized,
                        custom_op_libs=libs, systolic_config=a.systolic_config, dim=a.dim, timeout=a.timeout,
-                       qemu_cpu=a.qemu_cpu,
-                       build=not a.no_build, echo=not a.quiet)
+                       qemu_cpu=a.qemu_cpu, build=not a.no_build, echo=not a.quiet,
+                       session_config={**DEFAULT_SESSION_CONFIG, **dict(e.split("=", 1) for e in a.session_config)})
     target = "native (host)" if a.native else "riscv64 under qemu"
     with fresh_run_dir(a.output_dir, f"{a.model.stem}-{'native' if a.native else 'rv64'}") as holder:
         work = holder[0]
