@@ -145,8 +145,10 @@ def print_systolic(stats: dict) -> None:
     total = stats.get("total")
     if not total:
         return
-    print(f"== accelerator ({stats.get('mode', '?')} mode): {total.get('calls', 0)} op calls, "
-          f"{total.get('macs', 0):,} MACs, {total.get('tiles', 0):,} tiles, est. {total.get('cycles', 0):,} cycles")
+    mode = stats.get("mode", "?")
+    tiled = (f"{total.get('tiles', 0):,} tiles, est. {total.get('cycles', 0):,} cycles" if mode != "cpu"
+             else "no tiling in this mode (-x 1 or -x 2 for tiles and a cycle estimate)")
+    print(f"== accelerator ({mode} mode): {total.get('calls', 0)} op calls, {total.get('macs', 0):,} MACs, {tiled}")
 
 
 def print_summary(result: RunResult, target: str) -> None:
