@@ -47,3 +47,10 @@ def test_coco_folder_matches_the_samples(tmp_path: Path) -> None:
         for a, m in zip(anns, sample.masks, strict=True):
             assert np.array_equal(rle.decode(a["segmentation"]), m) and a["area"] == m.sum()
     assert run_cli("rcnn.shapes", "--out", tmp_path / "x", "--count", "0", cwd=tmp_path).returncode == 2
+
+
+def test_unwritable_output_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    r = run_cli("rcnn.shapes", "--out", tmp_path / "file" / "val", "--count", "1", "-q", cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.startswith("rcnn.shapes: error: Not a directory: ")
+    assert len(r.stderr.strip().splitlines()) == 1

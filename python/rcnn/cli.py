@@ -49,6 +49,10 @@ def run_cli(prog: str, main: Callable[[Sequence[str] | None], int], argv: Sequen
     except RcnnError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, UsageError) else 1
+    except OSError as e:  # an unwritable output, a file where a folder should be, a full disk, ...
+        where = f": {e.filename}" if e.filename else ""
+        print(f"{prog}: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

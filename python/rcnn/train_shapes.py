@@ -70,6 +70,7 @@ def train(work: Path, iterations: int, seed: int = 0, threads: int = 2, lr: floa
 
     from rcnn.detectors import shapes_maskrcnn
 
+    work.mkdir(parents=True, exist_ok=True)  # before the long part: an unusable --work fails at once
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     model = shapes_maskrcnn()
@@ -92,7 +93,6 @@ def train(work: Path, iterations: int, seed: int = 0, threads: int = 2, lr: floa
         entry.update({k: round(float(v.detach()), 5) for k, v in losses.items()})
         log.append(entry)
         bar.set_postfix(loss=f"{entry['loss']:.3f}")
-    work.mkdir(parents=True, exist_ok=True)
     ckpt = work / "checkpoint.pt"
     tmp = ckpt.with_suffix(".pt.tmp")
     torch.save(model.state_dict(), tmp)
