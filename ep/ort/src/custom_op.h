@@ -55,6 +55,11 @@ class Kernel {
   std::shared_ptr<systolic::ThreadPool> pool_;
 };
 
+// Element types of the op signatures, short so that each OpDef reads as one line.
+inline constexpr ONNXTensorElementDataType kI8 = ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
+inline constexpr ONNXTensorElementDataType kI32 = ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
+inline constexpr ONNXTensorElementDataType kF32 = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+
 struct OpDef {
   OpKind kind;
   std::vector<ONNXTensorElementDataType> inputs;

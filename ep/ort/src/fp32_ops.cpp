@@ -47,8 +47,6 @@ class MatMulF32Kernel final : public Kernel {
 std::unique_ptr<Kernel> create_conv(const KernelInit& init) { return std::make_unique<ConvF32Kernel>(init); }
 std::unique_ptr<Kernel> create_matmul(const KernelInit& init) { return std::make_unique<MatMulF32Kernel>(init); }
 
-constexpr ONNXTensorElementDataType kF32 = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-
 }  // namespace
 
 const OpDef& conv_f32_op() {

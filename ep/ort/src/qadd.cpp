@@ -50,11 +50,7 @@ std::unique_ptr<Kernel> create(const KernelInit& init) { return std::make_unique
 }  // namespace
 
 const OpDef& qadd_op() {
-  static const OpDef def{OpKind::QAdd,
-                         {ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8},
-                         2,
-                         ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8,
-                         create};
+  static const OpDef def{OpKind::QAdd, {kI8, kI8}, 2, kI8, create};
   return def;
 }
 

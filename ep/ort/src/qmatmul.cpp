@@ -32,12 +32,7 @@ std::unique_ptr<Kernel> create(const KernelInit& init) { return std::make_unique
 }  // namespace
 
 const OpDef& qmatmul_op() {
-  static const OpDef def{OpKind::QMatMul,
-                         {ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8,
-                          ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32},
-                         2,
-                         ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8,
-                         create};
+  static const OpDef def{OpKind::QMatMul, {kI8, kI8, kI32}, 2, kI8, create};
   return def;
 }
 
