@@ -41,6 +41,7 @@ from rcnn import paths
 from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
 from rcnn.errors import RcnnError
 from rcnn.files import atomic_write
+from rcnn.plots import pyplot, save_png
 
 RUNNERS = ("ort", "systolic-native", "systolic-qemu")
 DEFAULT_SHAPES_VAL = 100
@@ -512,10 +513,7 @@ def identity_checks(runs: Sequence[RunSpec], recs: dict[str, list[dict]], summar
 
 def plot_summaries(summaries: Sequence[RunSummary], title: str, out: Path) -> None:
     """Grouped bars of box and mask AP, one bar per run, written atomically as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     width = 0.8 / max(1, len(summaries))
@@ -531,11 +529,7 @@ def plot_summaries(summaries: Sequence[RunSummary], title: str, out: Path) -> No
     ax.legend(fontsize=8, loc="upper center", ncol=min(3, len(summaries)))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(out)
+    save_png(fig, out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

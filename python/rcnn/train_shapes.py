@@ -23,6 +23,7 @@ import numpy as np
 from rcnn import paths
 from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
 from rcnn.files import atomic_write
+from rcnn.plots import pyplot, save_png
 from rcnn.shapes import CALIB_SEED, CLASSES, DEMO_SEED, TRAIN_SEED, make_sample, write_coco_folder
 
 DEFAULT_ITERATIONS = 1200
@@ -104,10 +105,7 @@ def train(work: Path, iterations: int, seed: int = 0, threads: int = 2, lr: floa
 
 def plot_training(log_path: Path, out: Path) -> None:
     """Loss curves (total and per head, smoothed) against iterations, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     run = json.loads(log_path.read_text())
     log = run["log"]
@@ -125,10 +123,7 @@ def plot_training(log_path: Path, out: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = out.with_name(out.name + ".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(out)
+    save_png(fig, out)
 
 
 def package(ckpt: Path, work: Path, out: Path, progress: bool = True,

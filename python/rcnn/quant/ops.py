@@ -20,6 +20,8 @@ quantized (the detection rule in rcnn.quant.quantize).
 
 from __future__ import annotations
 
+import onnx
+
 OP_TABLE: dict[str, bool] = {
     "Conv": True,
     "MatMul": True,
@@ -44,6 +46,11 @@ OP_TABLE: dict[str, bool] = {
 
 # Box decoding, NMS, RoI pooling and what follows them: index/score arithmetic that int8 would ruin.
 FLOAT_ONLY: frozenset[str] = frozenset({"NonMaxSuppression", "RoiAlign", "MaxRoiPool", "TopK"})
+
+
+def is_detector(model: onnx.ModelProto) -> bool:
+    """A model with any FLOAT_ONLY op: the detection rule applies (and symbolic shape inference cannot finish)."""
+    return any(n.op_type in FLOAT_ONLY for n in model.graph.node)
 
 
 def op_types_to_quantize(quantize_add: bool = True, quantize_mul: bool = True) -> list[str]:

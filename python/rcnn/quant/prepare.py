@@ -19,6 +19,8 @@ import onnx
 from onnx import helper, numpy_helper, version_converter
 
 from rcnn.errors import RcnnError
+from rcnn.graph_index import subgraph_references
+from rcnn.quant.ops import is_detector
 
 # ORT 1.21 (the riscv64 runtime) reads at most IR 10 / opset 22; int8 Relu needs opset 14.
 MAX_IR = 10
@@ -95,14 +97,12 @@ def pre_process(model: onnx.ModelProto, report: PrepareReport | None = None) -> 
     """
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from rcnn.quant.ops import FLOAT_ONLY
 
     with tempfile.TemporaryDirectory(prefix="rcnn-optimize.") as d:
         src, dst = Path(d) / "in.onnx", Path(d) / "out.onnx"
         onnx.save(model, str(src))
         # It logs (not raises) optimizer failures; keep its logging quiet, the BN check in optimize() catches those.
-        detector = any(n.op_type in FLOAT_ONLY for n in model.graph.node)
-        for skip_symbolic in ((True,) if detector else (False, True)):
+        for skip_symbolic in ((True,) if is_detector(model) else (False, True)):
             try:
                 # On failure the symbolic inference dumps sym_shape_infer_temp.onnx (+ data) into the cwd: use d.
                 with quiet_ort_logging(), working_directory(d):
@@ -254,14 +254,8 @@ def _pixel_shuffle(e: _Emitter, x: str, sized_like: str, out: str, cout: int, kh
 
 
 def _names_read(graph: onnx.GraphProto) -> set[str]:
-    """Every tensor name a node reads, in this graph and in the subgraphs of If/Loop/Scan (outer-scope reads)."""
-    names: set[str] = set()
-    for n in graph.node:
-        names.update(n.input)
-        for a in n.attribute:
-            for g in (*([a.g] if a.HasField("g") else []), *a.graphs):
-                names |= _names_read(g)
-    return names
+    """Every tensor name the graph's nodes read, their If/Loop/Scan bodies' outer-scope reads included."""
+    return {t for n in graph.node for t in (*n.input, *subgraph_references(n))}
 
 
 def convtranspose_to_conv(model: onnx.ModelProto) -> tuple[int, list[str]]:

@@ -28,7 +28,7 @@ import onnx
 
 from rcnn.errors import RcnnError
 from rcnn.quant.int8_fixups import int8_relu_pass
-from rcnn.quant.ops import FLOAT_ONLY, op_types_to_quantize
+from rcnn.quant.ops import is_detector, op_types_to_quantize
 from rcnn.quant.prepare import (
     MAX_IR,
     MIN_OPSET,
@@ -74,10 +74,6 @@ FOLLOW_OPS: dict[str, int | None] = {"Relu": 1, "Clip": 1, "MaxPool": 1, "Resize
 # Data movement between two dense layers (the pixel shuffle of an upsampling, a head's Flatten): it does not stop a
 # layer from counting as feeding another (the int8 post-pass moves DequantizeLinear past these).
 MOVE_OPS = frozenset({"Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze"})
-
-
-def is_detector(model: onnx.ModelProto) -> bool:
-    return any(n.op_type in FLOAT_ONLY for n in model.graph.node)
 
 
 def _dense(nodes: Sequence[onnx.NodeProto], constants: set[str], float_compute: set[int]) -> set[int]:
