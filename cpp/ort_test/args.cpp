@@ -158,7 +158,8 @@ and optionally writes every output as an ONNX TensorProto.
 Inputs (image + files must add up to the model's input count):
   -m, --model PATH         ONNX model to run (required)
   -i, --image PATH         PNG/JPEG/BMP/PPM image, decoded as RGB, resized and normalised into the model's
-                           first input (float32 [3,H,W] or [1,3,H,W]; symbolic H/W take the image's size)
+                           first input (float32 [3,H,W] or [1,3,H,W]; symbolic H/W take the image's size,
+                           an input declared without a shape gets [1,3,H,W])
       --input FILE.pb      ONNX TensorProto file (repeatable). Bound to the model input of the same name, else
                            to the remaining inputs in model order. dtype must match; fixed dims must match
   -p, --preprocess MODE    zoo|torchvision|caffe2|caffe|mxnet|none (default: the model's rcnn.preprocess
@@ -196,8 +197,16 @@ Run and output:
   -o, --output-dir DIR     write DIR/output_K.pb and DIR/outputs.json (DIR created if missing; default: none)
   -h, --help               show this help and exit
 
+Safety and limits: before ONNX Runtime loads the model, ort_test reads it and refuses external data outside the
+model's folder (absolute, "..", or a symlink leading out), external or inline data whose size disagrees with the
+declared dims, and tensors over the limit. Limits, from the environment (positive integers):
+  RCNN_MAX_IMAGE_PIXELS    width*height of an -i image, checked from its header before decoding (100000000)
+  RCNN_MAX_TENSOR_BYTES    bytes of any tensor the model declares, and of the tensor built from an -i image
+                           (2147483648)
+
 Flags take their value as the next argument, as --flag=VALUE, or attached to the short form (-O99).
-Exit status: 0 success, 1 error, 2 usage error; errors print one line "ort_test: error: ..." on stderr.
+Exit status: 0 success, 1 error, 2 usage error (command line or limit variable), 3 refused input (unsafe model,
+input over a limit); errors print one line "ort_test: error: ..." on stderr.
 )";
 }
 

@@ -38,6 +38,24 @@ size_t element_size(DataType type) {
   return 0;  // unreachable: every enumerator is handled above
 }
 
+std::optional<uint32_t> onnx_element_bits(int32_t onnx_type) {
+  if (auto type = data_type_from_onnx(onnx_type)) return static_cast<uint32_t>(8 * element_size(*type));
+  switch (onnx_type) {
+    case 14: return 64;   // complex64
+    case 15: return 128;  // complex128
+    case 16: return 16;   // bfloat16
+    case 17:              // float8e4m3fn
+    case 18:              // float8e4m3fnuz
+    case 19:              // float8e5m2
+    case 20:              // float8e5m2fnuz
+    case 24: return 8;    // float8e8m0
+    case 21:              // uint4
+    case 22:              // int4
+    case 23: return 4;    // float4e2m1
+    default: return std::nullopt;
+  }
+}
+
 const char* data_type_name(DataType type) {
   switch (type) {
     case DataType::kFloat32: return "float32";
@@ -71,6 +89,7 @@ std::string describe_onnx_type(int32_t onnx_type) {
     case 21: return "uint4";
     case 22: return "int4";
     case 23: return "float4e2m1";
+    case 24: return "float8e8m0";
     default: return "type " + std::to_string(onnx_type);
   }
 }

@@ -33,6 +33,10 @@ std::optional<DataType> data_type_from_onnx(int32_t onnx_type);
 // Bytes per element in raw_data / in an ORT tensor buffer.
 size_t element_size(DataType type);
 
+// Bits per element of any ONNX type with a fixed size, supported by ort_test or not (bfloat16 16, complex64 64,
+// int4 4, ...); nullopt for string and unknown types. Sizes a model's tensors before ONNX Runtime loads them.
+std::optional<uint32_t> onnx_element_bits(int32_t onnx_type);
+
 // numpy's name for the type ("float32", "int8", "bool", ...): what outputs.json and the console report.
 const char* data_type_name(DataType type);
 

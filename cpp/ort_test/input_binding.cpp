@@ -1,8 +1,10 @@
 #include "input_binding.h"
 
+#include <limits>
 #include <stdexcept>
 
 #include "data_type.h"
+#include "errors.h"
 #include "image_decode.h"
 #include "tensor_proto.h"
 
@@ -19,6 +21,21 @@ void check_is_tensor(const IoSpec& input) {
 // Image H/W: a fixed dim must be positive to be a size; anything else (symbolic, unknown, 0) means "any".
 int64_t image_dim(const IoSpec& input, size_t index, int image_size) {
   return input.dims[index] > 0 ? input.dims[index] : image_size;
+}
+
+// Refuses an image tensor of 3 x height x width float32 (the batch is 1) above the limit, before it is allocated.
+void check_image_tensor_size(const IoSpec& input, int64_t height, int64_t width, const Limits& limits) {
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  constexpr uint64_t kBytesPerPixel = 3 * sizeof(float);
+  const auto h = static_cast<uint64_t>(height);  // both non-negative: fixed dims > 0 or the image's size
+  const auto w = static_cast<uint64_t>(width);
+  if (h == 0 || w == 0) return;
+  const bool overflows = h > kMax / w || h * w > kMax / kBytesPerPixel;
+  if (!overflows && h * w * kBytesPerPixel <= limits.max_tensor_bytes) return;
+  const std::string bytes = overflows ? "more than " + std::to_string(kMax) : std::to_string(h * w * kBytesPerPixel);
+  throw RefusedInput("model input '" + input.name + "' wants a 3x" + std::to_string(height) + "x" +
+                     std::to_string(width) + " float tensor (" + bytes + " bytes), " +
+                     over_the_limit(limits.max_tensor_bytes, kMaxTensorBytesVariable));
 }
 
 }  // namespace
@@ -65,6 +82,7 @@ void check_tensor_fits(const IoSpec& input, const Tensor& tensor, const std::str
     throw std::runtime_error("input '" + input.name + "' from " + source + " has dtype " + data_type_name(tensor.dtype) +
                              ", the model expects " + describe_onnx_type(input.onnx_type));
   }
+  if (!input.rank_known) return;  // no declared shape: ORT checks what it can when it runs
   bool fits = tensor.dims.size() == input.dims.size();
   for (size_t i = 0; fits && i < input.dims.size(); ++i) {
     fits = !is_fixed_dim(input, i) || input.dims[i] == tensor.dims[i];
@@ -77,6 +95,9 @@ void check_tensor_fits(const IoSpec& input, const Tensor& tensor, const std::str
 
 std::vector<int64_t> image_input_dims(const IoSpec& input, int image_height, int image_width) {
   check_is_tensor(input);
+  if (!input.rank_known && input.onnx_type == static_cast<int32_t>(DataType::kFloat32)) {
+    return {1, 3, image_height, image_width};
+  }
   const size_t rank = input.dims.size();
   const bool rank_ok = rank == 3 || rank == 4;
   // Offset of the channel dim: [3,H,W] or [1,3,H,W].
@@ -95,15 +116,16 @@ std::vector<int64_t> image_input_dims(const IoSpec& input, int image_height, int
   return dims;
 }
 
-Tensor make_image_tensor(const IoSpec& input, const RgbImage& image, PreprocessMode mode) {
+Tensor make_image_tensor(const IoSpec& input, const RgbImage& image, PreprocessMode mode, const Limits& limits) {
   std::vector<int64_t> dims = image_input_dims(input, image.height, image.width);
   const int64_t height = dims[dims.size() - 2];
   const int64_t width = dims[dims.size() - 1];
-  // Model dims are int64; anything beyond int is far larger than any image a detector takes.
-  constexpr int64_t kMaxSide = 1 << 20;
-  if (height > kMaxSide || width > kMaxSide) {
-    throw std::runtime_error("model input '" + input.name + "' wants a " + std::to_string(height) + "x" +
-                             std::to_string(width) + " image, too large");
+  check_image_tensor_size(input, height, width, limits);
+  // preprocess_image takes int sizes: within the limit that holds unless the limit was raised beyond 24 GiB.
+  if (height > std::numeric_limits<int>::max() || width > std::numeric_limits<int>::max()) {
+    throw RefusedInput("model input '" + input.name + "' wants a " + std::to_string(height) + "x" +
+                       std::to_string(width) + " image, more than " + std::to_string(std::numeric_limits<int>::max()) +
+                       " pixels on a side");
   }
   const std::vector<float> values =
       preprocess_image(image, mode, static_cast<int>(height), static_cast<int>(width));
@@ -111,7 +133,8 @@ Tensor make_image_tensor(const IoSpec& input, const RgbImage& image, PreprocessM
 }
 
 std::vector<BoundInput> bind_inputs(const std::vector<IoSpec>& inputs, const std::optional<std::string>& image_path,
-                                    std::optional<PreprocessMode> mode, const std::vector<std::string>& files) {
+                                    std::optional<PreprocessMode> mode, const std::vector<std::string>& files,
+                                    const Limits& limits) {
   std::vector<Tensor> file_tensors;
   std::vector<std::string> file_tensor_names;
   for (const std::string& path : files) {
@@ -125,8 +148,8 @@ std::vector<BoundInput> bind_inputs(const std::vector<IoSpec>& inputs, const std
   for (size_t k = 0; k < inputs.size(); ++k) {
     if (!feeder[k]) {
       if (!mode) throw std::logic_error("bind_inputs: an image needs a preprocess mode");
-      const RgbImage image = decode_image_file(*image_path);
-      bound.push_back(BoundInput{make_image_tensor(inputs[k], image, *mode), "image:" + *image_path});
+      const RgbImage image = decode_image_file(*image_path, limits.max_image_pixels);
+      bound.push_back(BoundInput{make_image_tensor(inputs[k], image, *mode, limits), "image:" + *image_path});
       continue;
     }
     const size_t f = *feeder[k];

@@ -13,11 +13,13 @@
 #include "errors.h"
 #include "file_io.h"
 #include "input_binding.h"
+#include "model_check.h"
 #include "ort_tensor.h"
 #include "output_dir.h"
 #include "report.h"
 #include "run_summary.h"
 #include "session_setup.h"
+#include "size_limits.h"
 #include "systolic_query.h"
 #include "systolic_stats.h"
 
@@ -86,11 +88,13 @@ void report_accelerators(const Options& options, const Ort::SessionOptions& sess
   }
 }
 
-int run(const Options& options) {
+int run(const Options& options, const Limits& limits) {
   // Checked up front: ORT's message for a missing model is less direct, and this avoids creating an Env for nothing.
   check_readable(options.model, "model");
   if (options.image) check_readable(*options.image, "image");
   for (const std::string& file : options.input_files) check_readable(file, "input file");
+  // Before ORT parses the model: ORT would follow external data anywhere and allocate whatever a tensor declares.
+  const ModelCheck model_check = check_model_file(options.model, limits);
 
   RunSummary summary;
   summary.model = options.model;
@@ -110,13 +114,15 @@ int run(const Options& options) {
   summary.session_create_ms = elapsed_ms(start);
   print_session_time(std::cout, summary.session_create_ms);
 
-  const std::vector<IoSpec> input_specs = read_input_specs(session);
+  std::vector<IoSpec> input_specs = read_input_specs(session);
+  mark_shapeless(input_specs, model_check.shapeless_inputs);
   const std::vector<IoSpec> output_specs = read_output_specs(session);
   print_io_specs(std::cout, "Model inputs", input_specs);
   print_io_specs(std::cout, "Model outputs", output_specs);
 
   summary.preprocess = resolve_preprocess_mode(options, session);
-  std::vector<BoundInput> inputs = bind_inputs(input_specs, options.image, summary.preprocess, options.input_files);
+  std::vector<BoundInput> inputs =
+      bind_inputs(input_specs, options.image, summary.preprocess, options.input_files, limits);
   print_bound_inputs(std::cout, inputs);
 
   const std::vector<Ort::Value> values = run_repeatedly(session, options, input_specs, output_specs, inputs, summary);
@@ -159,10 +165,14 @@ int main(int argc, char** argv) {
       std::cout << help_text();
       return 0;
     }
-    return run(options);
+    const Limits limits = read_limits_from_environment();
+    return run(options, limits);
   } catch (const UsageError& e) {
     print_error(e.what());
     return 2;
+  } catch (const RefusedInput& e) {
+    print_error(e.what());
+    return 3;
   } catch (const Ort::Exception& e) {
     print_error(e.what());
     return 1;

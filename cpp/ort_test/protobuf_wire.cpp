@@ -71,6 +71,31 @@ ByteView WireReader::read_length_delimited() {
   return ByteView{take(size, "length-delimited field"), size};
 }
 
+uint64_t WireReader::read_varint_value(WireTag tag) {
+  if (tag.type != WireType::kVarint) {
+    throw WireError("field " + std::to_string(tag.field) + " has the wrong wire type (expected varint)");
+  }
+  return read_varint();
+}
+
+ByteView WireReader::read_bytes_value(WireTag tag) {
+  if (tag.type != WireType::kLengthDelimited) {
+    throw WireError("field " + std::to_string(tag.field) + " has the wrong wire type (expected length-delimited)");
+  }
+  return read_length_delimited();
+}
+
+void WireReader::append_varints(WireTag tag, std::vector<uint64_t>& out) {
+  if (tag.type == WireType::kVarint) {
+    out.push_back(read_varint());
+  } else if (tag.type == WireType::kLengthDelimited) {
+    WireReader packed(read_length_delimited());
+    while (!packed.at_end()) out.push_back(packed.read_varint());
+  } else {
+    throw WireError("field " + std::to_string(tag.field) + " has the wrong wire type (expected varint)");
+  }
+}
+
 void WireReader::skip_field(WireTag tag) { skip_value(tag, 0); }
 
 void WireReader::skip_value(WireTag tag, int depth) {
@@ -118,10 +143,42 @@ void WireWriter::write_varint_field(uint32_t field, uint64_t value) {
   write_varint(value);
 }
 
+void WireWriter::write_packed_varints_field(uint32_t field, const std::vector<uint64_t>& values) {
+  std::vector<uint8_t> run;
+  WireWriter packed(run);
+  for (uint64_t value : values) packed.write_varint(value);
+  write_bytes_field(field, run);
+}
+
+void WireWriter::write_fixed32_field(uint32_t field, uint32_t value) {
+  write_tag(field, WireType::kFixed32);
+  for (unsigned i = 0; i < 4; ++i) out_.push_back(static_cast<uint8_t>(value >> (8 * i)));
+}
+
+void WireWriter::write_fixed64_field(uint32_t field, uint64_t value) {
+  write_tag(field, WireType::kFixed64);
+  for (unsigned i = 0; i < 8; ++i) out_.push_back(static_cast<uint8_t>(value >> (8 * i)));
+}
+
 void WireWriter::write_bytes_field(uint32_t field, const uint8_t* data, size_t size) {
   write_tag(field, WireType::kLengthDelimited);
   write_varint(size);
   out_.insert(out_.end(), data, data + size);
+}
+
+void WireWriter::write_bytes_field(uint32_t field, const std::vector<uint8_t>& bytes) {
+  write_bytes_field(field, bytes.data(), bytes.size());
+}
+
+void WireWriter::write_string_field(uint32_t field, const std::string& text) {
+  write_bytes_field(field, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
+
+ByteView MergedMessage::bytes() {
+  if (parts_.size() == 1) return parts_.front();
+  joined_.clear();
+  for (const ByteView& part : parts_) joined_.insert(joined_.end(), part.data, part.data + part.size);
+  return ByteView{joined_.data(), joined_.size()};
 }
 
 }  // namespace ort_test

@@ -1,5 +1,6 @@
 // The protobuf wire format (https://protobuf.dev/programming-guides/encoding/), just enough to read and write
-// onnx.TensorProto without a protobuf library. Every read is bounds-checked and throws WireError on malformed input.
+// onnx.TensorProto and to walk an onnx.ModelProto without a protobuf library. Every read is bounds-checked and
+// throws WireError on malformed input.
 #pragma once
 
 #include <cstddef>
@@ -49,6 +50,12 @@ class WireReader {
   uint64_t read_fixed64();
   ByteView read_length_delimited();
 
+  // The value of a singular field whose tag was just read; WireError naming the field if its wire type differs.
+  uint64_t read_varint_value(WireTag tag);
+  ByteView read_bytes_value(WireTag tag);
+  // Appends the values of a repeated varint field, packed (one length-delimited run) or one per tag.
+  void append_varints(WireTag tag, std::vector<uint64_t>& out);
+
   // Skips the value of a field whose tag was just read; for a start-group tag, skips through its end-group.
   void skip_field(WireTag tag);
 
@@ -67,13 +74,35 @@ class WireWriter {
   explicit WireWriter(std::vector<uint8_t>& out) : out_(out) {}
 
   void write_varint_field(uint32_t field, uint64_t value);
+  void write_packed_varints_field(uint32_t field, const std::vector<uint64_t>& values);  // one length-delimited run
+  void write_fixed32_field(uint32_t field, uint32_t value);
+  void write_fixed64_field(uint32_t field, uint64_t value);
   void write_bytes_field(uint32_t field, const uint8_t* data, size_t size);
+  void write_bytes_field(uint32_t field, const std::vector<uint8_t>& bytes);  // e.g. an embedded message
+  void write_string_field(uint32_t field, const std::string& text);
 
  private:
   void write_tag(uint32_t field, WireType type);
   void write_varint(uint64_t value);
 
   std::vector<uint8_t>& out_;
+};
+
+// A singular embedded-message field as protobuf parses it: when the field occurs more than once, the occurrences
+// are merged, which is the same as parsing the concatenation of their bytes (repeated fields append, scalars take
+// the last value). Checking the merged bytes makes a message split over several occurrences be seen whole.
+class MergedMessage {
+ public:
+  void add(ByteView part) { parts_.push_back(part); }
+  void clear() { parts_.clear(); }
+  bool present() const { return !parts_.empty(); }
+  // The merged bytes: the one part itself, or a concatenated copy owned by this object (valid until the next call
+  // or add). Empty when the field never occurred.
+  ByteView bytes();
+
+ private:
+  std::vector<ByteView> parts_;
+  std::vector<uint8_t> joined_;
 };
 
 }  // namespace ort_test

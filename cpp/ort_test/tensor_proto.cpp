@@ -50,18 +50,6 @@ std::string field_error(uint32_t field, const char* expected) {
   return "field " + std::to_string(field) + " has the wrong wire type (expected " + expected + ")";
 }
 
-// A repeated varint field arrives packed (one length-delimited run) or as one tagged value per element.
-void read_repeated_varint(WireReader& reader, WireTag tag, std::vector<uint64_t>& out) {
-  if (tag.type == WireType::kVarint) {
-    out.push_back(reader.read_varint());
-  } else if (tag.type == WireType::kLengthDelimited) {
-    WireReader packed(reader.read_length_delimited());
-    while (!packed.at_end()) out.push_back(packed.read_varint());
-  } else {
-    throw WireError(field_error(tag.field, "varint"));
-  }
-}
-
 void read_repeated_fixed32(WireReader& reader, WireTag tag, std::vector<uint32_t>& out) {
   if (tag.type == WireType::kFixed32) {
     out.push_back(reader.read_fixed32());
@@ -88,36 +76,26 @@ void read_repeated_fixed64(WireReader& reader, WireTag tag, std::vector<uint64_t
   }
 }
 
-uint64_t read_single_varint(WireReader& reader, WireTag tag) {
-  if (tag.type != WireType::kVarint) throw WireError(field_error(tag.field, "varint"));
-  return reader.read_varint();
-}
-
-ByteView read_single_bytes(WireReader& reader, WireTag tag) {
-  if (tag.type != WireType::kLengthDelimited) throw WireError(field_error(tag.field, "length-delimited"));
-  return reader.read_length_delimited();
-}
-
 TensorFields read_fields(ByteView bytes) {
   TensorFields fields;
   WireReader reader(bytes);
   while (!reader.at_end()) {
     const WireTag tag = reader.read_tag();
     switch (tag.field) {
-      case kDims: read_repeated_varint(reader, tag, fields.dims); break;
-      case kDataType: fields.data_type = read_single_varint(reader, tag); break;
+      case kDims: reader.append_varints(tag, fields.dims); break;
+      case kDataType: fields.data_type = reader.read_varint_value(tag); break;
       case kFloatData: read_repeated_fixed32(reader, tag, fields.float_data); break;
-      case kInt32Data: read_repeated_varint(reader, tag, fields.int32_data); break;
-      case kInt64Data: read_repeated_varint(reader, tag, fields.int64_data); break;
+      case kInt32Data: reader.append_varints(tag, fields.int32_data); break;
+      case kInt64Data: reader.append_varints(tag, fields.int64_data); break;
       case kName: {
-        const ByteView name = read_single_bytes(reader, tag);
+        const ByteView name = reader.read_bytes_value(tag);
         fields.name.assign(reinterpret_cast<const char*>(name.data), name.size);
         break;
       }
-      case kRawData: fields.raw_data = read_single_bytes(reader, tag); break;
+      case kRawData: fields.raw_data = reader.read_bytes_value(tag); break;
       case kDoubleData: read_repeated_fixed64(reader, tag, fields.double_data); break;
-      case kUint64Data: read_repeated_varint(reader, tag, fields.uint64_data); break;
-      case kDataLocation: fields.data_location = read_single_varint(reader, tag); break;
+      case kUint64Data: reader.append_varints(tag, fields.uint64_data); break;
+      case kDataLocation: fields.data_location = reader.read_varint_value(tag); break;
       // Unsupported features: remember that they are present, skip their bytes, reject after parsing.
       case kStringData: fields.has_string_data = true; reader.skip_field(tag); break;
       case kSegment: fields.has_segment = true; reader.skip_field(tag); break;

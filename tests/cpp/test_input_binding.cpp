@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "check.h"
+#include "errors.h"
 #include "input_binding.h"
 
 using namespace ort_test;
@@ -91,12 +92,74 @@ void image_tensor_from_pixels(test::Checker& t) {
   image.width = 2;
   image.height = 1;
   image.pixels = {1, 2, 3, 4, 5, 6};
-  const Tensor out = make_image_tensor(spec("img", DataType::kFloat32, {1, 3, -1, -1}), image, PreprocessMode::kNone);
+  const Tensor out = make_image_tensor(spec("img", DataType::kFloat32, {1, 3, -1, -1}), image, PreprocessMode::kNone,
+                                       Limits{});
   CHECK_EQ(out.name, std::string("img"));
   CHECK((out.dims == std::vector<int64_t>{1, 3, 1, 2}));
   CHECK_EQ(out.data.size(), size_t{6 * sizeof(float)});
-  const Tensor resized = make_image_tensor(spec("img", DataType::kFloat32, {3, 4, 4}), image, PreprocessMode::kZoo);
+  const Tensor resized =
+      make_image_tensor(spec("img", DataType::kFloat32, {3, 4, 4}), image, PreprocessMode::kZoo, Limits{});
   CHECK_EQ(resized.data.size(), size_t{3 * 16 * sizeof(float)});
+}
+
+IoSpec shapeless(std::string name, DataType dtype) {
+  IoSpec s = spec(std::move(name), dtype, {});
+  s.rank_known = false;
+  return s;
+}
+
+void shapeless_inputs(test::Checker& t) {
+  const IoSpec input = shapeless("x", DataType::kFloat32);
+  CHECK_EQ(describe_io_spec(input), std::string("float32 [any shape]"));
+  check_tensor_fits(input, tensor(DataType::kFloat32, {2, 3}), "file:x.pb");
+  check_tensor_fits(input, tensor(DataType::kFloat32, {}), "file:x.pb");
+  check_tensor_fits(input, tensor(DataType::kFloat32, {1, 2, 3, 4, 5}), "file:x.pb");
+  CHECK_THROWS(check_tensor_fits(input, tensor(DataType::kInt8, {2}), "file:x.pb"),
+               "input 'x' from file:x.pb has dtype int8, the model expects float32");
+  CHECK((image_input_dims(input, 480, 640) == std::vector<int64_t>{1, 3, 480, 640}));
+  CHECK_THROWS(image_input_dims(shapeless("q", DataType::kInt8), 8, 8), "'q' is int8 [any shape]");
+  // A scalar input (rank known, no dims) still takes only scalars.
+  CHECK_THROWS(check_tensor_fits(spec("s", DataType::kFloat32, {}), tensor(DataType::kFloat32, {2}), "file:s.pb"),
+               "has shape [2], the model expects float32 []");
+}
+
+void marks_shapeless_specs(test::Checker& t) {
+  std::vector<IoSpec> specs = {spec("a", DataType::kFloat32, {}), spec("b", DataType::kFloat32, {}),
+                               spec("c", DataType::kFloat32, {2})};
+  mark_shapeless(specs, {"b", "c", "zz"});
+  CHECK(specs[0].rank_known);
+  CHECK(!specs[1].rank_known);
+  CHECK(specs[2].rank_known);  // ORT reports dims for it: it has a shape after all
+}
+
+void image_tensor_limit(test::Checker& t) {
+  RgbImage image;
+  image.width = 2;
+  image.height = 1;
+  image.pixels = {1, 2, 3, 4, 5, 6};
+  Limits limits;
+  limits.max_tensor_bytes = 24;  // 3 x 1 x 2 floats
+  CHECK_EQ(make_image_tensor(spec("x", DataType::kFloat32, {1, 3, -1, -1}), image, PreprocessMode::kNone, limits)
+               .data.size(),
+           size_t{24});
+  limits.max_tensor_bytes = 23;
+  CHECK_THROWS(make_image_tensor(spec("x", DataType::kFloat32, {1, 3, -1, -1}), image, PreprocessMode::kNone, limits),
+               "model input 'x' wants a 3x1x2 float tensor (24 bytes), over the limit of 23 (RCNN_MAX_TENSOR_BYTES)");
+  // Fixed dims far beyond the image are refused before anything is allocated, also when their product overflows.
+  const IoSpec tall = spec("x", DataType::kFloat32, {3, int64_t{1} << 40, 1});
+  CHECK_THROWS(make_image_tensor(tall, image, PreprocessMode::kNone, Limits{}),
+               "model input 'x' wants a 3x1099511627776x1 float tensor (13194139533312 bytes), over the limit of "
+               "2147483648 (RCNN_MAX_TENSOR_BYTES)");
+  const IoSpec huge = spec("x", DataType::kFloat32, {3, int64_t{1} << 40, int64_t{1} << 40});
+  CHECK_THROWS(make_image_tensor(huge, image, PreprocessMode::kNone, Limits{}),
+               "wants a 3x1099511627776x1099511627776 float tensor (more than 18446744073709551615 bytes)");
+  bool refused = false;
+  try {
+    make_image_tensor(tall, image, PreprocessMode::kNone, Limits{});
+  } catch (const RefusedInput&) {
+    refused = true;  // exit status 3
+  }
+  CHECK(refused);
 }
 
 }  // namespace
@@ -107,5 +170,8 @@ int main() {
                                            {"count_and_duplicate_errors", count_and_duplicate_errors},
                                            {"dtype_and_shape_checks", dtype_and_shape_checks},
                                            {"image_input_shapes", image_input_shapes},
-                                           {"image_tensor_from_pixels", image_tensor_from_pixels}});
+                                           {"image_tensor_from_pixels", image_tensor_from_pixels},
+                                           {"shapeless_inputs", shapeless_inputs},
+                                           {"marks_shapeless_specs", marks_shapeless_specs},
+                                           {"image_tensor_limit", image_tensor_limit}});
 }

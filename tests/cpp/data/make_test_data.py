@@ -11,7 +11,9 @@ output files must equal them byte for byte. The rcnn.systolic models' expected o
 reference of the accelerator numerics in tests/gemmini_ref.py, not from the library under test.
 """
 
+import struct
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -318,6 +320,79 @@ def make_systolic_dynamic():
     (HERE / "bad_accelerator.toml").write_text("# not a valid accelerator config\ndim = 16\nrows = 12\n")
 
 
+# ---------------------------------------------------------------- what ort_test must refuse or accept unchanged
+def external_initializer(name, values, location, offset=None, length=None):
+    """An initializer whose data is in another file, written as ORT reads it (no raw_data in the model)."""
+    tensor = numpy_helper.from_array(values, name)
+    tensor.ClearField("raw_data")
+    tensor.data_location = TP.EXTERNAL
+    entries = {"location": location}
+    entries.update({k: str(v) for k, v in (("offset", offset), ("length", length)) if v is not None})
+    for key, value in entries.items():
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, value
+    return tensor
+
+
+def save_add_model(path, initializer):
+    """y = x + W for x float [2,3] (in_f32.pb). Serialized directly: onnx.save would process the external data."""
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "W"], ["y"])],
+        path.stem,
+        [helper.make_tensor_value_info("x", TP.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("y", TP.FLOAT, [2, 3])],
+        [initializer],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8,
+                              producer_name="rcnn-tests")
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(model.SerializeToString())
+
+
+def make_external():
+    """external/: a valid external-data model (ORT must still run it) and two whose data lies outside the folder:
+    one up through "..", at in_f32.pb next to the folder, and one at an absolute path."""
+    folder = HERE / "external"
+    w = np.arange(1, 7, dtype=F32).reshape(2, 3)
+    (folder / "ok_w.bin").parent.mkdir(exist_ok=True)
+    (folder / "ok_w.bin").write_bytes(w.tobytes())
+    save_add_model(folder / "ok.onnx", external_initializer("W", w, "ok_w.bin", offset=0, length=24))
+    x = numpy_helper.to_array(onnx.load_tensor(HERE / "in_f32.pb"))
+    save_expected("external_ok", [(x + w, "y")])
+    save_add_model(folder / "escape.onnx", external_initializer("W", w, "../in_f32.pb"))
+    save_add_model(folder / "absolute.onnx", external_initializer("W", w, "/etc/passwd"))
+
+
+def make_shapeless():
+    """An input declared without any shape: ORT's C API reports it with 0 dims, yet any tensor must be accepted."""
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "shapeless",
+        [helper.make_tensor_value_info("x", TP.FLOAT, None)],
+        [helper.make_tensor_value_info("y", TP.FLOAT, None)],
+    )
+    # onnx.checker insists on shapes in the graph's signature; ONNX Runtime does not.
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8,
+                              producer_name="rcnn-tests")
+    (HERE / "shapeless.onnx").write_bytes(model.SerializeToString())
+    save_expected("shapeless", [(numpy_helper.to_array(onnx.load_tensor(HERE / "in_f32.pb")), "y")])
+
+
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def make_huge_image():
+    """A real 20000x20000 PNG (1-bit grey, all black: 400 M pixels in about 50 KB). Its header alone must get it
+    refused (RCNN_MAX_IMAGE_PIXELS); decoding it would take 1.2 GB."""
+    width = height = 20000
+    row = b"\x00" + bytes((width + 7) // 8)  # filter byte 0, then the row's packed bits
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # bit depth 1, grey, no interlace
+    png = (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(row * height, 9))
+           + png_chunk(b"IEND", b""))
+    (HERE / "huge_20000x20000.png").write_bytes(png)
+
+
 if __name__ == "__main__":
     make_identity_all()
     make_images()
@@ -325,3 +400,6 @@ if __name__ == "__main__":
     make_systolic_int8()
     make_systolic_fp32()
     make_systolic_dynamic()
+    make_external()
+    make_shapeless()
+    make_huge_image()
