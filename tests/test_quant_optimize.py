@@ -74,7 +74,7 @@ def test_cli_without_replace_gemm_keeps_gemm(tmp_path: Path) -> None:
 def test_cli_bad_model_is_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     r = run_cli("rcnn.optimize", "--input", tmp_path / "bad.onnx", "--output", tmp_path / "o.onnx", cwd=tmp_path)
-    assert r.returncode == 1 and r.stderr.startswith("rcnn.optimize: error: cannot read model")
+    assert r.returncode == 3 and r.stderr.startswith("rcnn.optimize: error: cannot read model")
     assert len(r.stderr.strip().splitlines()) == 1
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
+from rcnn.errors import RcnnError
 from rcnn.onnx_model import read_model_info
 from rcnn.partition import partition_file
 from rcnn.runner import RunConfig, run, runner_command, systolic_library
@@ -54,6 +55,8 @@ def random_inputs(model: Path, directory: Path, seed: int = 0) -> list[Path]:
     rng = np.random.default_rng(seed)
     files = []
     for k, t in enumerate(read_model_info(model).inputs):
+        if t.dims is None:
+            raise RcnnError(f"input {t.name!r} declares no shape: the bench cannot make random data for it")
         shape = [d or 1 for d in t.dims]
         data = rng.random(shape).astype(t.dtype) if t.dtype.kind == "f" else rng.integers(-128, 128, shape).astype(
             t.dtype)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
@@ -22,6 +23,40 @@ def _run(cmd: list[str]) -> None:
     print("+", " ".join(cmd), flush=True)
     if subprocess.run(cmd).returncode != 0:
         raise RcnnError(f"build step failed: {' '.join(cmd)}")
+
+
+def elf_problem(path: Path) -> str | None:
+    """Why `path` is no complete 64-bit little-endian ELF file (None when it is one). A truncated binary would
+    otherwise end in a bare SIGBUS when the loader maps a segment past the file's end."""
+    try:
+        with path.open("rb") as f:
+            header = f.read(64)
+        size = path.stat().st_size
+    except OSError as e:
+        return f"unreadable ({e.strerror or e})"
+    if len(header) < 64 or header[:4] != b"\x7fELF" or header[4] != 2 or header[5] != 1:
+        return "not a 64-bit little-endian ELF file"
+    phoff, shoff = struct.unpack_from("<QQ", header, 32)
+    phentsize, phnum, shentsize, shnum = struct.unpack_from("<HHHH", header, 54)
+    if phoff + phentsize * phnum > size or shoff + shentsize * shnum > size:
+        return f"truncated ({size} bytes; its headers reach past the end)"
+    with path.open("rb") as f:
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    for k in range(phnum):
+        (offset,) = struct.unpack_from("<Q", table, k * phentsize + 8)
+        (filesz,) = struct.unpack_from("<Q", table, k * phentsize + 32)
+        if offset + filesz > size:
+            return f"truncated ({size} bytes; segment {k} ends at byte {offset + filesz})"
+    return None
+
+
+def check_binary(path: Path, what: str, fix: str) -> Path:
+    """`path` when it is a complete ELF file, else a one-line RcnnError that says how to rebuild it."""
+    problem = elf_problem(path)
+    if problem is not None:
+        raise RcnnError(f"the {what} {path} is {problem}; rebuild it: {fix}")
+    return path
 
 
 def ensure_riscv64_runner(build: bool = True) -> Path:
@@ -53,7 +88,8 @@ def _ensure_riscv64(target: str, binary: Path, build: bool) -> Path:
             steps = [_configure_command(root, tree), ["cmake", "--build", str(tree)]]
             hint = " && ".join(" ".join(c) for c in steps)
         raise RcnnError(f"riscv64 {binary.name} not built: {hint}")
-    return binary
+    fix = f"rm {binary} && cmake --build {paths.riscv64_build_dir()}" if root is not None else setup_hint
+    return check_binary(binary, f"riscv64 {binary.name}", fix)
 
 
 def ensure_host_runner() -> Path:
@@ -68,4 +104,5 @@ def _ensure_host(found: Path | None, what: str) -> Path:
     if found is None:
         root = paths.source_root()
         raise RcnnError(f"{what} not built: run pip install -e {root or '.'} (setup.sh does it)")
-    return found
+    root = paths.source_root()
+    return check_binary(found, what, f"pip install -e {root or '.'} (setup.sh does it)")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 from typing import NoReturn
 
 from rcnn.errors import RcnnError
@@ -25,6 +29,17 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 class UsageError(RcnnError):
     """A bad command line (exit status 2, as argparse would)."""
 
+    exit_code = 2
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C so that every `finally` (kill the runner, drop the hidden run
+    directory) runs; Python's default for these signals is to die on the spot and leave both behind."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse whose usage errors are one line (`rcnn.X: error: ...`, exit 2) instead of usage + message."""
@@ -43,12 +58,46 @@ def strict_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true/false/1/0/yes/no, got {text!r}")
 
 
-def run_cli(prog: str, main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
+def positive_seconds(text: str) -> float:
+    """A timeout: a finite number > 0 (float() also takes "nan" and "inf", which would disable it)."""
     try:
-        return main(argv)
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
+    return value
+
+
+def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
+    raise Terminated(signum)
+
+
+@contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """SIGTERM/SIGHUP raise Terminated while the CLI runs (main thread only: signal handlers live there)."""
+    signums = (signal.SIGTERM, signal.SIGHUP)
+    try:
+        previous = {s: signal.signal(s, _raise_terminated) for s in signums}
+    except ValueError:  # not the main thread: leave the handlers alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def run_cli(prog: str, main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
+    """main(argv) with one-line errors. Exit status: 0 ok, 1 error, 2 bad command line, 3 input refused
+    (rcnn.gate: unsafe or over a limit), 130 Ctrl-C, 128 + N after signal N (SIGTERM, SIGHUP)."""
+    try:
+        with _terminate_as_exception():
+            return main(argv)
     except RcnnError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2 if isinstance(e, UsageError) else 1
+        return e.exit_code
     except OSError as e:  # an unwritable output, a file where a folder should be, a full disk, ...
         where = f": {e.filename}" if e.filename else ""
         print(f"{prog}: error: {e.strerror or e}{where}", file=sys.stderr)
@@ -56,3 +105,6 @@ def run_cli(prog: str, main: Callable[[Sequence[str] | None], int], argv: Sequen
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except Terminated as e:
+        print(f"{prog}: terminated ({e})", file=sys.stderr)
+        return 128 + e.signum

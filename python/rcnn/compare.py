@@ -38,7 +38,8 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
+from rcnn import gate
+from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
 from rcnn.errors import RcnnError
 from rcnn.files import atomic_write
 from rcnn.graph_index import GraphIndex
@@ -306,15 +307,15 @@ def build_parser() -> ArgumentParser:
                    help="parent directory of the fresh run directory that receives the exposed model(s), inputs "
                         "and each run's outputs")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads of every run")
-    p.add_argument("--timeout", type=float, default=1800.0, help="seconds before a runner is killed")
+    p.add_argument("--timeout", type=positive_seconds, default=1800.0, help="seconds before a runner is killed")
     p.add_argument("--no-build", action="store_true",
                    help="do not rebuild the riscv64 runner and library first (rebuilt incrementally by default)")
     return p
 
 
 def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
-    if a.threads < 1 or a.timeout <= 0 or a.tolerance < 0:
-        p.error("--threads must be >= 1, --timeout > 0 and --tolerance >= 0")
+    if a.threads < 1 or a.tolerance < 0:
+        p.error("--threads must be >= 1 and --tolerance >= 0")
     for what, path in [("model", a.model), ("image", a.image), *[("input", f) for f in a.input]]:
         if path is not None and not path.is_file():
             p.error(f"{what} not found: {path}")
@@ -345,9 +346,9 @@ def compare_model(a: argparse.Namespace, work: Path) -> list[Comparison]:
     info = read_model_info(a.model)
     inputs, _ = prepare_inputs(info, a.image, a.input, a.preprocess, work)
     elem = read_config()["elem"]
-    model_path, _ = place_on_accelerator(info.path, "off" if a.no_partition else "auto", elem)
+    model_path, _ = place_on_accelerator(info.path, "off" if a.no_partition else "auto", elem, fallback_dir=work)
     partitioned = model_path != info.path
-    exposed_model, order, skipped = expose_intermediates(onnx.load(str(model_path)))
+    exposed_model, order, skipped = expose_intermediates(gate.load_model(model_path))
     exposed_path = work / "exposed.onnx"
     onnx.save(exposed_model, str(exposed_path))
     _progress(f"-- {len(order)} tensor(s) exposed ({'partitioned' if partitioned else 'unpartitioned'} model"
@@ -359,7 +360,7 @@ def compare_model(a: argparse.Namespace, work: Path) -> list[Comparison]:
         comparisons[0].notes.append(f"not exposed (type unknown or not a tensor): {', '.join(skipped)}")
     if a.reference:
         _progress("-- running the unpartitioned model on ONNX Runtime's CPU EP (Python)")
-        reference = run_reference(onnx.load(str(info.path)), inputs, work, a.threads)
+        reference = run_reference(gate.load_model(info.path), inputs, work, a.threads)
         comparable, ref_arrays, missing = reference_view(order, reference)
         ref = Comparison("reference", "qemu", compare_runs(comparable, ref_arrays, qemu, a.tolerance),
                          not_comparable=missing)

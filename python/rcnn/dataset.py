@@ -16,7 +16,7 @@ from tqdm import tqdm
 from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
 from rcnn.errors import RcnnError
 from rcnn.onnx_model import read_model_info
-from rcnn.preprocess import ALIASES, MODES, image_to_tensor
+from rcnn.preprocess import ALIASES, MODES, UNKNOWN_RANK_IMAGE_DIMS, image_to_tensor
 from rcnn.tensors import save_tensor
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".gif", ".tif", ".tiff", ".webp"}
@@ -55,7 +55,8 @@ def target_dims(size: list[int] | None, model: Path | None, layout: str) -> tupl
         info = read_model_info(model)
         if not info.inputs:
             raise RcnnError(f"{model} has no inputs")
-        return list(info.inputs[0].dims), info.inputs[0].name
+        dims = info.inputs[0].dims
+        return list(UNKNOWN_RANK_IMAGE_DIMS if dims is None else dims), info.inputs[0].name
     if size is not None and (len(size) not in (1, 2) or min(size) < 1):
         raise RcnnError("--size takes H W or S, positive")
     h, w = (size * 2)[:2] if size else (None, None)

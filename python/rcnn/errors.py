@@ -1,5 +1,13 @@
-"""The one exception type the CLIs turn into a one-line message and a non-zero exit."""
+"""The exception types the CLIs turn into a one-line message and a non-zero exit (see rcnn.cli.run_cli)."""
 
 
 class RcnnError(Exception):
-    """A user-facing error: bad input, missing build, failed run. The message is one line."""
+    """A user-facing error: bad input, missing build, failed run. The message is one line. Exit status 1."""
+
+    exit_code = 1
+
+
+class RefusedInput(RcnnError):
+    """A model, image or tensor refused as unsafe or over a limit (rcnn.gate). Exit status 3, as ort_test's."""
+
+    exit_code = 3

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from rcnn import paths
-from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
+from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
 from rcnn.errors import RcnnError
 from rcnn.files import atomic_write
 from rcnn.plots import pyplot, save_png
@@ -467,7 +467,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--classes", default=None, metavar="coco|coco80|FILE.json",
                    help="label → category id/name (default: the model's rcnn.classes metadata, else COCO-91)")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads per worker")
-    p.add_argument("--timeout", type=float, default=1800.0, help="seconds before one ort_test run is killed")
+    p.add_argument("--timeout", type=positive_seconds, default=1800.0, help="seconds before one ort_test run is killed")
     p.add_argument("--no-build", action="store_true",
                    help="do not rebuild the riscv64 runner and library first (rebuilt incrementally by default)")
     p.add_argument("--json", type=Path, default=None, metavar="OUT",
@@ -485,8 +485,8 @@ def build_parser() -> ArgumentParser:
 
 
 def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
-    if a.workers < 1 or a.threads < 1 or a.shapes_val < 1 or a.timeout <= 0:
-        p.error("--workers, --threads and --shapes-val must be >= 1 and --timeout > 0")
+    if a.workers < 1 or a.threads < 1 or a.shapes_val < 1:
+        p.error("--workers, --threads and --shapes-val must be >= 1")
     if a.limit is not None and a.limit < 1:
         p.error("--limit must be >= 1")
     if a.images is not None and a.data is None and a.annotations is None:

@@ -43,7 +43,7 @@ def prepare_inputs(info: ModelInfo, image: Path | None, files: list[Path], prepr
         if first.dtype != np.float32:
             raise RcnnError(f"an image feeds a float32 input, {first.name!r} is {first.dtype}")
         mode = preprocess_mode(info, preprocess)
-        tensors[first.name] = image_to_tensor(image, mode, first.dims)
+        tensors[first.name] = image_to_tensor(image, mode, first.dims, first.name)
     loaded = [(f, *load_tensor(f)) for f in files]
     by_name = {t.name: t for t in info.inputs}
     for f, array, name in loaded:  # files that name an input go to it ...
@@ -63,7 +63,9 @@ def prepare_inputs(info: ModelInfo, image: Path | None, files: list[Path], prepr
     return written, mode
 
 
-def _check_shape(array: np.ndarray, dims: tuple[int | None, ...], name: str) -> None:
+def _check_shape(array: np.ndarray, dims: tuple[int | None, ...] | None, name: str) -> None:
+    if dims is None:  # the model declares no shape: any rank fits
+        return
     ok = array.ndim == len(dims) and all(d is None or d == n for d, n in zip(dims, array.shape, strict=True))
     if not ok:
         want = "[" + ",".join("?" if d is None else str(d) for d in dims) + "]"

@@ -9,6 +9,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from rcnn import gate
 from rcnn.errors import RcnnError
 
 
@@ -16,7 +17,7 @@ from rcnn.errors import RcnnError
 class TensorInfo:
     name: str
     dtype: np.dtype
-    dims: tuple[int | None, ...]  # None for a symbolic or unknown dim
+    dims: tuple[int | None, ...] | None  # None for a symbolic or unknown dim; the whole None: no shape declared
 
 
 @dataclass(frozen=True)
@@ -29,18 +30,21 @@ class ModelInfo:
 
 def _tensor_info(value: onnx.ValueInfoProto) -> TensorInfo:
     t = value.type.tensor_type
-    dims = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in t.shape.dim)
-    return TensorInfo(value.name, np.dtype(helper.tensor_dtype_to_np_dtype(t.elem_type)), dims)
+    if not value.type.HasField("tensor_type"):
+        raise RcnnError(f"{value.name!r} is not a tensor: only tensor inputs and outputs are supported")
+    dims = None
+    if t.HasField("shape"):  # without one the rank is unknown too: any tensor of the type fits
+        dims = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in t.shape.dim)
+    try:
+        dtype = np.dtype(helper.tensor_dtype_to_np_dtype(t.elem_type))
+    except (KeyError, ValueError, TypeError):
+        raise RcnnError(f"{value.name!r} has element type {t.elem_type}, which NumPy cannot hold") from None
+    return TensorInfo(value.name, dtype, dims)
 
 
 def read_model_info(path: str | Path) -> ModelInfo:
     path = Path(path)
-    if not path.is_file():
-        raise RcnnError(f"model not found: {path}")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as e:  # onnx raises DecodeError, ValueError, ... for corrupt files
-        raise RcnnError(f"cannot read model {path}: {type(e).__name__}: {e}") from None
+    model = gate.load_model(path, external_data=False)
     initializers = {i.name for i in model.graph.initializer}
     inputs = tuple(_tensor_info(v) for v in model.graph.input if v.name not in initializers)
     outputs = tuple(_tensor_info(v) for v in model.graph.output)

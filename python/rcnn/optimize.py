@@ -15,8 +15,8 @@ from pathlib import Path
 
 import onnx
 
+from rcnn import gate
 from rcnn.cli import ArgumentParser, HelpFormatter, run_cli, strict_bool
-from rcnn.errors import RcnnError
 from rcnn.files import atomic_write
 from rcnn.quant.prepare import optimize
 
@@ -32,12 +32,8 @@ def build_parser() -> ArgumentParser:
 
 
 def load_model(path: Path) -> onnx.ModelProto:
-    if not path.is_file():
-        raise RcnnError(f"model not found: {path}")
-    try:
-        return onnx.load(str(path))
-    except Exception as e:
-        raise RcnnError(f"cannot read model {path}: {type(e).__name__}: {e}".splitlines()[0]) from None
+    """The model after rcnn.gate's checks, external data loaded from its folder."""
+    return gate.load_model(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from rcnn import gate
 from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
 from rcnn.errors import RcnnError
 from rcnn.files import atomic_copy, atomic_write
@@ -226,20 +228,23 @@ def _node_name(node: onnx.NodeProto, idx: int) -> str:
 _QUANTIZED_OPS = ("QGemm", "ConvInteger", "MatMulInteger")
 
 
+class NothingToPlace(RcnnError):
+    """The model has nothing of the element type the accelerator works on. The message names no flag: each caller
+    says how its own command line chooses the element type."""
+
+
 def _check_elem(ix: GraphIndex, elem: str) -> None:
-    """RcnnError when the model has nothing of the kind this accelerator configuration works on."""
+    """NothingToPlace when the model has nothing of the kind this accelerator configuration works on."""
     if elem not in ELEMS:
         raise RcnnError(f"unknown element type {elem!r} (choose {' or '.join(ELEMS)})")
     ops = {(domain(n), n.op_type) for n in ix.nodes}
     if elem == "fp32":
         if not ops & set(RULES["fp32"]):
-            raise RcnnError("the model has no float Conv/MatMul/Gemm nodes for the fp32 accelerator "
-                            "(for a quantized model use --elem int8)")
+            raise NothingToPlace("the model has no float Conv/MatMul/Gemm nodes for the fp32 accelerator")
         return
     if not any(op.startswith("QLinear") or op in _QUANTIZED_OPS for _, op in ops):
         hint = " (it looks QDQ-format: quantize with quant_format=QOperator)" if ("", "QuantizeLinear") in ops else ""
-        raise RcnnError(f"the model has no int8 QOperator nodes (QLinearConv, QLinearMatMul, QLinearAdd){hint}; "
-                        "quantize it first, or use --elem fp32 for a float model")
+        raise NothingToPlace(f"the model has no int8 QOperator nodes (QLinearConv, QLinearMatMul, QLinearAdd){hint}")
 
 
 def partition_model(model: onnx.ModelProto, elem: str = "int8") -> tuple[onnx.ModelProto, PlacementReport]:
@@ -370,14 +375,29 @@ def cache_limit() -> int:
         raise RcnnError("RCNN_PARTITION_CACHE_MB must be a number of megabytes") from None
 
 
+STALE_TEMP_S = 3600  # a temp file this old belongs to a writer that was killed (atomic writes take seconds)
+
+
+def _sweep_temp_files(directory: Path) -> None:
+    """Remove what killed writers left: atomic_write's hidden temp files, once clearly abandoned."""
+    now = time.time()
+    for tmp in directory.glob(".*"):
+        with contextlib.suppress(OSError):
+            if tmp.is_file() and now - tmp.stat().st_mtime > STALE_TEMP_S:
+                tmp.unlink()
+
+
 def _evict(directory: Path, keep: str, limit: int) -> list[str]:
     """Remove the least recently used entries (their .json is touched on every hit) until the cache fits in
     `limit` bytes; the entry `keep` stays. Returns the evicted keys."""
+    _sweep_temp_files(directory)
     entries = []
     for meta in directory.glob("*.json"):
         key = meta.stem
         try:
             size = meta.stat().st_size + (directory / f"{key}.onnx").stat().st_size
+            data = directory / f"{key}.onnx.data"
+            size += data.stat().st_size if data.exists() else 0
             entries.append((meta.stat().st_mtime, key, size))
         except OSError:
             continue
@@ -388,40 +408,50 @@ def _evict(directory: Path, keep: str, limit: int) -> list[str]:
             break
         if key == keep:
             continue
-        for suffix in (".json", ".onnx"):  # the report first: without it the entry no longer counts as complete
+        for suffix in (".json", ".onnx", ".onnx.data"):  # the report first: without it the entry is incomplete
             (directory / f"{key}{suffix}").unlink(missing_ok=True)
         total -= size
         evicted.append(key)
     return evicted
 
 
-def cache_key(model_bytes: bytes, elem: str) -> str:
+def cache_key(model_bytes: bytes, elem: str, data_files: Sequence[Path] = ()) -> str:
+    """Hash of everything the result depends on: the model's bytes, its external data files (so changed weights
+    miss), the partitioner's version and the options."""
     h = hashlib.sha256()
     h.update(model_bytes)
+    for f in data_files:
+        h.update(b"\0" + f.name.encode() + b"\0")
+        with f.open("rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                h.update(chunk)
     h.update(b"\0" + partitioner_version().encode())
     h.update(b"\0" + json.dumps({"elem": elem}, sort_keys=True).encode())
     return h.hexdigest()
 
 
-def write_output(path: Path, data: bytes) -> None:
-    """atomic_write for a file the user named: an OSError becomes a one-line RcnnError."""
-    try:
-        atomic_write(path, data)
-    except OSError as e:
-        raise RcnnError(f"cannot write {path}: {e.strerror or e}") from None
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _read_cache(directory: Path, key: str) -> PlacementReport | None:
-    """The cached report when the entry is complete and intact (its model's hash checks), else None."""
+    """The cached report when the entry is complete and intact (its files' hashes check), else None."""
     meta_path, model_path = directory / f"{key}.json", directory / f"{key}.onnx"
     try:
         meta = json.loads(meta_path.read_text())
-        if meta.get("key") != key:
+        if not isinstance(meta, dict) or meta.get("key") != key:
             return None
-        if hashlib.sha256(model_path.read_bytes()).hexdigest() != meta["model_sha256"]:
+        if _sha256(model_path) != meta["model_sha256"]:
+            return None
+        data_sha = meta.get("data_sha256")
+        if data_sha is not None and _sha256(directory / f"{key}.onnx.data") != data_sha:
             return None
         report = PlacementReport.from_json(json.dumps(meta["report"]))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     report.from_cache, report.cache_key = True, key
     with contextlib.suppress(OSError):
@@ -429,10 +459,15 @@ def _read_cache(directory: Path, key: str) -> PlacementReport | None:
     return report
 
 
-def _write_cache(directory: Path, key: str, model_bytes: bytes, report: PlacementReport) -> Path:
+def _write_cache(directory: Path, key: str, serialized: SerializedModel, report: PlacementReport) -> Path:
     model_path = directory / f"{key}.onnx"
-    atomic_write(model_path, model_bytes)  # the model first: the report marks the entry complete
-    meta = {"key": key, "model_sha256": hashlib.sha256(model_bytes).hexdigest(), "report": report.to_dict()}
+    # The model (and its data) first: the report marks the entry complete.
+    if serialized.data is not None:
+        atomic_write(directory / f"{key}.onnx.data", serialized.data)
+    atomic_write(model_path, serialized.model)
+    meta = {"key": key, "model_sha256": hashlib.sha256(serialized.model).hexdigest(),
+            "data_sha256": None if serialized.data is None else hashlib.sha256(serialized.data).hexdigest(),
+            "report": report.to_dict()}
     atomic_write(directory / f"{key}.json", (json.dumps(meta, indent=2) + "\n").encode())
     _evict(directory, key, cache_limit())
     return model_path
@@ -449,12 +484,71 @@ def parse_model(data: bytes, path: Path) -> onnx.ModelProto:
     return model
 
 
+@dataclass
+class SerializedModel:
+    model: bytes
+    data: bytes | None  # external data (for models over protobuf's 2 GiB), referenced by the model under its name
+
+
+PROTOBUF_LIMIT = 2**31 - 2**20  # protobuf cannot serialize 2 GiB; leave room for the graph itself
+EXTERNAL_MIN_BYTES = 1024  # smaller tensors stay inline when weights move out
+
+
+def serialize(model: onnx.ModelProto, data_name: str) -> SerializedModel:
+    """The model's bytes; one that protobuf cannot hold in one message keeps its large initializers in an external
+    data blob named `data_name` (to be written beside the model)."""
+    if model.ByteSize() < PROTOBUF_LIMIT:
+        return SerializedModel(model.SerializeToString(), None)
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    blob = bytearray()
+    for t in out.graph.initializer:
+        if t.data_location == onnx.TensorProto.EXTERNAL or len(t.raw_data) < EXTERNAL_MIN_BYTES:
+            continue
+        offset = len(blob)
+        blob += t.raw_data
+        t.ClearField("raw_data")
+        t.data_location = onnx.TensorProto.EXTERNAL
+        del t.external_data[:]
+        for k, v in (("location", data_name), ("offset", str(offset)), ("length", str(len(blob) - offset))):
+            t.external_data.add(key=k, value=v)
+    return SerializedModel(out.SerializeToString(), bytes(blob))
+
+
+def write_output(path: Path, serialized: SerializedModel | bytes) -> None:
+    """Atomic writes of a file the user named (and its external data): an OSError is a one-line RcnnError."""
+    if isinstance(serialized, bytes):
+        serialized = SerializedModel(serialized, None)
+    try:
+        if serialized.data is not None:
+            atomic_write(path.with_name(path.name + ".data"), serialized.data)
+        atomic_write(path, serialized.model)
+    except OSError as e:
+        raise RcnnError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _copy_cached(directory: Path, key: str, output: Path) -> None:
+    cached = directory / f"{key}.onnx"
+    data = directory / f"{key}.onnx.data"
+    if not data.exists():
+        try:
+            atomic_copy(cached, output)
+        except OSError as e:
+            raise RcnnError(f"cannot write {output}: {e.strerror or e}") from None
+        return
+    model = onnx.load(str(cached), load_external_data=True)  # re-point its data at the output's own file
+    write_output(output, serialize(model, output.name + ".data"))
+
+
 def partition_file(model_path: str | Path, output: str | Path | None = None, *, elem: str = "int8",
                    use_cache: bool = True, cache_directory: str | Path | None = None) -> PartitionResult:
-    """partition_model on a file, cached by the model's bytes, the partitioner's version and the options.
+    """partition_model on a file, cached by the model's bytes, its external data, the partitioner's version and the
+    options. The model passes rcnn.gate first (external data only inside its folder, consistent tensors).
 
     The result is written to `output` when given (atomically). With the cache, the partitioned model also lives
     in the cache directory (default ${XDG_CACHE_HOME:-~/.cache}/rcnn/partition) and a second call returns at once.
+    Partitioned models carry their weights inline (external data of their own only beyond 2 GiB), so a cached
+    copy never depends on the folder of the model it came from.
     """
     if elem not in ELEMS:
         raise RcnnError(f"unknown element type {elem!r} (choose {' or '.join(ELEMS)})")
@@ -462,32 +556,30 @@ def partition_file(model_path: str | Path, output: str | Path | None = None, *, 
     if not model_path.is_file():
         raise RcnnError(f"model not found: {model_path}")
     data = model_path.read_bytes()
+    model = parse_model(data, model_path)
+    data_files = gate.check_model(model, model_path.parent)
     directory = Path(cache_directory) if cache_directory else cache_dir()
-    key = cache_key(data, elem)
+    key = cache_key(data, elem, data_files)
     if use_cache:
         report = _read_cache(directory, key)
         if report is not None:
-            cached = directory / f"{key}.onnx"
             if output is not None:
-                try:
-                    atomic_copy(cached, Path(output))
-                except OSError as e:
-                    raise RcnnError(f"cannot write {output}: {e.strerror or e}") from None
+                _copy_cached(directory, key, Path(output))
             report.model = str(model_path)
-            return PartitionResult(Path(output) if output is not None else cached, report)
-    model = parse_model(data, model_path)
+            return PartitionResult(Path(output) if output is not None else directory / f"{key}.onnx", report)
+    if data_files:
+        model = gate.load_model(model_path)  # the weights, read from the model's folder (checked above)
     new_model, report = partition_model(model, elem)
     report.model = str(model_path)
-    out_bytes = new_model.SerializeToString()
     written: Path | None = None
     if use_cache:
         report.cache_key = key
         try:
-            written = _write_cache(directory, key, out_bytes, report)
+            written = _write_cache(directory, key, serialize(new_model, f"{key}.onnx.data"), report)
         except OSError as e:
-            report.notes.append(f"cache not written ({e.strerror or e})")
+            report.notes.append(f"partition cache {directory} not written ({e.strerror or e})")
     if output is not None:
-        write_output(Path(output), out_bytes)
+        write_output(Path(output), serialize(new_model, Path(output).name + ".data"))
         written = Path(output)
     return PartitionResult(written, report)
 
@@ -515,7 +607,12 @@ def build_parser() -> ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    result = partition_file(a.model, a.output, elem=a.elem, use_cache=not a.no_cache)
+    try:
+        result = partition_file(a.model, a.output, elem=a.elem, use_cache=not a.no_cache)
+    except NothingToPlace as e:
+        other = "int8" if a.elem == "fp32" else "fp32"
+        hint = "for a quantized model" if a.elem == "fp32" else "for a float model, or quantize it first"
+        raise RcnnError(f"{e}; use --elem {other} {hint}") from None
     if a.report is not None:
         write_output(a.report, result.report.to_json().encode())
     if a.json:

@@ -369,9 +369,9 @@ def domain(node: onnx.NodeProto) -> str:
 def not_candidate_reason(node: onnx.NodeProto, elem: str) -> str | None:
     key = (domain(node), node.op_type)
     if elem == "int8" and key in RULES["fp32"]:
-        return f"float {node.op_type}: placed only with --elem fp32"
+        return f"float {node.op_type}: placed only on an fp32 accelerator configuration"
     if elem == "fp32" and key in _QUANTIZED_HINTS:
-        return f"quantized {node.op_type}: placed only with --elem int8"
+        return f"quantized {node.op_type}: placed only on an int8 accelerator configuration"
     if node.op_type == "QGemm":
         return "no systolic op for QGemm (rewrite Gemm as MatMul before quantizing to get QLinearMatMul)"
     if node.op_type in MAC_OPS or node.op_type.startswith("QLinear"):

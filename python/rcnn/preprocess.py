@@ -1,8 +1,10 @@
 """Image → input tensor, the `-p` modes shared with the C++ runner (cpp/ort_test/image_input.cpp).
 
 Both sides compute the same float32 operations in the same order, so for the same decoded pixels the tensors are
-bit-identical (tests/test_preprocess.py checks it against ort_test). PNG/BMP/PPM decode identically everywhere;
-JPEG decoders (Pillow's libjpeg-turbo, ort_test's stb_image) may differ by a grey level here and there.
+bit-identical (tests/test_preprocess.py checks it against ort_test). PNG/BMP/PPM decode identically everywhere,
+16-bit ones included (both keep the high byte of each sample); JPEG decoders (Pillow's libjpeg-turbo, ort_test's
+stb_image) may differ by a grey level here and there. Images are checked against RCNN_MAX_IMAGE_PIXELS from their
+header before they are decoded, and the tensor an image input wants against RCNN_MAX_TENSOR_BYTES (rcnn.gate).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from rcnn import gate
 from rcnn.errors import RcnnError
 
 F32 = np.float32
@@ -57,15 +60,35 @@ def resolve_mode(name: str) -> str:
     return name
 
 
+# An image input of a model that declares no shape for it is fed as a batch of one.
+UNKNOWN_RANK_IMAGE_DIMS: tuple[int | None, ...] = (1, 3, None, None)
+
+
+def _to_rgb(im: Image.Image) -> np.ndarray:
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        # 16-bit grey: keep the high byte, as stb_image (ort_test) does; convert("RGB") would clip at 255 instead.
+        grey = (np.clip(np.asarray(im, dtype=np.int64), 0, 65535) >> 8).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    return np.asarray(im.convert("RGB"))
+
+
 def load_rgb(path: str | Path) -> np.ndarray:
-    """Decode an image file to HxWx3 uint8 RGB."""
+    """Decode an image file to HxWx3 uint8 RGB, after checking its size against RCNN_MAX_IMAGE_PIXELS."""
+    pillow_limit = Image.MAX_IMAGE_PIXELS
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
+        # Our own pixel limit (checked below, the same as ort_test's) replaces Pillow's decompression-bomb check,
+        # which would refuse at another size with another message.
+        Image.MAX_IMAGE_PIXELS = None
+        with Image.open(path) as im:  # reads the header only
+            gate.check_image_size(im.width, im.height, f"image {str(path)!r}")
+            im.load()
+            return _to_rgb(im)
     except FileNotFoundError:
         raise RcnnError(f"image not found: {path}") from None
-    except (UnidentifiedImageError, OSError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise RcnnError(f"cannot read image {path}: {e}") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
 
 
 def resize_bilinear(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
@@ -110,8 +133,9 @@ def normalize(rgb: np.ndarray, mode: str) -> np.ndarray:
     return x.astype(F32)
 
 
-def target_hw(dims: Sequence[int | None], image_hw: tuple[int, int]) -> tuple[int, int]:
+def target_hw(dims: Sequence[int | None] | None, image_hw: tuple[int, int]) -> tuple[int, int]:
     """H and W a model input of rank 3 [3,H,W] or 4 [N,3,H,W] wants; a symbolic dim takes the image's size."""
+    dims = UNKNOWN_RANK_IMAGE_DIMS if dims is None else dims
     if len(dims) not in (3, 4) or dims[-3] not in (3, None):
         shape = "x".join("?" if d is None else str(d) for d in dims)
         raise RcnnError(f"an image input needs a float tensor of shape [3,H,W] or [1,3,H,W], the model wants [{shape}]")
@@ -121,9 +145,13 @@ def target_hw(dims: Sequence[int | None], image_hw: tuple[int, int]) -> tuple[in
     return (h or image_hw[0], w or image_hw[1])
 
 
-def image_to_tensor(path: str | Path, mode: str, dims: Sequence[int | None]) -> np.ndarray:
-    """The tensor the model input with `dims` gets from the image at `path` under preprocess `mode`."""
+def image_to_tensor(path: str | Path, mode: str, dims: Sequence[int | None] | None,
+                    input_name: str = "image") -> np.ndarray:
+    """The tensor the model input with `dims` (None: no shape declared) gets from the image at `path` under
+    preprocess `mode`."""
     rgb = load_rgb(path)
     h, w = target_hw(dims, rgb.shape[:2])
+    count = 3 * h * w * 4
+    gate.check_tensor_bytes(count, f"model input {input_name!r} wants a 3x{h}x{w} float tensor ({count} bytes)")
     x = normalize(resize_bilinear(rgb.astype(F32), h, w), mode)
-    return x[None] if len(dims) == 4 else x
+    return x[None] if dims is None or len(dims) == 4 else x

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from rcnn import paths
-from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
+from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
 from rcnn.detections import find_detection_outputs, looks_like_detections, to_image_space
 from rcnn.errors import RcnnError
 from rcnn.inputs import prepare_inputs
 from rcnn.onnx_model import ModelInfo, read_model_info
-from rcnn.partition import partition_file
+from rcnn.partition import NothingToPlace, partition_file
 from rcnn.placement import PlacementReport
 from rcnn.postprocess import ANNOTATE_MIN_SIDE, image_id_of, resolve_classes, write_results
 from rcnn.preprocess import ALIASES, MODES, load_rgb, target_hw
@@ -79,7 +79,7 @@ def build_parser() -> ArgumentParser:
                         "session.disable_quant_qdq=0 to run a QDQ model with ORT's QDQ fusions)")
     p.add_argument("--native", action="store_true",
                    help="run the host build on the host's ONNX Runtime instead of riscv64 under qemu")
-    p.add_argument("--timeout", type=float, default=1800.0, help="seconds before the run is killed")
+    p.add_argument("--timeout", type=positive_seconds, default=1800.0, help="seconds before the run is killed")
     p.add_argument("--qemu-cpu", default=None, metavar="CPU",
                    help="qemu-riscv64 -cpu model, e.g. rv64 or 'rv64,v=true,vlen=128' (default: qemu's own)")
     p.add_argument("--no-build", action="store_true",
@@ -89,8 +89,8 @@ def build_parser() -> ArgumentParser:
 
 
 def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
-    if a.threads < 1 or a.repeat < 1 or a.timeout <= 0:
-        p.error("--threads and --repeat must be ≥ 1 and --timeout > 0")
+    if a.threads < 1 or a.repeat < 1:
+        p.error("--threads and --repeat must be ≥ 1")
     if any("=" not in entry or entry.startswith("=") for entry in a.session_config):
         p.error("--session-config takes KEY=VALUE")
     if a.model is None:
@@ -99,23 +99,33 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
             a.image = DEMO_IMAGE
 
 
-def place_on_accelerator(model: Path, how: str, elem: str) -> tuple[Path, PlacementReport | None]:
-    """The model to run: partitioned for the accelerator (cached), or as it is when nothing can be placed."""
+FLOAT_MODEL_HINT = ("quantize it first (python -m rcnn.calibrate), or run float Conv/MatMul on an fp32 accelerator "
+                    "(--systolic-config with elem = \"fp32\")")
+
+
+def place_on_accelerator(model: Path, how: str, elem: str,
+                         fallback_dir: Path | None = None) -> tuple[Path, PlacementReport | None]:
+    """The model to run: partitioned for the accelerator (cached), or as it is when nothing can be placed. When the
+    cache cannot be written, the partitioned model goes to `fallback_dir` (the run directory) instead."""
     if how == "off":
         return model, None
     try:
         result = partition_file(model, elem=elem)
-    except RcnnError as e:  # e.g. a float model for the int8 accelerator: nothing to place
+    except NothingToPlace as e:  # e.g. a float model for the int8 accelerator
         if how == "on":
-            raise
-        print(f"== placement: none ({e})")
+            raise RcnnError(f"{e}; {FLOAT_MODEL_HINT}") from None
+        print(f"== placement: none ({e}; {FLOAT_MODEL_HINT})")
         return model, None
     if result.report.placed == 0:
         if how == "on":
             raise RcnnError(f"--partition on: no node of {model.name} can run on the {elem} accelerator")
         return model, result.report
     if result.model_path is None:
-        raise RcnnError("the partitioned model could not be written to the cache")
+        reason = "; ".join(n for n in result.report.notes if "cache" in n) or "the partition cache was not written"
+        if fallback_dir is None:
+            raise RcnnError(f"the partitioned model could not be written: {reason}")
+        print(f"== note: {reason}; the partitioned model goes to the run directory")
+        result = partition_file(model, fallback_dir / "model.systolic.onnx", elem=elem, use_cache=False)
     return result.model_path, result.report
 
 
@@ -138,6 +148,8 @@ def print_placement(report: PlacementReport) -> None:
           + (f", {100 * share:.1f} % of MACs" if share is not None else "")
           + f", {report.transposes_inserted} transposes inserted"
           + (" (cached)" if report.from_cache else ""))
+    for note in report.notes:
+        print(f"  note: {note}")
 
 
 def print_systolic(stats: dict) -> None:
@@ -170,18 +182,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     _check_args(parser, a)
     info = read_model_info(a.model)
     elem = read_config(a.systolic_config)["elem"]
-    model, placement = place_on_accelerator(info.path, a.partition, elem)
-    libs = list(a.custom_op_lib)
-    if model != info.path:
-        libs.append(systolic_library(a.native, build_it=not a.no_build))
-    config = RunConfig(native=a.native, execution=a.execution, opt_level=a.opt_level, log_severity=a.log_severity,
-                       threads=a.threads, repeat=a.repeat, trace=a.trace, save_optimized=a.save_optimized,
-                       custom_op_libs=libs, systolic_config=a.systolic_config, dim=a.dim, timeout=a.timeout,
-                       qemu_cpu=a.qemu_cpu, build=not a.no_build, echo=not a.quiet,
-                       session_config={**DEFAULT_SESSION_CONFIG, **dict(e.split("=", 1) for e in a.session_config)})
     target = "native (host)" if a.native else "riscv64 under qemu"
     with fresh_run_dir(a.output_dir, f"{a.model.stem}-{'native' if a.native else 'rv64'}") as holder:
         work = holder[0]
+        model, placement = place_on_accelerator(info.path, a.partition, elem, fallback_dir=work)
+        libs = list(a.custom_op_lib)
+        if model != info.path:
+            libs.append(systolic_library(a.native, build_it=not a.no_build))
+        config = RunConfig(native=a.native, execution=a.execution, opt_level=a.opt_level,
+                           log_severity=a.log_severity, threads=a.threads, repeat=a.repeat, trace=a.trace,
+                           save_optimized=a.save_optimized, custom_op_libs=libs, systolic_config=a.systolic_config,
+                           dim=a.dim, timeout=a.timeout, qemu_cpu=a.qemu_cpu, build=not a.no_build,
+                           echo=not a.quiet,
+                           session_config={**DEFAULT_SESSION_CONFIG,
+                                           **dict(e.split("=", 1) for e in a.session_config)})
         inputs, mode = prepare_inputs(info, a.image, a.input, a.preprocess, work)
         result = run(model.resolve(), [f.resolve() for f in inputs], work.resolve(), config)
         (work / "stdout.txt").write_text(result.stdout)
@@ -190,7 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             (work / "placement.txt").write_text(placement.format_table() + "\n")
             (work / "placement.json").write_text(placement.to_json())
         (work / "run.json").write_text(json.dumps({
-            "model": str(info.path.resolve()), "ran": str(model.resolve()),
+            "model": str(info.path.resolve()),
+            "ran": model.name if model.parent == work else str(model.resolve()),  # a bare name: in this directory
             "image": str(a.image.resolve()) if a.image else None, "preprocess": mode,
             "target": "native" if a.native else "riscv64-qemu", "command": result.command,
             "wall_s": round(result.wall_s, 3)}, indent=2) + "\n")

@@ -6,7 +6,11 @@ TensorProto file per output) and nothing of argparse.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
 import json
+import math
 import os
 import signal
 import subprocess
@@ -110,13 +114,37 @@ def _pump(stream: IO[str], sink: list[str], echo_to: IO[str] | None, drop: tuple
             echo_to.flush()
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before any fork: the child only calls it
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child, before exec: the kernel sends SIGKILL when the parent dies, however it dies (even SIGKILL,
+    which no `finally` survives). qemu-user keeps the setting across exec; the getppid check closes the window in
+    which the parent died before the prctl."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def _execute(cmd: list[str], timeout: float, echo: bool) -> tuple[int, str, str]:
-    """Run cmd in its own process group; kill the whole group on timeout. Returns (code, stdout, filtered stderr)."""
+    """Run cmd in its own process group, which is killed on every way out: timeout, Ctrl-C, SIGTERM (raised as
+    rcnn.cli.Terminated), any error; and by the kernel when this process is SIGKILLed. Returns (code, stdout,
+    filtered stderr)."""
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise RcnnError(f"the run's timeout must be a finite number of seconds > 0, not {timeout!r}")
     env = dict(os.environ)
     # The riscv64 guest's ld.so would otherwise read the host's x86 ld.so.cache paths; -L already roots it.
     env.pop("LD_LIBRARY_PATH", None)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
-                            start_new_session=True, env=env)
+                            start_new_session=True, env=env,
+                            preexec_fn=functools.partial(_die_with_parent, os.getpid()))
     out: list[str] = []
     err: list[str] = []
     threads = [
@@ -128,11 +156,12 @@ def _execute(cmd: list[str], timeout: float, echo: bool) -> tuple[int, str, str]
     try:
         code = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        _kill_group(proc)
         msg = f"the run exceeded its timeout of {timeout:g} s and was killed (raise it with --timeout)"
         raise RcnnError(msg) from None
     finally:
+        if proc.returncode is None:  # interrupted or terminated while waiting: the runner must not outlive us
+            _kill_group(proc)
         for t in threads:
             t.join(timeout=5)
     return code, "".join(out), "".join(err)

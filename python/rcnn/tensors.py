@@ -1,4 +1,8 @@
-"""Tensor files: ONNX TensorProto (.pb, the ONNX test-data format) and NumPy (.npy)."""
+"""Tensor files: ONNX TensorProto (.pb, the ONNX test-data format) and NumPy (.npy).
+
+Both are untrusted: a .npy header or a TensorProto's dims may promise more than the file holds, so the size is
+checked against the file and RCNN_MAX_TENSOR_BYTES (rcnn.gate) before anything is allocated.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,24 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from rcnn import gate
 from rcnn.errors import RcnnError
 from rcnn.files import atomic_write
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    with path.open("rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(f)  # no allocation, unlike np.load
+        if dtype.hasobject:
+            raise gate.RefusedInput(f"tensor file {str(path)!r} holds Python objects (pickled data is refused)")
+        want = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        gate.check_tensor_bytes(want, f"tensor file {str(path)!r} declares {want} bytes")
+        held = path.stat().st_size - f.tell()
+    if held < want:
+        raise gate.RefusedInput(f"tensor file {str(path)!r} declares {want} bytes but holds {held}")
+    return np.load(path, allow_pickle=False)
 
 
 def load_tensor(path: str | Path) -> tuple[np.ndarray, str | None]:
@@ -17,11 +37,14 @@ def load_tensor(path: str | Path) -> tuple[np.ndarray, str | None]:
     path = Path(path)
     try:
         if path.suffix == ".npy":
-            return np.load(path, allow_pickle=False), None
+            return _load_npy(path), None
         proto = onnx.load_tensor(str(path))
+        gate.check_tensor(proto, folder=None)
         return numpy_helper.to_array(proto), proto.name or None
     except FileNotFoundError:
         raise RcnnError(f"input file not found: {path}") from None
+    except RcnnError:
+        raise
     except Exception as e:
         raise RcnnError(f"cannot read tensor file {path}: {type(e).__name__}: {e}") from None
 

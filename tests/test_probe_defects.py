@@ -1,0 +1,453 @@
+"""Regression tests for the defects a hostile-user probe found (issue 14), one section per finding.
+
+Each test failed before its fix: it asserts the cause of a refusal (message and exit status), not just the
+`rcnn.X: error:` prefix, so a run failing for another reason does not pass it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from rcnn import paths, testnets
+from rcnn.partition import cache_key, partition_file
+from rcnn.preprocess import image_to_tensor
+from rcnn.tensors import load_tensor, save_tensor
+
+from conftest import ROOT, random_input, run_cli
+
+DEMO = paths.MODELS_DIR / "shapes" / "shapes_int8.onnx"
+REFUSED = 3  # exit status of a refused model or input, rcnn CLIs and ort_test alike
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**os.environ, **extra}
+
+
+def _rcnn(*args: str | Path, cwd: Path, env: dict[str, str] | None = None,
+          timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def _one_line_error(r: subprocess.CompletedProcess[str], prog: str, code: int, *phrases: str) -> None:
+    assert r.returncode == code, (r.returncode, r.stderr[-2000:])
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: "), r.stderr[-2000:]
+    for phrase in phrases:
+        assert phrase in lines[0], lines[0]
+
+
+# ------------------------------------------------------------------------------------------------ 1. interrupts
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped."""
+    try:
+        text = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return text[text.rindex(")") + 2] != "Z"
+
+
+def _wait_for(predicate, seconds: float) -> bool:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def _qemu_child(proc: subprocess.Popen[str]) -> int:
+    """The qemu-riscv64 process the run started (waits for it)."""
+    found: list[int] = []
+
+    def started() -> bool:
+        found[:] = [c for c in _children(proc.pid)
+                    if b"qemu-riscv64" in (Path("/proc") / str(c) / "cmdline").read_bytes()]
+        return bool(found) or proc.poll() is not None
+
+    assert _wait_for(started, 120) and found, "the run never started qemu"
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def demo_partitioned(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The demo model partitioned once, so that the interrupted runs start qemu at once."""
+    partition_file(DEMO)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
+def test_interrupted_run_leaves_no_runner_and_no_directory(tmp_path: Path, sig: signal.Signals,
+                                                           demo_partitioned: None) -> None:
+    out = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "rcnn.run", "-r", "500", "--no-build", "-q", "-o", str(out)],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        qemu = _qemu_child(proc)
+        time.sleep(0.5)  # inside inference
+        proc.send_signal(sig)
+        code = proc.wait(timeout=30)
+        assert _wait_for(lambda: not _alive(qemu), 10), f"qemu {qemu} outlived rcnn.run after {sig.name}"
+        # A SIGKILLed run's hidden directory is removed by its watchdog, a moment later.
+        assert _wait_for(lambda: not any(out.iterdir()), 10), list(out.iterdir())
+        time.sleep(1.5)  # an orphan that finished now would re-create the directory
+        assert list(out.iterdir()) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    expected = {signal.SIGINT: 130, signal.SIGTERM: 128 + signal.SIGTERM, signal.SIGKILL: -signal.SIGKILL}[sig]
+    assert code == expected, proc.stderr.read() if proc.stderr else ""
+
+
+# ------------------------------------------------------------------------------------------ 2. external data
+
+
+def _leaky_model(folder: Path, location: str, nbytes: int = 16) -> Path:
+    """y = W, where W's data is external at `location`: whatever W reads comes back as the output."""
+    folder.mkdir(parents=True, exist_ok=True)
+    w = TensorProto(name="W", data_type=TensorProto.UINT8, dims=[nbytes])
+    w.data_location = TensorProto.EXTERNAL
+    w.external_data.add(key="location", value=location)
+    w.external_data.add(key="length", value=str(nbytes))
+    graph = helper.make_graph([helper.make_node("Identity", ["W"], ["y"])], "leak", [],
+                              [helper.make_tensor_value_info("y", TensorProto.UINT8, [nbytes])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = folder / "model.onnx"
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+@pytest.fixture()
+def secret(tmp_path: Path) -> Path:
+    f = tmp_path / "secret.bin"
+    f.write_bytes(b"TOP-SECRET-BYTES" * 4)
+    return f
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["qemu", "native"])
+@pytest.mark.parametrize("how", ["dotdot", "absolute", "symlink"])
+def test_external_data_outside_the_model_folder_is_refused(tmp_path: Path, secret: Path, how: str,
+                                                           native: bool) -> None:
+    folder = tmp_path / "m"
+    if how == "symlink":
+        folder.mkdir()
+        (folder / "w.bin").symlink_to(secret)
+        model, phrase = _leaky_model(folder, "w.bin"), "resolves outside the model's folder"
+    elif how == "absolute":
+        model, phrase = _leaky_model(folder, str(secret)), "has an absolute location"
+    else:
+        model, phrase = _leaky_model(folder, "../secret.bin"), "leaves the model's folder"
+    out = tmp_path / "runs"
+    r = _rcnn("rcnn.run", "-m", model, "-o", out, "--no-build", *(["--native"] if native else []), cwd=tmp_path)
+    _one_line_error(r, "rcnn.run", REFUSED, "tensor 'W'", phrase)
+    assert "TOP-SECRET" not in r.stdout + r.stderr
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["qemu", "native"])
+def test_ort_test_refuses_external_data_outside_the_folder_by_itself(tmp_path: Path, secret: Path,
+                                                                     native: bool) -> None:
+    model = _leaky_model(tmp_path / "m", "../secret.bin")
+    runner = ([str(paths.host_binary())] if native else
+              ["qemu-riscv64", "-L", str(paths.sysroot()), str(paths.riscv64_binary())])
+    r = subprocess.run([*runner, "-m", str(model), "-o", str(tmp_path / "out")], capture_output=True, text=True,
+                       timeout=300, env={k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"})
+    assert r.returncode == REFUSED, r.stderr[-2000:]
+    assert "ort_test: error:" in r.stderr and "leaves the model's folder" in r.stderr
+    assert "TOP-SECRET" not in r.stdout and not (tmp_path / "out").exists()
+
+
+def test_external_data_inside_the_folder_still_runs(tmp_path: Path) -> None:
+    model = _leaky_model(tmp_path / "m", "sub/w.bin")
+    (tmp_path / "m" / "sub").mkdir()
+    (tmp_path / "m" / "sub" / "w.bin").write_bytes(bytes(range(16)))
+    r = _rcnn("rcnn.run", "-m", model, "-o", tmp_path / "runs", "--no-build", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    y, _ = load_tensor(next((tmp_path / "runs").iterdir()) / "output_0.pb")
+    assert y.tolist() == list(range(16))
+
+
+# ---------------------------------------------------------------------------- 3. external weights, partitioned
+
+
+def _int8_external(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    testnets.int8_convnet(folder / "tmp.onnx", size=16)
+    model = onnx.load(str(folder / "tmp.onnx"))
+    (folder / "tmp.onnx").unlink()
+    onnx.save(model, str(folder / "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+              location="weights.bin", size_threshold=64)
+    assert any(t.data_location == TensorProto.EXTERNAL for t in onnx.load(str(folder / "model.onnx"),
+                                                                          load_external_data=False).graph.initializer)
+    return folder / "model.onnx"
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "qemu"])
+def test_external_weights_partition_from_any_folder(tmp_path: Path, native: bool) -> None:
+    model = _int8_external(tmp_path / "model")
+    x = random_input(tmp_path / "x.pb", (1, 3, 16, 16))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = _env(XDG_CACHE_HOME=str(tmp_path / "cache"))
+    flags = ["--native"] if native else []
+    r = _rcnn("rcnn.run", "-m", model, "--input", x, "-o", "runs", "--partition", "on", "--no-build", *flags,
+              cwd=elsewhere, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "100.0 % of MACs" in r.stdout and "(cached)" not in r.stdout
+    first = load_tensor(next((elsewhere / "runs").iterdir()) / "output_1.pb")[0]
+    # The cached copy runs again from another folder, with its weights.
+    r = _rcnn("rcnn.run", "-m", model, "--input", x, "-o", "runs2", "--partition", "on", "--no-build", *flags,
+              cwd=tmp_path, env=env)
+    assert r.returncode == 0 and "(cached)" in r.stdout, r.stderr[-3000:]
+    assert np.array_equal(load_tensor(next((tmp_path / "runs2").iterdir()) / "output_1.pb")[0], first)
+
+
+def test_changed_external_weights_miss_the_cache(tmp_path: Path) -> None:
+    model = _int8_external(tmp_path / "model")
+    cache = tmp_path / "cache"
+    first = partition_file(model, cache_directory=cache)
+    weights = tmp_path / "model" / "weights.bin"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x55
+    weights.write_bytes(bytes(data))
+    second = partition_file(model, cache_directory=cache)
+    assert not second.report.from_cache and second.report.cache_key != first.report.cache_key
+    assert cache_key(model.read_bytes(), "int8") != second.report.cache_key  # the weights are part of the key
+
+
+# ---------------------------------------------------------------------------------------- 4. 16-bit PNGs
+
+
+def _png16_grey(path: Path, seed: int = 0) -> Path:
+    from PIL import Image
+
+    values = np.random.default_rng(seed).integers(0, 65536, (12, 20)).astype(np.uint16)
+    Image.fromarray(values).save(path)
+    return path
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "qemu"])
+def test_16_bit_grey_png_decodes_like_ort_test(tmp_path: Path, native: bool) -> None:
+    png = _png16_grey(tmp_path / "g16.png")
+    python = image_to_tensor(png, "none", [1, 3, 12, 20])
+    assert np.count_nonzero(python < 255) / python.size * 100 > 20  # not clipped to white
+    model = testnets.identity_net(tmp_path / "id.onnx", [1, 3, 12, 20])
+    runner = ([str(paths.host_binary())] if native else
+              ["qemu-riscv64", "-L", str(paths.sysroot()), str(paths.riscv64_binary())])
+    r = subprocess.run([*runner, "-m", str(model), "-i", str(png), "-p", "none", "-o", str(tmp_path / "out")],
+                       capture_output=True, text=True, timeout=300,
+                       env={k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"})
+    assert r.returncode == 0, r.stderr
+    cpp, _ = load_tensor(tmp_path / "out" / "output_0.pb")
+    assert np.array_equal(cpp, python)
+
+
+# --------------------------------------------------------------------------------------- 5. one-line errors
+
+
+def test_initializer_whose_dims_lie_is_refused(tmp_path: Path) -> None:
+    w = numpy_helper.from_array(np.arange(5, dtype=np.float32), "W")
+    w.dims[:] = [2, 3]  # 24 bytes declared, 20 held
+    graph = helper.make_graph([helper.make_node("Identity", ["W"], ["y"])], "lie", [],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    (tmp_path / "lie.onnx").write_bytes(model.SerializeToString())
+    for native in ([], ["--native"]):
+        r = _rcnn("rcnn.run", "-m", tmp_path / "lie.onnx", "--no-build", *native, cwd=tmp_path)
+        _one_line_error(r, "rcnn.run", REFUSED,
+                        "tensor 'W' declares dims [2,3] (24 bytes of float32) but holds 20 bytes")
+    r = _rcnn("rcnn.partition", tmp_path / "lie.onnx", "--no-cache", cwd=tmp_path)
+    _one_line_error(r, "rcnn.partition", REFUSED, "tensor 'W' declares dims [2,3]")
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header says width x height over a tiny IDAT: a decompression bomb's shape, in 100 bytes."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "qemu"])
+def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path, native: bool) -> None:
+    bomb = _png_header_only(tmp_path / "bomb.png", 20000, 20000)
+    model = testnets.identity_net(tmp_path / "id.onnx", [1, 3, "h", "w"], preprocess="none")
+    r = _rcnn("rcnn.run", "-m", model, "-i", bomb, "--no-build", *(["--native"] if native else []), cwd=tmp_path)
+    _one_line_error(r, "rcnn.run", REFUSED, "is 20000x20000 (400000000 pixels), over the limit of 100000000",
+                    "RCNN_MAX_IMAGE_PIXELS")
+    runner = ([str(paths.host_binary())] if native else
+              ["qemu-riscv64", "-L", str(paths.sysroot()), str(paths.riscv64_binary())])
+    r = subprocess.run([*runner, "-m", str(model), "-i", str(bomb), "-p", "none"], capture_output=True, text=True,
+                       timeout=300, env={k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"})
+    assert r.returncode == REFUSED and "over the limit of 100000000 (RCNN_MAX_IMAGE_PIXELS)" in r.stderr, r.stderr
+    # The limit is the user's to raise: past it, the image is decoded (and found corrupt, one line, no traceback).
+    r = _rcnn("rcnn.run", "-m", model, "-i", bomb, "--native", cwd=tmp_path,
+              env=_env(RCNN_MAX_IMAGE_PIXELS=str(10**9)))
+    _one_line_error(r, "rcnn.run", 1, "cannot read image")
+
+
+def test_huge_declared_input_fed_an_image_is_refused(tmp_path: Path, image: Path) -> None:
+    model = testnets.identity_net(tmp_path / "huge.onnx", [1, 3, 2**40, 1], preprocess="none")
+    for native in ([], ["--native"]):
+        r = _rcnn("rcnn.run", "-m", model, "-i", image, "--no-build", *native, cwd=tmp_path)
+        _one_line_error(r, "rcnn.run", REFUSED, f"model input 'x' wants a 3x{2**40}x1 float tensor",
+                        "RCNN_MAX_TENSOR_BYTES")
+
+
+def test_npy_promising_more_than_it_holds_is_refused(tmp_path: Path) -> None:
+    model = testnets.identity_net(tmp_path / "id.onnx", [1, 3, 4, 4])
+    f = tmp_path / "x.npy"
+    np.save(f, np.zeros((1, 3, 4, 4), np.float32))
+    f.write_bytes(f.read_bytes().replace(b"(1, 3, 4, 4)", b"(9999999, 3)", 1))  # same header length
+    r = _rcnn("rcnn.run", "-m", model, "--input", f, "--native", cwd=tmp_path)
+    _one_line_error(r, "rcnn.run", REFUSED, "declares 119999988 bytes but holds 192")
+
+
+def test_cache_entry_that_is_json_but_no_object_is_rebuilt(tmp_path: Path, models: dict[str, Path]) -> None:
+    cache = tmp_path / "cache"
+    first = partition_file(models["int8"], cache_directory=cache)
+    meta = cache / f"{first.report.cache_key}.json"
+    meta.write_text("[1, 2, 3]\n")
+    again = partition_file(models["int8"], cache_directory=cache)
+    assert not again.report.from_cache and again.report.placed == first.report.placed
+    assert isinstance(json.loads(meta.read_text()), dict)
+    assert partition_file(models["int8"], cache_directory=cache).report.from_cache
+
+
+# ------------------------------------------------------------------------------------------ 6. --timeout nan
+
+
+@pytest.mark.parametrize("module", ["rcnn.run", "rcnn.eval", "rcnn.compare"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0"])
+def test_timeout_must_be_finite_and_positive(tmp_path: Path, module: str, value: str) -> None:
+    r = _rcnn(module, "--timeout", value, cwd=tmp_path)
+    _one_line_error(r, module, 2, "--timeout", "finite number of seconds > 0")
+
+
+# --------------------------------------------------------------------------------- 7. inputs without a shape
+
+
+def _shapeless_model(path: Path) -> Path:
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "shapeless",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    assert not model.graph.input[0].type.tensor_type.HasField("shape")
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "qemu"])
+def test_input_without_declared_shape_takes_any_tensor(tmp_path: Path, image: Path, native: bool) -> None:
+    model = _shapeless_model(tmp_path / "shapeless.onnx")
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    np.save(tmp_path / "x.npy", x)
+    flags = ["--native"] if native else ["--no-build"]
+    r = _rcnn("rcnn.run", "-m", model, "--input", tmp_path / "x.npy", "-o", tmp_path / "a", *flags, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert np.array_equal(load_tensor(next((tmp_path / "a").iterdir()) / "output_0.pb")[0], x)
+    # An image fills it as a batch of one [1,3,H,W], on both sides alike.
+    r = _rcnn("rcnn.run", "-m", model, "-i", image, "-p", "none", "-o", tmp_path / "b", *flags, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    y = load_tensor(next((tmp_path / "b").iterdir()) / "output_0.pb")[0]
+    assert np.array_equal(y, image_to_tensor(image, "none", None))
+
+
+# -------------------------------------------------------------------------------------------------- 8. smaller
+
+
+def test_partition_notes_are_printed_by_run(tmp_path: Path) -> None:
+    path = testnets.int8_convnet(tmp_path / "int8.onnx", size=16)
+    model = onnx.load(str(path))
+    model.ir_version = 11
+    onnx.save(model, str(path))
+    x = random_input(tmp_path / "x.pb", (1, 3, 16, 16))
+    r = _rcnn("rcnn.run", "-m", path, "--input", x, "--native", cwd=tmp_path,
+              env=_env(XDG_CACHE_HOME=str(tmp_path / "cache")))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "note: IR version lowered from 11 to 10" in r.stdout
+
+
+def test_float_model_hint_names_a_flag_rcnn_run_has(tmp_path: Path, models: dict[str, Path]) -> None:
+    x = random_input(tmp_path / "x.pb", (1, 3, 16, 16))
+    r = _rcnn("rcnn.run", "-m", models["fp32"], "--input", x, "--native", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("== placement: none"))
+    assert "--elem" not in line and "--systolic-config" in line
+    r = _rcnn("rcnn.run", "-m", models["fp32"], "--input", x, "--native", "--partition", "on", cwd=tmp_path)
+    _one_line_error(r, "rcnn.run", 1, "no int8 QOperator nodes", "--systolic-config")
+    assert "--elem" not in r.stderr
+    r = _rcnn("rcnn.partition", models["fp32"], "--no-cache", cwd=tmp_path)
+    _one_line_error(r, "rcnn.partition", 1, "no int8 QOperator nodes", "--elem fp32")
+
+
+def test_unwritable_cache_runs_anyway_and_says_why(tmp_path: Path, models: dict[str, Path]) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache's parent should be\n")
+    x = random_input(tmp_path / "x.pb", (1, 3, 32, 32))
+    r = _rcnn("rcnn.run", "-m", models["int8"], "--input", x, "--native", "-o", tmp_path / "runs", cwd=tmp_path,
+              env=_env(XDG_CACHE_HOME=str(blocker)))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "not written (Not a directory)" in r.stdout and "partitioned model goes to the run directory" in r.stdout
+    run_dir = next((tmp_path / "runs").iterdir())
+    assert (run_dir / "model.systolic.onnx").is_file()
+    assert json.loads((run_dir / "run.json").read_text())["ran"] == "model.systolic.onnx"
+
+
+def test_truncated_runner_binary_is_named_with_the_fix(tmp_path: Path, models: dict[str, Path]) -> None:
+    build = tmp_path / "build"
+    runner, library = paths.riscv64_binary(), paths.riscv64_library()
+    for src in (runner, library):
+        dst = build / src.relative_to(paths.build_dir())
+        dst.parent.mkdir(parents=True)
+        shutil.copy2(src, dst)
+    short = build / runner.relative_to(paths.build_dir())
+    short.write_bytes(short.read_bytes()[: short.stat().st_size // 2])
+    x = random_input(tmp_path / "x.pb", (1, 3, 32, 32))
+    r = _rcnn("rcnn.run", "-m", models["int8"], "--input", x, "--no-build", cwd=tmp_path,
+              env=_env(RCNN_BUILD_DIR=str(build), RCNN_SYSROOT=str(paths.sysroot())))
+    _one_line_error(r, "rcnn.run", 1, f"the riscv64 ort_test {short} is truncated", "rebuild it: rm ")
+    assert "SIGBUS" not in r.stderr
+
+
+def test_cli_tools_keep_working_after_these_checks(tmp_path: Path) -> None:
+    """The gate must not refuse the project's own models: the demo runs natively with the limits at default."""
+    r = run_cli("rcnn.run", "--native", "-o", tmp_path / "runs", cwd=ROOT)
+    assert r.returncode == 0 and "detection(s)" in r.stdout, r.stderr[-2000:]
+    x = np.zeros((1, 3, 4, 4), np.float32)
+    save_tensor(x, tmp_path / "x.pb", "x")
+    assert np.array_equal(load_tensor(tmp_path / "x.pb")[0], x)
