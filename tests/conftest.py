@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rcnn import testnets
-from rcnn.tensors import save_tensor
+from rcnn.models import testnets
+from rcnn.runtime.tensors import save_tensor
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from rcnn.tensors import save_tensor
+from rcnn.runtime.tensors import save_tensor
 
 
 def _f32(name: str, array: np.ndarray) -> onnx.TensorProto:

@@ -10,8 +10,8 @@ import numpy as np
 import onnx
 import pytest
 
-from rcnn.runner import read_outputs
-from rcnn.testnets import quantize_qoperator, resnet_float
+from rcnn.models.testnets import quantize_qoperator, resnet_float
+from rcnn.runtime.runner import read_outputs
 
 from conftest import only_run_dir, random_input, run_cli
 

@@ -9,8 +9,9 @@ import numpy as np
 import onnx
 
 from rcnn import paths
-from rcnn import testnets as nets
-from rcnn.compare import (
+from rcnn.models import testnets as nets
+from rcnn.onnxgraph.model_info import read_model_info
+from rcnn.tools.compare import (
     DOMAIN,
     EXIT_DIVERGED,
     EXIT_SAME,
@@ -21,7 +22,6 @@ from rcnn.compare import (
     format_table,
     reference_view,
 )
-from rcnn.onnx_model import read_model_info
 
 from conftest import run_cli
 

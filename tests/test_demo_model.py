@@ -10,9 +10,10 @@ import numpy as np
 import onnx
 import pytest
 
-from rcnn import paths, rle
-from rcnn.run import DEMO_IMAGE, DEMO_MODEL
-from rcnn.runner import read_outputs
+from rcnn import paths
+from rcnn.detection import rle
+from rcnn.models.demo import DEMO_IMAGE, DEMO_MODEL
+from rcnn.runtime.runner import read_outputs
 
 from conftest import only_run_dir, run_cli
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from rcnn import eval as ev
+from rcnn.detection import coco_eval as coco
 from rcnn.errors import RcnnError
-from rcnn.shapes import VAL_SEED, write_coco_folder
+from rcnn.models.synthetic import VAL_SEED, write_coco_folder
+from rcnn.tools import evaluate as ev
 
 from conftest import run_cli
 
@@ -34,28 +35,28 @@ def _gt_as_results(folder: Path, dx: float = 0.0) -> tuple[list[dict], list[int]
 
 
 def test_ground_truth_as_detections_scores_ap_1(shapes_folder: Path) -> None:
-    gt = ev.coco_ground_truth(shapes_folder / "annotations.json")
+    gt = coco.coco_ground_truth(shapes_folder / "annotations.json")
     results, ids = _gt_as_results(shapes_folder)
     for iou in ("bbox", "segm"):
-        stats, summary = ev.coco_eval(gt, results, ids, iou)
+        stats, summary = coco.coco_eval(gt, results, ids, iou)
         assert stats[:3] == [1.0, 1.0, 1.0], (iou, summary)
     assert "area" not in results[0], "loadRes must not write into the caller's detections"
 
 
 def test_shifted_boxes_score_lower(shapes_folder: Path) -> None:
-    gt = ev.coco_ground_truth(shapes_folder / "annotations.json")
+    gt = coco.coco_ground_truth(shapes_folder / "annotations.json")
     results, ids = _gt_as_results(shapes_folder, dx=0.15)  # IoU 0.74: counts at 0.5, not at 0.75
-    box = ev.coco_eval(gt, results, ids, "bbox")[0]
+    box = coco.coco_eval(gt, results, ids, "bbox")[0]
     assert box[1] == 1.0 and box[2] < 0.5 and box[0] < 0.8
-    assert ev.coco_eval(gt, results, ids, "segm")[0][0] == 1.0, "segm ignores the boxes"
-    assert ev.coco_eval(gt, [], ids, "bbox")[0][0] == 0.0
+    assert coco.coco_eval(gt, results, ids, "segm")[0][0] == 1.0, "segm ignores the boxes"
+    assert coco.coco_eval(gt, [], ids, "bbox")[0][0] == 0.0
 
 
 def test_subset_is_scored_on_its_own_images(shapes_folder: Path) -> None:
-    gt = ev.coco_ground_truth(shapes_folder / "annotations.json")
+    gt = coco.coco_ground_truth(shapes_folder / "annotations.json")
     results, ids = _gt_as_results(shapes_folder)
     first = [r for r in results if r["image_id"] == ids[0]]
-    assert ev.coco_eval(gt, first, ids[:1], "bbox")[0][0] == 1.0  # the other images' objects are not misses
+    assert coco.coco_eval(gt, first, ids[:1], "bbox")[0][0] == 1.0  # the other images' objects are not misses
 
 
 def test_parse_run() -> None:
@@ -69,9 +70,9 @@ def test_parse_run() -> None:
 def test_compare() -> None:
     a = [{"image_id": 1, "outputs_sha256": "x", "detections": []},
          {"image_id": 2, "outputs_sha256": "y", "detections": []}]
-    assert ev.compare(a, a[:1]) == "bit-identical on 1 image(s)"
-    assert ev.compare(a, [{**a[1], "outputs_sha256": "z"}]).startswith("DIFFER: raw outputs on 1 of 1")
-    assert ev.compare(a, []) == "no images in common"
+    assert coco.compare(a, a[:1]) == "bit-identical on 1 image(s)"
+    assert coco.compare(a, [{**a[1], "outputs_sha256": "z"}]).startswith("DIFFER: raw outputs on 1 of 1")
+    assert coco.compare(a, []) == "no images in common"
 
 
 def test_cli_errors(tmp_path: Path, shapes_folder: Path) -> None:
@@ -83,8 +84,8 @@ def test_cli_errors(tmp_path: Path, shapes_folder: Path) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_maskrcnn(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from rcnn import export
-    from rcnn.detectors import ARCH, INPUT_SIZE, shapes_maskrcnn
+    from rcnn.models import export
+    from rcnn.models.detectors import ARCH, INPUT_SIZE, shapes_maskrcnn
 
     out = tmp_path_factory.mktemp("model") / "shapes_random.onnx"
     export.export_model(shapes_maskrcnn(), out, arch=ARCH, size=INPUT_SIZE, check=False)
@@ -103,7 +104,7 @@ def test_end_to_end_ort(tmp_path: Path, shapes_folder: Path, tiny_maskrcnn: Path
     for s in doc["runs"]:
         assert s["images"] == 2 and s["detections"] > 0
         for kind in ("box", "mask"):
-            assert set(s[kind]) == set(ev.STATS) and all(v == -1 or 0 <= v <= 1 for v in s[kind].values())
+            assert set(s[kind]) == set(coco.STATS) and all(v == -1 or 0 <= v <= 1 for v in s[kind].values())
     per_image = json.loads(dets.read_text())["runs"][0]["images"]
     ids = {i["id"] for i in json.loads((shapes_folder / "annotations.json").read_text())["images"][:2]}
     assert {i["image_id"] for i in per_image} == ids

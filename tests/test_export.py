@@ -12,9 +12,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from rcnn import export
 from rcnn.errors import RcnnError
-from rcnn.shapes import CLASSES
+from rcnn.models import export
+from rcnn.models.synthetic import CLASSES
 
 from conftest import ROOT, run_cli
 

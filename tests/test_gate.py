@@ -16,8 +16,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from rcnn import gate, paths
+from rcnn import paths
 from rcnn.errors import RefusedInput
+from rcnn.onnxgraph import gate
 
 
 def _external(name: str, location: str, dims: list[int], **extra: str) -> onnx.TensorProto:

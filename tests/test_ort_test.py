@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rcnn import testnets
-from rcnn.preprocess import MODES, image_to_tensor
-from rcnn.runner import NOISE_PREFIXES, RunConfig, read_outputs, runner_command
+from rcnn.models import testnets
+from rcnn.runtime.preprocess import MODES, image_to_tensor
+from rcnn.runtime.runner import NOISE_PREFIXES, RunConfig, read_outputs, runner_command
 
 from conftest import random_input
 

@@ -15,10 +15,10 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from rcnn import testnets as nets
+from rcnn.accelerator.partition import DOMAIN, partition_file, partition_model
+from rcnn.accelerator.placement import PlacementReport
 from rcnn.errors import RcnnError
-from rcnn.partition import DOMAIN, partition_file, partition_model
-from rcnn.placement import PlacementReport
+from rcnn.models import testnets as nets
 
 from conftest import run_cli
 
@@ -307,7 +307,7 @@ def test_conv_declined_reasons() -> None:
 
 
 def test_fp32_mode_conv_relu_matmul_gemm(tmp_path: Path) -> None:
-    from rcnn import testnets
+    from rcnn.models import testnets
 
     model = onnx.load(str(testnets.fp32_convnet(tmp_path / "fp32.onnx")))
     out, report = partition_model(model, "fp32")
@@ -374,7 +374,7 @@ def resnet_file(tmp_path: Path) -> Path:
 
 def test_cache_hit_does_not_partition_again(resnet_file: Path, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    import rcnn.partition
+    import rcnn.accelerator.partition
 
     cache = tmp_path / "cache"
     first = partition_file(resnet_file, tmp_path / "a.onnx", cache_directory=cache)
@@ -382,7 +382,7 @@ def test_cache_hit_does_not_partition_again(resnet_file: Path, tmp_path: Path,
     def no_partitioning(*_: object) -> None:
         raise AssertionError("a cache hit must not partition again")
 
-    monkeypatch.setattr(rcnn.partition, "partition_model", no_partitioning)
+    monkeypatch.setattr(rcnn.accelerator.partition, "partition_model", no_partitioning)
     second = partition_file(resnet_file, tmp_path / "b.onnx", cache_directory=cache)
     assert not first.report.from_cache and second.report.from_cache
     assert second.report.cache_key == first.report.cache_key
@@ -438,10 +438,12 @@ def test_no_cache_writes_nothing(resnet_file: Path, tmp_path: Path) -> None:
 
 
 def test_cache_key_depends_on_options(resnet_file: Path, tmp_path: Path) -> None:
-    from rcnn.partition import cache_key
+    from rcnn.accelerator.partition import cache_key
 
     data = resnet_file.read_bytes()
-    assert cache_key(data, "int8") != cache_key(data, "fp32") != cache_key(data + b" ", "fp32")
+    keys = [cache_key(data, "int8"), cache_key(data, "fp32"), cache_key(data + b" ", "fp32"),
+            cache_key(data + b" ", "int8")]
+    assert len(set(keys)) == len(keys), keys  # every pair differs (a != b != c never compares a with c)
 
 
 # ---- CLI ------------------------------------------------------------------------------------------------------
@@ -487,13 +489,24 @@ def _bad(tmp: Path) -> dict[str, list[str | Path]]:
             "unwritable report": [int8_model, "--report", text / "r.json"]}
 
 
+PARTITION_BAD_CAUSES = {  # the cause each case must name (not only the error prefix)
+    "missing": "model not found: ",
+    "corrupt": "corrupt.onnx: not an ONNX model",
+    "text": "text.onnx: not an ONNX model",
+    "float in int8": "no int8 QOperator nodes",
+    "unwritable output": "cannot write ",
+    "unwritable report": "cannot write ",
+}
+
+
 @pytest.mark.parametrize("case", ["missing", "corrupt", "text", "float in int8", "unwritable output",
                                   "unwritable report"])
 def test_cli_bad_input_one_line_error(case: str, tmp_path: Path) -> None:
     r = run_cli("rcnn.partition", *_bad(tmp_path)[case], "--no-cache", cwd=tmp_path)
-    assert r.returncode == 1
+    assert r.returncode == (3 if case in ("corrupt", "text") else 1), r.stderr  # 3: a refused input
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("rcnn.partition: error: "), r.stderr
+    assert PARTITION_BAD_CAUSES[case] in lines[0], r.stderr
 
 
 def test_cli_nothing_placeable_is_not_an_error(tmp_path: Path) -> None:

@@ -24,9 +24,9 @@ import pytest
 from onnx import helper
 
 from rcnn import paths
-from rcnn import testnets as nets
-from rcnn.partition import DOMAIN, partition_model
-from rcnn.systolic_ref import lower_systolic, session_options
+from rcnn.accelerator.partition import DOMAIN, partition_model
+from rcnn.accelerator.systolic_ref import lower_systolic, session_options
+from rcnn.models import testnets as nets
 
 MODES = (0, 1, 2)
 
@@ -104,7 +104,7 @@ def _resnet() -> Case:
 
 
 def _fp32() -> Case:
-    from rcnn.testnets import resnet_block
+    from rcnn.models.testnets import resnet_block
 
     return Case(resnet_block(size=12, channels=8), elem="fp32", input_range=1.0)
 
@@ -252,9 +252,9 @@ def test_library_single_qadd_exact(mode: int) -> None:
 
 
 def test_qemu_riscv64_matches_reference(tmp_path: Path) -> None:
-    from rcnn.runner import RunConfig, read_outputs
-    from rcnn.runner import run as run_runner
-    from rcnn.tensors import save_tensor
+    from rcnn.runtime.runner import RunConfig, read_outputs
+    from rcnn.runtime.runner import run as run_runner
+    from rcnn.runtime.tensors import save_tensor
 
     rv_lib = paths.riscv64_library()
     if not rv_lib.is_file():

@@ -11,9 +11,9 @@ import pytest
 from onnx import TensorProto, helper
 from PIL import Image
 
-from rcnn import rle
-from rcnn.coco_names import COCO_81, COCO_81_IDS, COCO_91
-from rcnn.detections import (
+from rcnn.detection import rle
+from rcnn.detection.coco_names import COCO_81, COCO_81_IDS, COCO_91
+from rcnn.detection.detections import (
     RawDetections,
     find_detection_outputs,
     looks_like_detections,
@@ -21,9 +21,9 @@ from rcnn.detections import (
     scale_boxes,
     to_image_space,
 )
+from rcnn.detection.postprocess import COCO, COCO80, Classes, resolve_classes, to_coco, write_results
 from rcnn.errors import RcnnError
-from rcnn.postprocess import COCO, COCO80, Classes, resolve_classes, to_coco, write_results
-from rcnn.tensors import save_tensor
+from rcnn.runtime.tensors import save_tensor
 
 from conftest import run_cli
 

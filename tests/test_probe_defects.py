@@ -22,10 +22,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from rcnn import paths, testnets
-from rcnn.partition import cache_key, partition_file
-from rcnn.preprocess import image_to_tensor
-from rcnn.tensors import load_tensor, save_tensor
+from rcnn import paths
+from rcnn.accelerator.partition import cache_key, partition_file
+from rcnn.models import testnets
+from rcnn.runtime.preprocess import image_to_tensor
+from rcnn.runtime.tensors import load_tensor, save_tensor
 
 from conftest import ROOT, random_input, run_cli
 

@@ -11,8 +11,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from quantnets import bn_gemm_net, run_ort, write_dataset
-from rcnn import testnets
-from rcnn.partition import partition_model
+from rcnn.accelerator.partition import partition_model
+from rcnn.models import testnets
 from rcnn.quant.data import ZooDataReader, apply_preprocess
 from rcnn.quant.int8_fixups import int8_relu_pass
 from rcnn.quant.prepare import optimize

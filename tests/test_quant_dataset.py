@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from rcnn import testnets
-from rcnn.preprocess import image_to_tensor
+from rcnn.models import testnets
 from rcnn.quant.data import ZooDataReader
-from rcnn.tensors import load_tensor
+from rcnn.runtime.preprocess import image_to_tensor
+from rcnn.runtime.tensors import load_tensor
 
 from conftest import run_cli
 

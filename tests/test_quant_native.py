@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from rcnn.runner import read_outputs
-from rcnn.tensors import load_tensor
+from rcnn.runtime.runner import read_outputs
+from rcnn.runtime.tensors import load_tensor
 
 from conftest import only_run_dir, random_input, run_cli
 

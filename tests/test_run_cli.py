@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 import pytest
 
-from rcnn.runner import read_outputs
+from rcnn.runtime.runner import read_outputs
 
 from conftest import only_run_dir, random_input, run_cli
 
@@ -67,8 +67,23 @@ def _bad_inputs(models: dict[str, Path], tmp: Path) -> dict[str, list[str | Path
         "wrong input count": ["-m", models["int8"], "--input", x, "--input", x],
         "no input": ["-m", models["int8"]],
         "wrong shape": ["-m", models["int8"], "--input", wrong_shape],
-        "timeout": ["-m", models["int8"], "--input", x, "--timeout", "0.05"],
+        # A million inferences cannot finish in 0.05 s, however fast the machine.
+        "timeout": ["-m", models["int8"], "--input", x, "--timeout", "0.05", "-r", "1000000"],
     }
+
+
+# The cause each bad input must be reported with, and the exit status (1 error, 3 refused input): a run failing for
+# another reason (qemu missing, a broken build) must not pass.
+BAD_INPUT_CAUSES = {
+    "missing model": (1, "model not found: "),
+    "corrupt model": (3, "not an ONNX model"),
+    "unreadable image": (1, "cannot read image "),
+    "missing image": (1, "image not found: "),
+    "wrong input count": (1, "model has 1 inputs, got 2"),
+    "no input": (1, "model has 1 inputs, got 0"),
+    "wrong shape": (1, "input 'x' wants shape [1,3,32,32], got [1, 3, 8, 8]"),
+    "timeout": (1, "exceeded its timeout of 0.05 s and was killed"),
+}
 
 
 @pytest.mark.parametrize("case", ["missing model", "corrupt model", "unreadable image", "missing image",
@@ -76,9 +91,10 @@ def _bad_inputs(models: dict[str, Path], tmp: Path) -> dict[str, list[str | Path
 def test_bad_input_gives_one_line_error(case: str, models: dict[str, Path], tmp_path: Path) -> None:
     args = _bad_inputs(models, tmp_path)[case]
     r = run_cli("rcnn.run", *args, "-o", tmp_path / "runs", cwd=tmp_path)
-    assert r.returncode != 0
+    status, cause = BAD_INPUT_CAUSES[case]
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("rcnn.run: error: "), r.stderr
+    assert len(lines) == 1 and lines[0].startswith("rcnn.run: error: ") and cause in lines[0], r.stderr
+    assert r.returncode == status, (r.returncode, r.stderr)
     leftovers = list((tmp_path / "runs").iterdir()) if (tmp_path / "runs").exists() else []
     assert leftovers == [], "a failed run left files behind"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from rcnn.runner import read_outputs
+from rcnn.runtime.runner import read_outputs
 
 from conftest import only_run_dir, run_cli
 

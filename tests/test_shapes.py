@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rcnn import rle
-from rcnn.shapes import CLASSES, MIN_AREA, make_sample
+from rcnn.detection import rle
+from rcnn.models.synthetic import CLASSES, MIN_AREA, make_sample
 
 from conftest import run_cli
 

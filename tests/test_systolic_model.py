@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gemmini_ref as ref
-from rcnn import systolic
+from rcnn.accelerator import systolic
 
 F32 = np.float32
 

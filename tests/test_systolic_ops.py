@@ -23,9 +23,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import gemmini_ref as ref
-from rcnn import build, paths
-from rcnn.runner import RunConfig, run
-from rcnn.tensors import save_tensor
+from rcnn import paths
+from rcnn.runtime import build
+from rcnn.runtime.runner import RunConfig, run
+from rcnn.runtime.tensors import save_tensor
 
 DOMAIN = "rcnn.systolic"
 MODES = (0, 1, 2)
@@ -83,6 +84,18 @@ def stats_all(lib: str) -> list[dict]:
     buf = ctypes.create_string_buffer(n + 64)
     handle.RcnnSystolicStatsAll(buf, ctypes.c_size_t(len(buf)))
     return json.loads(buf.value)["registrations"]
+
+
+def registration_ids(lib: str) -> set[int]:
+    return {r["registration"] for r in stats_all(lib)}
+
+
+def new_registration(lib: str, before: set[int]) -> dict:
+    """The statistics of the one registration made since `before` (the session a test created), whatever the order
+    of the list and whatever other tests registered."""
+    new = [r for r in stats_all(lib) if r["registration"] not in before]
+    assert len(new) == 1, [r["registration"] for r in new]
+    return new[0]
 
 
 # ---- QConv -----------------------------------------------------------------------------------------------------
@@ -292,9 +305,10 @@ def test_fp32_conv_and_matmul_close_to_numpy(lib: str) -> None:
         y = systolic_session(lib, model, mode, config=fp32_config.read_text()).run(None, {"x": x})[0]
         np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5, err_msg=f"mode {mode}")
     # Without an fp32 config the fp32 ops run on the built-in one (the registered config is int8).
+    before = registration_ids(lib)
     y = systolic_session(lib, model, 2).run(None, {"x": x})[0]
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
-    stats = stats_all(lib)[-1]
+    stats = new_registration(lib, before)
     assert stats["config"]["elem"] == "int8" and stats["fallback_config"]["elem"] == "fp32"
     assert stats["ops"]["Conv"]["elem"] == "fp32" and stats["ops"]["Conv"]["calls"] == 1
 
@@ -305,10 +319,11 @@ def test_threads_dim_and_counters(lib: str) -> None:
     inputs, inits = ["x", "w", "b"], {"w": wt, "b": bias}
     node = helper.make_node("QConv", inputs, ["y"], domain=DOMAIN, name="conv", **attrs)
     model = make_model([node], {"x": (TensorProto.INT8, list(x.shape))}, {"y": TensorProto.INT8}, inits)
+    before = registration_ids(lib)
     session = systolic_session(lib, model, 2, threads="3", dim="8")
     for _ in range(2):
         np.testing.assert_array_equal(session.run(None, {"x": x})[0], expected)
-    stats = stats_all(lib)[-1]
+    stats = new_registration(lib, before)
     assert stats["mode"] == "ws" and stats["threads"] == 3 and stats["config"]["dim"] == 8
     conv = stats["ops"]["QConv"]
     macs = expected.size * wt.shape[0] * wt.shape[1] * wt.shape[2]
@@ -325,12 +340,13 @@ def test_concurrent_runs_share_one_registration(lib: str) -> None:
     expected = ref.qconv(x, wt, bias, attrs)
     node = helper.make_node("QConv", ["x", "w"], ["y"], domain=DOMAIN, name="conv", **attrs)
     model = make_model([node], {"x": (TensorProto.INT8, list(x.shape))}, {"y": TensorProto.INT8}, {"w": wt})
+    before = registration_ids(lib)
     session = systolic_session(lib, model, 1, threads="2")
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: session.run(None, {"x": x})[0], range(16)))
     for y in results:
         np.testing.assert_array_equal(y, expected)
-    assert stats_all(lib)[-1]["ops"]["QConv"]["calls"] == 16
+    assert new_registration(lib, before)["ops"]["QConv"]["calls"] == 16
 
 
 @pytest.mark.parametrize(("entries", "message"), [

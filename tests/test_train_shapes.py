@@ -9,7 +9,7 @@ from pathlib import Path
 
 import onnx
 
-from rcnn.train_shapes import FP32_NAME, INT8_NAME, learning_rate
+from rcnn.models.training import FP32_NAME, INT8_NAME, learning_rate
 
 from conftest import run_cli
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rcnn.cli import ArgumentParser, HelpFormatter, run_cli, strict_bool
 from rcnn.files import atomic_write
-from rcnn.optimize import load_model
+from rcnn.onnxgraph.gate import load_model
 from rcnn.quant.data import DATA_PREPROCESS, ZooDataReader
 from rcnn.quant.ops import OP_TABLE
 from rcnn.quant.quantize import CALIBRATE_METHODS, MODES, QuantizeOptions, quantize_model

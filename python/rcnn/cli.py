@@ -91,7 +91,7 @@ def _terminate_as_exception() -> Iterator[None]:
 
 def run_cli(prog: str, main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
     """main(argv) with one-line errors. Exit status: 0 ok, 1 error, 2 bad command line, 3 input refused
-    (rcnn.gate: unsafe or over a limit), 130 Ctrl-C, 128 + N after signal N (SIGTERM, SIGHUP)."""
+    (rcnn.onnxgraph.gate: unsafe or over a limit), 130 Ctrl-C, 128 + N after signal N (SIGTERM, SIGHUP)."""
     try:
         with _terminate_as_exception():
             return main(argv)

@@ -11,15 +11,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tqdm import tqdm
-
 from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
-from rcnn.errors import RcnnError
-from rcnn.onnx_model import read_model_info
-from rcnn.preprocess import ALIASES, MODES, UNKNOWN_RANK_IMAGE_DIMS, image_to_tensor
-from rcnn.tensors import save_tensor
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".gif", ".tif", ".tiff", ".webp"}
+from rcnn.quant.dataset import list_images, target_dims, write_dataset
+from rcnn.runtime.preprocess import ALIASES, MODES
 
 
 def build_parser() -> ArgumentParser:
@@ -40,37 +34,12 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-def list_images(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise RcnnError(f"image folder not found: {folder}")
-    images = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
-    if not images:
-        raise RcnnError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
-    return images
-
-
-def target_dims(size: list[int] | None, model: Path | None, layout: str) -> tuple[list[int | None], str | None]:
-    """The dims image_to_tensor fills (None = the image's size), and the model input's name when a model is given."""
-    if model is not None:
-        info = read_model_info(model)
-        if not info.inputs:
-            raise RcnnError(f"{model} has no inputs")
-        dims = info.inputs[0].dims
-        return list(UNKNOWN_RANK_IMAGE_DIMS if dims is None else dims), info.inputs[0].name
-    if size is not None and (len(size) not in (1, 2) or min(size) < 1):
-        raise RcnnError("--size takes H W or S, positive")
-    h, w = (size * 2)[:2] if size else (None, None)
-    return ([3, h, w] if layout == "chw" else [1, 3, h, w]), None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     images = list_images(a.images)
     dims, input_name = target_dims(a.size, a.model, a.layout)
-    name = input_name or a.name
-    for n, image in enumerate(tqdm(images, desc="images", unit="image", disable=a.quiet)):
-        save_tensor(image_to_tensor(image, a.preprocess, dims), a.out / f"test_data_set_{n}" / "input_0.pb", name)
-    print(f"wrote {len(images)} sample(s) to {a.out}")
+    count = write_dataset(images, a.out, a.preprocess, dims, input_name or a.name, progress=not a.quiet)
+    print(f"wrote {count} sample(s) to {a.out}")
     return 0
 
 

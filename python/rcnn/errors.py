@@ -8,6 +8,6 @@ class RcnnError(Exception):
 
 
 class RefusedInput(RcnnError):
-    """A model, image or tensor refused as unsafe or over a limit (rcnn.gate). Exit status 3, as ort_test's."""
+    """A model, image or tensor refused as unsafe or over a limit (rcnn.onnxgraph.gate). Exit 3, as ort_test."""
 
     exit_code = 3

@@ -13,11 +13,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import onnx
-
-from rcnn import gate
 from rcnn.cli import ArgumentParser, HelpFormatter, run_cli, strict_bool
 from rcnn.files import atomic_write
+from rcnn.onnxgraph import gate
+from rcnn.onnxgraph.graph import opset_of
 from rcnn.quant.prepare import optimize
 
 
@@ -31,19 +30,14 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-def load_model(path: Path) -> onnx.ModelProto:
-    """The model after rcnn.gate's checks, external data loaded from its folder."""
-    return gate.load_model(path)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    model, report = optimize(load_model(a.input), gemm=a.replace_gemm)
+    model, report = optimize(gate.load_model(a.input), gemm=a.replace_gemm)
     atomic_write(a.output, model.SerializeToString())
     for change in report.changes or ["nothing to change"]:
         print(f"  {change}")
     print(f"wrote {a.output} (IR {model.ir_version}, opset "
-          f"{next(o.version for o in model.opset_import if o.domain in ('', 'ai.onnx'))})")
+          f"{opset_of(model)})")
     return 0
 
 

@@ -7,29 +7,20 @@ rcnn.train_shapes) on a demo image, under qemu-riscv64 on the systolic accelerat
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from rcnn import paths
+from rcnn.accelerator.place import PARTITION_CHOICES
+from rcnn.accelerator.placement import PlacementReport
 from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
-from rcnn.detections import find_detection_outputs, looks_like_detections, to_image_space
-from rcnn.errors import RcnnError
-from rcnn.inputs import prepare_inputs
-from rcnn.onnx_model import ModelInfo, read_model_info
-from rcnn.partition import NothingToPlace, partition_file
-from rcnn.placement import PlacementReport
-from rcnn.postprocess import ANNOTATE_MIN_SIDE, image_id_of, resolve_classes, write_results
-from rcnn.preprocess import ALIASES, MODES, load_rgb, target_hw
-from rcnn.rundir import fresh_run_dir
-from rcnn.runner import DEFAULT_SESSION_CONFIG, RunConfig, RunResult, run, systolic_library
-from rcnn.systolic import read_config
+from rcnn.models.demo import DEMO_IMAGE, DEMO_MODEL
+from rcnn.runtime.preprocess import ALIASES, MODES
+from rcnn.runtime.runner import DEFAULT_SESSION_CONFIG, RunConfig, RunResult
+from rcnn.tools.runmodel import RunRequest, run_model
 
-DEMO_MODEL = paths.MODELS_DIR / "shapes" / "shapes_int8.onnx"
-DEMO_IMAGE = paths.MODELS_DIR / "shapes" / "demo" / "images" / "00003.png"  # all three classes
 LIST_DETECTIONS = 12  # printed after a run; detections.json has them all
 
 
@@ -62,7 +53,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("-r", "--repeat", type=int, default=1, help="run inference this many times (times: min, median)")
     p.add_argument("--custom-op-lib", type=Path, action="append", default=[], metavar="SO",
                    help="custom-op library to register (for --native a host .so, else a riscv64 .so)")
-    p.add_argument("--partition", choices=["auto", "on", "off"], default="auto",
+    p.add_argument("--partition", choices=PARTITION_CHOICES, default="auto",
                    help="place int8 conv/matmul/add on the systolic accelerator (python -m rcnn.partition) and run "
                         "with its custom-op library: auto = when anything can be placed, on = insist, off = run the "
                         "model as it is on ONNX Runtime's CPU EP")
@@ -97,49 +88,6 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         a.model = DEMO_MODEL
         if a.image is None and not a.input:
             a.image = DEMO_IMAGE
-
-
-FLOAT_MODEL_HINT = ("quantize it first (python -m rcnn.calibrate), or run float Conv/MatMul on an fp32 accelerator "
-                    "(--systolic-config with elem = \"fp32\")")
-
-
-def place_on_accelerator(model: Path, how: str, elem: str,
-                         fallback_dir: Path | None = None) -> tuple[Path, PlacementReport | None]:
-    """The model to run: partitioned for the accelerator (cached), or as it is when nothing can be placed. When the
-    cache cannot be written, the partitioned model goes to `fallback_dir` (the run directory) instead."""
-    if how == "off":
-        return model, None
-    try:
-        result = partition_file(model, elem=elem)
-    except NothingToPlace as e:  # e.g. a float model for the int8 accelerator
-        if how == "on":
-            raise RcnnError(f"{e}; {FLOAT_MODEL_HINT}") from None
-        print(f"== placement: none ({e}; {FLOAT_MODEL_HINT})")
-        return model, None
-    if result.report.placed == 0:
-        if how == "on":
-            raise RcnnError(f"--partition on: no node of {model.name} can run on the {elem} accelerator")
-        return model, result.report
-    if result.model_path is None:
-        reason = "; ".join(n for n in result.report.notes if "cache" in n) or "the partition cache was not written"
-        if fallback_dir is None:
-            raise RcnnError(f"the partitioned model could not be written: {reason}")
-        print(f"== note: {reason}; the partitioned model goes to the run directory")
-        result = partition_file(model, fallback_dir / "model.systolic.onnx", elem=elem, use_cache=False)
-    return result.model_path, result.report
-
-
-def postprocess_detections(work: Path, result: RunResult, info: ModelInfo, a: argparse.Namespace) -> list[str] | None:
-    """For a detection model run on an image: annotated.png and detections.json in the run directory; returns the
-    drawn detections as "name score" strings (None when the model is no detector or ran without an image)."""
-    if a.image is None or not looks_like_detections(result.outputs):
-        return None
-    rgb = load_rgb(a.image)
-    input_hw = target_hw(info.inputs[0].dims, rgb.shape[:2])
-    dets = to_image_space(find_detection_outputs(result.outputs), input_hw, rgb.shape[:2], a.score_threshold)
-    classes = resolve_classes(a.classes, info.metadata)
-    write_results(work, rgb, dets, classes, image_id_of(a.image), ANNOTATE_MIN_SIDE)
-    return [f"{classes.name(int(label))} {score:.2f}" for label, score in zip(dets.labels, dets.scores, strict=True)]
 
 
 def print_placement(report: PlacementReport) -> None:
@@ -180,36 +128,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     _check_args(parser, a)
-    info = read_model_info(a.model)
-    elem = read_config(a.systolic_config)["elem"]
     target = "native (host)" if a.native else "riscv64 under qemu"
-    with fresh_run_dir(a.output_dir, f"{a.model.stem}-{'native' if a.native else 'rv64'}") as holder:
-        work = holder[0]
-        model, placement = place_on_accelerator(info.path, a.partition, elem, fallback_dir=work)
-        libs = list(a.custom_op_lib)
-        if model != info.path:
-            libs.append(systolic_library(a.native, build_it=not a.no_build))
-        config = RunConfig(native=a.native, execution=a.execution, opt_level=a.opt_level,
-                           log_severity=a.log_severity, threads=a.threads, repeat=a.repeat, trace=a.trace,
-                           save_optimized=a.save_optimized, custom_op_libs=libs, systolic_config=a.systolic_config,
-                           dim=a.dim, timeout=a.timeout, qemu_cpu=a.qemu_cpu, build=not a.no_build,
-                           echo=not a.quiet,
-                           session_config={**DEFAULT_SESSION_CONFIG,
-                                           **dict(e.split("=", 1) for e in a.session_config)})
-        inputs, mode = prepare_inputs(info, a.image, a.input, a.preprocess, work)
-        result = run(model.resolve(), [f.resolve() for f in inputs], work.resolve(), config)
-        (work / "stdout.txt").write_text(result.stdout)
-        annotated = postprocess_detections(work, result, info, a)
-        if placement is not None:
-            (work / "placement.txt").write_text(placement.format_table() + "\n")
-            (work / "placement.json").write_text(placement.to_json())
-        (work / "run.json").write_text(json.dumps({
-            "model": str(info.path.resolve()),
-            "ran": model.name if model.parent == work else str(model.resolve()),  # a bare name: in this directory
-            "image": str(a.image.resolve()) if a.image else None, "preprocess": mode,
-            "target": "native" if a.native else "riscv64-qemu", "command": result.command,
-            "wall_s": round(result.wall_s, 3)}, indent=2) + "\n")
-    result.out_dir = holder[0].resolve()
+    config = RunConfig(native=a.native, execution=a.execution, opt_level=a.opt_level, log_severity=a.log_severity,
+                       threads=a.threads, repeat=a.repeat, trace=a.trace, save_optimized=a.save_optimized,
+                       custom_op_libs=list(a.custom_op_lib), systolic_config=a.systolic_config, dim=a.dim,
+                       timeout=a.timeout, qemu_cpu=a.qemu_cpu, build=not a.no_build, echo=not a.quiet,
+                       session_config={**DEFAULT_SESSION_CONFIG, **dict(e.split("=", 1) for e in a.session_config)})
+    request = RunRequest(model=a.model, image=a.image, inputs=list(a.input), preprocess=a.preprocess,
+                         partition=a.partition, score_threshold=a.score_threshold, classes=a.classes,
+                         output_dir=a.output_dir, config=config)
+    outcome = run_model(request, on_message=print)
+    result, placement, annotated = outcome.result, outcome.placement, outcome.annotated
     print_summary(result, target)
     if placement is not None:
         print_placement(placement)

@@ -17,8 +17,8 @@ from onnxruntime.quantization import CalibrationDataReader
 from tqdm import tqdm
 
 from rcnn.errors import RcnnError
-from rcnn.preprocess import normalize
-from rcnn.tensors import load_tensor
+from rcnn.runtime.preprocess import normalize
+from rcnn.runtime.tensors import load_tensor
 
 # The seed's names -> rcnn.preprocess modes; `rcnn` is the only rank-3 (CHW) one, as in the seed.
 DATA_PREPROCESS: dict[str, str | None] = {

@@ -17,6 +17,7 @@ import onnx
 from onnx import numpy_helper
 
 from rcnn.errors import RcnnError
+from rcnn.onnxgraph.graph import consumers, opset_of
 
 MOVABLE = frozenset({"MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze"})
 
@@ -32,14 +33,6 @@ def _qparams(node: onnx.NodeProto, consts: dict[str, np.ndarray]) -> tuple[np.nd
     if scale is None or zp is None or scale.size != 1 or zp.size != 1:
         return None
     return scale, zp
-
-
-def _users(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
-    users: dict[str, list[onnx.NodeProto]] = {}
-    for n in graph.node:
-        for t in n.input:
-            users.setdefault(t, []).append(n)
-    return users
 
 
 def _can_sink(dq: onnx.NodeProto, nxt: onnx.NodeProto, consts: dict[str, np.ndarray]) -> bool:
@@ -61,7 +54,7 @@ def sink_dequantize(model: onnx.ModelProto) -> dict[str, tuple[str, int]]:
     changed = True
     while changed:
         changed = False
-        users = _users(graph)
+        users = consumers(graph)
         for dq in [n for n in graph.node if n.op_type == "DequantizeLinear"]:
             after = users.get(dq.output[0], [])
             if len(after) != 1 or dq.output[0] in outputs or not _can_sink(dq, after[0], consts):
@@ -131,7 +124,7 @@ def toposort(model: onnx.ModelProto) -> None:
 
 def int8_relu_pass(model: onnx.ModelProto) -> tuple[int, int]:
     """Run both steps in place; returns (DQ moves, DQ->Q pairs removed)."""
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    opset = opset_of(model)
     if opset < 14:
         raise RcnnError(f"the int8 Relu post-pass needs opset >= 14, the model has {opset} (run rcnn.optimize)")
     moved = sink_dequantize(model)

@@ -19,14 +19,12 @@ import onnx
 from onnx import helper, numpy_helper, version_converter
 
 from rcnn.errors import RcnnError
-from rcnn.graph_index import subgraph_references
+from rcnn.onnxgraph.graph import MAX_IR_VERSION, MAX_OPSET, NameAllocator, consumers, opset_of, subgraph_references
 from rcnn.quant.ops import is_detector
 
-# ORT 1.21 (the riscv64 runtime) reads at most IR 10 / opset 22; int8 Relu needs opset 14.
-MAX_IR = 10
+# The target's limits (MAX_IR_VERSION, MAX_OPSET) are rcnn.onnxgraph.graph's; int8 Relu needs opset 14.
 MIN_IR = 7  # IR < 4 keeps initializers as inputs, which blocks BN folding; 7 is what version conversion gives
 MIN_OPSET = 14
-MAX_OPSET = 22
 
 
 @dataclass
@@ -35,10 +33,6 @@ class PrepareReport:
 
     def add(self, text: str) -> None:
         self.changes.append(text)
-
-
-def opset_of(model: onnx.ModelProto) -> int:
-    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
 
 
 def normalize_versions(model: onnx.ModelProto, report: PrepareReport) -> onnx.ModelProto:
@@ -119,15 +113,6 @@ def pre_process(model: onnx.ModelProto, report: PrepareReport | None = None) -> 
         return onnx.load(str(dst))
 
 
-def consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
-    users: dict[str, list[onnx.NodeProto]] = {}
-    for n in graph.node:
-        for t in n.input:
-            if t:
-                users.setdefault(t, []).append(n)
-    return users
-
-
 def sum_to_add(model: onnx.ModelProto) -> int:
     """Two-input Sum is Add (which can become QLinearAdd); returns how many were changed."""
     count = 0
@@ -143,15 +128,6 @@ def _attr(node: onnx.NodeProto, name: str, default: float | int) -> float | int:
     return default if a is None else helper.get_attribute_value(a)
 
 
-def _unique(taken: set[str], base: str) -> str:
-    name, n = base, 1
-    while name in taken:
-        n += 1
-        name = f"{base}_{n}"
-    taken.add(name)
-    return name
-
-
 def replace_gemm(model: onnx.ModelProto) -> tuple[int, list[str]]:
     """Gemm(alpha=1, beta=1, transA=0) -> MatMul (+ Add of C). Returns (rewritten count, notes on skipped ones).
 
@@ -161,7 +137,8 @@ def replace_gemm(model: onnx.ModelProto) -> tuple[int, list[str]]:
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
     users = consumers(graph)
-    taken = {t for n in graph.node for t in (*n.input, *n.output)} | set(inits) | {n.name for n in graph.node}
+    taken = NameAllocator({t for n in graph.node for t in (*n.input, *n.output)} | set(inits)
+                          | {n.name for n in graph.node})
     nodes: list[onnx.NodeProto] = []
     skipped: list[str] = []
     count = 0
@@ -183,19 +160,19 @@ def replace_gemm(model: onnx.ModelProto) -> tuple[int, list[str]]:
                 inits[b].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(w.T), b))
             elif b in inits:
                 w = numpy_helper.to_array(inits[b])
-                b_t = _unique(taken, f"{b}_transposed")
+                b_t = taken.fresh(f"{b}_transposed")
                 graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(w.T), b_t))
                 b = b_t
             else:
-                b_t = _unique(taken, f"{b}_transposed")
-                nodes.append(helper.make_node("Transpose", [b], [b_t], name=_unique(taken, f"{base}_Transpose"),
+                b_t = taken.fresh(f"{b}_transposed")
+                nodes.append(helper.make_node("Transpose", [b], [b_t], name=taken.fresh(f"{base}_Transpose"),
                                               perm=[1, 0]))
                 b = b_t
         out = n.output[0]
-        mm_out = _unique(taken, f"{out}_MatMul") if c else out
-        nodes.append(helper.make_node("MatMul", [a, b], [mm_out], name=_unique(taken, f"{base}_MatMul")))
+        mm_out = taken.fresh(f"{out}_MatMul") if c else out
+        nodes.append(helper.make_node("MatMul", [a, b], [mm_out], name=taken.fresh(f"{base}_MatMul")))
         if c:
-            nodes.append(helper.make_node("Add", [mm_out, c], [out], name=_unique(taken, f"{base}_Add")))
+            nodes.append(helper.make_node("Add", [mm_out, c], [out], name=taken.fresh(f"{base}_Add")))
         count += 1
     del graph.node[:]
     graph.node.extend(nodes)
@@ -222,17 +199,18 @@ def _upsampling_only(node: onnx.NodeProto, weight: onnx.TensorProto | None) -> s
 class _Emitter:
     """Appends nodes and int64 constants with unique names derived from one label."""
 
-    def __init__(self, graph: onnx.GraphProto, nodes: list[onnx.NodeProto], taken: set[str], label: str) -> None:
+    def __init__(self, graph: onnx.GraphProto, nodes: list[onnx.NodeProto], taken: NameAllocator,
+                 label: str) -> None:
         self.graph, self.nodes, self.taken, self.label = graph, nodes, taken, label
 
     def const(self, values: list[int], what: str) -> str:
-        name = _unique(self.taken, f"{self.label}_{what}")
+        name = self.taken.fresh(f"{self.label}_{what}")
         self.graph.initializer.append(numpy_helper.from_array(np.array(values, np.int64), name))
         return name
 
     def op(self, op_type: str, inputs: list[str], what: str, out: str | None = None, **attrs: object) -> str:
-        out = out or _unique(self.taken, f"{self.label}_{what}")
-        self.nodes.append(helper.make_node(op_type, inputs, [out], name=_unique(self.taken, f"{self.label}_{op_type}"),
+        out = out or self.taken.fresh(f"{self.label}_{what}")
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=self.taken.fresh(f"{self.label}_{op_type}"),
                                            **attrs))
         return out
 
@@ -268,7 +246,8 @@ def convtranspose_to_conv(model: onnx.ModelProto) -> tuple[int, list[str]]:
     inits = {i.name: i for i in graph.initializer}
     users = consumers(graph)
     graph_outputs = {o.name for o in graph.output}
-    taken = {t for n in graph.node for t in (*n.input, *n.output)} | set(inits) | {n.name for n in graph.node}
+    taken = NameAllocator({t for n in graph.node for t in (*n.input, *n.output)} | set(inits)
+                          | {n.name for n in graph.node})
     skipped: list[str] = []
     nodes: list[onnx.NodeProto] = []
     absorbed: set[str] = set()  # names of the Relus moved before a shuffle
@@ -290,13 +269,13 @@ def convtranspose_to_conv(model: onnx.ModelProto) -> tuple[int, list[str]]:
         wt = numpy_helper.to_array(weight)  # [Cin, Cout, kh, kw]
         cin, cout, kh, kw = wt.shape
         e = _Emitter(graph, nodes, taken, label)
-        w_name = _unique(taken, f"{n.input[1]}_as_conv1x1")
+        w_name = taken.fresh(f"{n.input[1]}_as_conv1x1")
         graph.initializer.append(numpy_helper.from_array(
             np.ascontiguousarray(wt.transpose(1, 2, 3, 0).reshape(cout * kh * kw, cin, 1, 1)), w_name))
         conv_in = [n.input[0], w_name]
         if len(n.input) > 2 and n.input[2]:
             b = numpy_helper.to_array(inits[n.input[2]])
-            b_name = _unique(taken, f"{n.input[2]}_as_conv1x1")
+            b_name = taken.fresh(f"{n.input[2]}_as_conv1x1")
             graph.initializer.append(numpy_helper.from_array(np.repeat(b, kh * kw).astype(b.dtype), b_name))
             conv_in.append(b_name)
         after = users.get(n.output[0], [])
@@ -335,11 +314,11 @@ def prune_opsets(model: onnx.ModelProto) -> None:
 
 def name_nodes(model: onnx.ModelProto) -> int:
     """Give unnamed nodes a name (node lists like --exclude-nodes and quantize_static match on names)."""
-    taken = {n.name for n in model.graph.node if n.name}
+    taken = NameAllocator(n.name for n in model.graph.node if n.name)
     count = 0
     for i, n in enumerate(model.graph.node):
         if not n.name:
-            n.name = _unique(taken, f"{n.op_type}_{i}")
+            n.name = taken.fresh(f"{n.op_type}_{i}")
             count += 1
     return count
 
@@ -377,9 +356,9 @@ def optimize(model: onnx.ModelProto, gemm: bool = False) -> tuple[onnx.ModelProt
         for s in skipped:
             report.add(f"Gemm kept: {s}")
     prune_opsets(model)
-    if model.ir_version > MAX_IR:
-        report.add(f"IR {model.ir_version} -> {MAX_IR}")
-        model.ir_version = MAX_IR
+    if model.ir_version > MAX_IR_VERSION:
+        report.add(f"IR {model.ir_version} -> {MAX_IR_VERSION}")
+        model.ir_version = MAX_IR_VERSION
     model = onnx.shape_inference.infer_shapes(model)
     try:
         onnx.checker.check_model(model)

@@ -27,15 +27,14 @@ from pathlib import Path
 import onnx
 
 from rcnn.errors import RcnnError
+from rcnn.onnxgraph.graph import MAX_IR_VERSION, consumer_map, opset_of
 from rcnn.quant.int8_fixups import int8_relu_pass
 from rcnn.quant.ops import is_detector, op_types_to_quantize
 from rcnn.quant.prepare import (
-    MAX_IR,
     MIN_OPSET,
     PrepareReport,
     name_nodes,
     normalize_versions,
-    opset_of,
     quiet_ort_logging,
 )
 
@@ -92,10 +91,7 @@ def _dense(nodes: Sequence[onnx.NodeProto], constants: set[str], float_compute: 
 def _prediction_layers(nodes: Sequence[onnx.NodeProto], dense: set[int]) -> set[int]:
     """Dense compute nodes from which no other compute node is reached through dense or data-movement nodes: the
     layers whose outputs (logits, box deltas, mask logits) go straight to float post-processing."""
-    readers: dict[str, list[int]] = {}
-    for i, n in enumerate(nodes):
-        for t in n.input:
-            readers.setdefault(t, []).append(i)
+    readers = consumer_map(nodes)
     feeds = [False] * len(nodes)  # reaches a compute node
     for i in reversed(range(len(nodes))):
         for c in (c for t in nodes[i].output for c in readers.get(t, [])):
@@ -177,9 +173,9 @@ def quantize_model(model: onnx.ModelProto, reader: object, opts: QuantizeOptions
         except Exception as e:
             raise RcnnError(f"quantize_static failed: {type(e).__name__}: {e}".splitlines()[0]) from None
         quant = onnx.load(str(dst))
-    if quant.ir_version > MAX_IR:  # ORT 1.21 on the target reads IR <= 10; int8 QOperator needs nothing newer
-        notes.append(f"IR {quant.ir_version} -> {MAX_IR}")
-        quant.ir_version = MAX_IR
+    if quant.ir_version > MAX_IR_VERSION:  # the target's ORT reads IR <= 10; int8 QOperator needs nothing newer
+        notes.append(f"IR {quant.ir_version} -> {MAX_IR_VERSION}")
+        quant.ir_version = MAX_IR_VERSION
     report = QuantizeReport(by_rule, excluded, op_types, notes=notes)
     if opts.mode == "int8" and opts.int8_post_pass:
         report.dq_moved, report.pairs_removed = int8_relu_pass(quant)

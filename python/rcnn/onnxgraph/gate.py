@@ -170,6 +170,8 @@ def _check_external(tensor: onnx.TensorProto, want: int | None, folder: Path) ->
     name = f"tensor {tensor.name!r}"
     entries: dict[str, str] = {}
     for e in tensor.external_data:
+        if not isinstance(e.key, str) or not isinstance(e.value, str):  # protobuf gives bytes for invalid UTF-8
+            raise RefusedInput(f"external data of {name} has a key or value that is not UTF-8 text")
         if e.key in ("location", "offset", "length") and e.key in entries:  # two readings of one tensor
             raise RefusedInput(f"external data of {name} gives {e.key!r} twice")
         entries[e.key] = e.value

@@ -24,9 +24,10 @@ from typing import IO
 
 import numpy as np
 
-from rcnn import build, paths
+from rcnn import paths
 from rcnn.errors import RcnnError
-from rcnn.tensors import load_tensor
+from rcnn.runtime import build
+from rcnn.runtime.tensors import load_tensor
 
 # ORT 1.21 as Debian links it registers ONNX schemas twice and says so ~570 times on stderr; nothing is wrong.
 NOISE_PREFIXES = ("Schema error: Trying to register schema",)

@@ -9,29 +9,16 @@ Transpose (perm 0,2,3,1). Each tensor gets at most one Transpose per direction, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from onnx import NodeProto, helper
+
+from rcnn.onnxgraph.graph import NameAllocator
 
 ORIG = "orig"
 NHWC = "nhwc"
 TO_NHWC = (0, 2, 3, 1)
 TO_NCHW = (0, 3, 1, 2)
-
-
-class NameAllocator:
-    """Fresh tensor and node names that collide with nothing in the graph."""
-
-    def __init__(self, taken: Iterable[str]) -> None:
-        self.taken = set(taken)
-
-    def fresh(self, base: str) -> str:
-        name, i = base, 1
-        while name in self.taken:
-            i += 1
-            name = f"{base}_{i}"
-        self.taken.add(name)
-        return name
 
 
 class LayoutTracker:

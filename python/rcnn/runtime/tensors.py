@@ -1,7 +1,7 @@
 """Tensor files: ONNX TensorProto (.pb, the ONNX test-data format) and NumPy (.npy).
 
 Both are untrusted: a .npy header or a TensorProto's dims may promise more than the file holds, so the size is
-checked against the file and RCNN_MAX_TENSOR_BYTES (rcnn.gate) before anything is allocated.
+checked against the file and RCNN_MAX_TENSOR_BYTES (rcnn.onnxgraph.gate) before anything is allocated.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from rcnn import gate
 from rcnn.errors import RcnnError
 from rcnn.files import atomic_write
+from rcnn.onnxgraph import gate
 
 
 def _load_npy(path: Path) -> np.ndarray:

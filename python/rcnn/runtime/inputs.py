@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from rcnn.errors import RcnnError
-from rcnn.onnx_model import ModelInfo
-from rcnn.preprocess import METADATA_KEY, image_to_tensor, resolve_mode
-from rcnn.tensors import load_tensor, save_tensor
+from rcnn.onnxgraph.model_info import ModelInfo
+from rcnn.runtime.preprocess import METADATA_KEY, image_to_tensor, resolve_mode
+from rcnn.runtime.tensors import load_tensor, save_tensor
 
 
 def preprocess_mode(info: ModelInfo, requested: str | None) -> str:

@@ -24,7 +24,7 @@ import onnx
 import onnxruntime
 from onnx import TensorProto, helper, numpy_helper
 
-from rcnn.layout import NameAllocator
+from rcnn.onnxgraph.graph import NameAllocator
 
 DOMAIN = "rcnn.systolic"
 

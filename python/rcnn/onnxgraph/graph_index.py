@@ -14,6 +14,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from rcnn.onnxgraph.graph import consumer_map
+
 Dim = int | str | None  # a known size, a symbolic name, or unknown
 
 
@@ -42,20 +44,6 @@ def _type_of(value: onnx.ValueInfoProto) -> TensorType | None:
         dims = tuple(
             d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.shape.dim)
     return TensorType(t.elem_type, dims)
-
-
-def subgraph_references(node: onnx.NodeProto) -> set[str]:
-    """Names a node's subgraphs (If/Loop/Scan bodies) read from the enclosing scope."""
-    refs: set[str] = set()
-    for attr in node.attribute:
-        graphs = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
-        for g in graphs:
-            defined = {i.name for i in g.input} | {i.name for i in g.initializer}
-            for n in g.node:
-                refs.update(i for i in n.input if i and i not in defined)
-                refs.update(r for r in subgraph_references(n) if r not in defined)
-                defined.update(n.output)
-    return refs
 
 
 # com.microsoft ops that onnx shape inference does not know: output 0 type from (shape input indices, elem input).
@@ -90,7 +78,8 @@ class GraphIndex:
         self._const_cache: dict[str, np.ndarray] = {}
         self._constant_nodes: dict[str, onnx.TensorProto] = {}
         self.producer: dict[str, int] = {}
-        self.consumers: dict[str, list[int]] = {}  # one entry per (node, input slot); subgraph reads count once
+        # one entry per (node, input slot); subgraph reads count once
+        self.consumers: dict[str, list[int]] = consumer_map(self.nodes, subgraphs=True)
         for idx, node in enumerate(self.nodes):
             for out in node.output:
                 if out:
@@ -99,11 +88,6 @@ class GraphIndex:
                 value = next((a.t for a in node.attribute if a.name == "value"), None)
                 if value is not None:
                     self._constant_nodes[node.output[0]] = value
-            for name in node.input:
-                if name:
-                    self.consumers.setdefault(name, []).append(idx)
-            for name in subgraph_references(node):
-                self.consumers.setdefault(name, []).append(idx)
         self.shape_note: str | None = None
         self.types: dict[str, TensorType] = self._infer_types()
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rcnn.errors import RcnnError
-from rcnn.preprocess import resize_bilinear
+from rcnn.runtime.preprocess import resize_bilinear
 
 MASK_THRESHOLD = 0.5
 NAMES = ("boxes", "labels", "scores", "masks")

@@ -17,11 +17,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from rcnn.graph_index import GraphIndex
-from rcnn.placement import MAC_OPS
+from rcnn.accelerator.placement import MAC_OPS
+from rcnn.onnxgraph.graph import opset_of
+from rcnn.onnxgraph.graph_index import GraphIndex
 
 INT8, UINT8, FLOAT = TensorProto.INT8, TensorProto.UINT8, TensorProto.FLOAT
-ONNX_DOMAINS = ("", "ai.onnx")
 # Ops through which ONNX Runtime's QDQPropagationTransformer pushes a DequantizeLinear (its CanNodePropagate). The
 # host's ORT 1.31 at ORT_ENABLE_ALL rejects DequantizeLinear(int8, opset >= 21) -> one of these ("output_dtype INT8
 # does not match y_zero_point type UINT8"; riscv64's ORT 1.21 is fine), so the partitioner does not create that
@@ -358,10 +358,6 @@ RULES = {
 _QUANTIZED_HINTS = {("", "QLinearConv"), ("", "QLinearMatMul"), ("com.microsoft", "QLinearAdd")}
 
 
-def onnx_opset(model: onnx.ModelProto) -> int:
-    return next((o.version for o in model.opset_import if o.domain in ONNX_DOMAINS), 1)
-
-
 def domain(node: onnx.NodeProto) -> str:
     return "" if node.domain == "ai.onnx" else node.domain
 
@@ -477,7 +473,7 @@ def fusion_steps(ix: GraphIndex, plan: Plan) -> tuple[list[Step], dict[int, str]
         after = dqs[-1] + 1
         end = ix.nodes[steps[-1].idx].output[0]
         blocked = next((ix.nodes[c].op_type for c in ix.uses(end) if ix.nodes[c].op_type in _QDQ_PROPAGATING),
-                       None) if len(steps) > after and onnx_opset(ix.model) >= 21 else None
+                       None) if len(steps) > after and opset_of(ix.model) >= 21 else None
         for s in steps[after:] if blocked else []:
             notes[s.idx] = (f"not fused: the DequantizeLinear moved after it would feed a {blocked}, which the "
                             "QDQ propagation of ONNX Runtime 1.31 rejects (opset >= 21)")

@@ -9,8 +9,8 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from rcnn import gate
 from rcnn.errors import RcnnError
+from rcnn.onnxgraph import gate
 
 
 @dataclass(frozen=True)

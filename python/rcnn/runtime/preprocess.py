@@ -4,7 +4,7 @@ Both sides compute the same float32 operations in the same order, so for the sam
 bit-identical (tests/test_preprocess.py checks it against ort_test). PNG/BMP/PPM decode identically everywhere,
 16-bit ones included (both keep the high byte of each sample); JPEG decoders (Pillow's libjpeg-turbo, ort_test's
 stb_image) may differ by a grey level here and there. Images are checked against RCNN_MAX_IMAGE_PIXELS from their
-header before they are decoded, and the tensor an image input wants against RCNN_MAX_TENSOR_BYTES (rcnn.gate).
+header before they are decoded, and the tensor an image input wants against RCNN_MAX_TENSOR_BYTES (rcnn.onnxgraph.gate).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from rcnn import gate
 from rcnn.errors import RcnnError
+from rcnn.onnxgraph import gate
 
 F32 = np.float32
 

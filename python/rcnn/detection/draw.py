@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from rcnn.detections import Detections
+from rcnn.detection.detections import Detections
 
 MASK_ALPHA = 0.45
 BOX_WIDTH = 2

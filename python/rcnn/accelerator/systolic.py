@@ -1,4 +1,5 @@
-"""The accelerator model from Python: its config file and its ops (rcnn._systolic, built from ep/systolic).
+"""The accelerator model from Python: its config file and its ops (rcnn._systolic, built from ep/systolic, imported
+on first use).
 
 The config lives in one file, ep/systolic/accelerator.toml (installed as rcnn/data/accelerator.toml); the C++ side
 parses the same text. Ops take NumPy arrays and return (result, counters).
@@ -6,6 +7,7 @@ parses the same text. Ops take NumPy arrays and return (result, counters).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,19 @@ import rcnn
 from rcnn import paths
 from rcnn.errors import RcnnError
 
-try:
-    from rcnn import _systolic as _ext
-except ImportError as e:  # the host build did not run
-    raise ImportError(f"rcnn._systolic is not built ({e}): run pip install -e . (setup.sh does it)") from None
+
+class ExtensionMissing(RcnnError, ImportError):
+    """rcnn._systolic is not built: an ImportError for Python callers, a one-line error (exit 1) for the CLIs."""
+
+
+@functools.cache
+def _ext() -> Any:
+    """The compiled accelerator model, imported on first use so that `import rcnn` needs no C++ build."""
+    try:
+        from rcnn import _systolic
+    except ImportError as e:  # the host build did not run
+        raise ExtensionMissing(f"rcnn._systolic is not built ({e}): run pip install -e . (setup.sh does it)") from None
+    return _systolic
 
 Counters = dict[str, int]
 MODES = ("cpu", "os", "ws")
@@ -45,11 +56,11 @@ def read_config(path: str | Path | None = None, dim: int | None = None) -> dict[
     try:
         text = path.read_text()
         tomllib.loads(text)  # the file must be valid TOML for every reader, not only for our subset parser
-        values = _ext.parse_config(text)
+        values = _ext().parse_config(text)
     except (OSError, tomllib.TOMLDecodeError, ValueError) as e:
         raise RcnnError(f"bad accelerator config {path}: {e}") from None
     if dim is not None:
-        values = _ext.parse_config(config_text({**values, "dim": dim}))
+        values = _ext().parse_config(config_text({**values, "dim": dim}))
     return values
 
 
@@ -64,8 +75,8 @@ def matmul(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None = None, multipl
     """int8 C = sat8(rne((bias + A@B) * multiplier)) [ReLU]; float A/B run the fp32 path."""
     text = config_text(config) if config else None
     if a.dtype == np.float32:
-        return _ext.matmul_f32(a, b, bias, multiplier, relu, mode, text, threads)
-    return _ext.matmul(a, b, bias, multiplier, relu, mode, text, threads)
+        return _ext().matmul_f32(a, b, bias, multiplier, relu, mode, text, threads)
+    return _ext().matmul(a, b, bias, multiplier, relu, mode, text, threads)
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None, multiplier: float = 1.0,
@@ -75,7 +86,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None, multipl
            pool_pads: tuple[int, int, int, int] = (0, 0, 0, 0), pool_ignore_padding: bool = False,
            mode: str = "cpu", config: dict[str, Any] | None = None, threads: int = 1) -> tuple[np.ndarray, Counters]:
     """NHWC x, HWIO w; pads (top, left, bottom, right); an optional fused max-pool after scaling and ReLU."""
-    fn = _ext.conv2d_f32 if x.dtype == np.float32 else _ext.conv2d
+    fn = _ext().conv2d_f32 if x.dtype == np.float32 else _ext().conv2d
     return fn(x, w, bias, multiplier, list(strides), list(dilations), list(pads), groups, relu,
               list(pool_kernel) if pool_kernel else None, list(pool_strides), list(pool_pads), pool_ignore_padding,
               mode, config_text(config) if config else None, threads)
@@ -84,7 +95,9 @@ def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None, multipl
 def resadd(a: np.ndarray, b: np.ndarray, a_ratio: float, b_ratio: float, relu: bool = False, mode: str = "cpu",
            config: dict[str, Any] | None = None, threads: int = 1) -> tuple[np.ndarray, Counters]:
     """Gemmini residual add: each input scaled by its ratio, rounded and saturated on its own, then summed."""
-    return _ext.resadd(a, b, a_ratio, b_ratio, relu, mode, config_text(config) if config else None, threads)
+    return _ext().resadd(a, b, a_ratio, b_ratio, relu, mode, config_text(config) if config else None, threads)
 
 
-make_multiplier = _ext.make_multiplier
+def make_multiplier(*args: Any) -> Any:
+    """The accelerator's fixed-point form of a float multiplier (see rcnn._systolic.make_multiplier)."""
+    return _ext().make_multiplier(*args)

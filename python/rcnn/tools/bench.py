@@ -1,0 +1,130 @@
+"""The library of python -m rcnn.bench: the same int8 model on ONNX Runtime's CPU EP and on the systolic
+accelerator, natively and under qemu-riscv64, side by side in one invocation; medians and the ratios that matter.
+
+Ratios (each from runs made here, minutes apart at most):
+  qemu speed-up      ORT CPU EP under qemu / systolic under qemu     (how much the accelerator model saves a user)
+  qemu overhead      systolic under qemu / systolic native           (what emulation costs)
+  native speed-up    ORT CPU EP native / systolic native
+Without MODEL it builds a ResNet-style int8 model (stem, residual blocks, global pool, matmul head; 224x224).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from rcnn.accelerator.partition import partition_file
+from rcnn.accelerator.placement import PlacementReport
+from rcnn.errors import RcnnError
+from rcnn.onnxgraph.model_info import read_model_info
+from rcnn.runtime.runner import RunConfig, run, runner_command, systolic_library
+from rcnn.runtime.tensors import save_tensor
+
+TARGETS = ("native", "qemu")
+
+
+@dataclass(frozen=True)
+class Case:
+    target: str  # native | qemu
+    engine: str  # ort-cpu | systolic
+    mode: int  # -x (systolic only)
+
+    @property
+    def label(self) -> str:
+        return f"{self.target:<6} {self.engine}" + (f" -x {self.mode}" if self.engine == "systolic" else "")
+
+
+def default_model(directory: Path) -> Path:
+    from rcnn.models.testnets import quantize_qoperator, resnet_float
+
+    path = directory / "resnet_int8.onnx"
+    import onnx
+
+    onnx.save(quantize_qoperator(resnet_float()), str(path))
+    return path
+
+
+def random_inputs(model: Path, directory: Path, seed: int = 0) -> list[Path]:
+    rng = np.random.default_rng(seed)
+    files = []
+    for k, t in enumerate(read_model_info(model).inputs):
+        if t.dims is None:
+            raise RcnnError(f"input {t.name!r} declares no shape: the bench cannot make random data for it")
+        shape = [d or 1 for d in t.dims]
+        data = rng.random(shape).astype(t.dtype) if t.dtype.kind == "f" else rng.integers(-128, 128, shape).astype(
+            t.dtype)
+        files.append(directory / f"input_{k}.pb")
+        save_tensor(data, files[-1], t.name)
+    return files
+
+
+def measure(case: Case, model: Path, partitioned: Path, inputs: list[Path], repeat: int, threads: int,
+            work: Path) -> tuple[float, dict[str, np.ndarray]]:
+    native = case.target == "native"
+    systolic = case.engine == "systolic"
+    config = RunConfig(native=native, execution=case.mode, threads=threads, repeat=repeat, echo=False, build=False,
+                       custom_op_libs=[systolic_library(native, build_it=False)] if systolic else [])
+    out = Path(tempfile.mkdtemp(dir=work))
+    result = run(partitioned if systolic else model, inputs, out, config)
+    times = result.report["timings_ms"]["inference"]
+    # The first inference pays one-time costs (weight packing, allocations): leave it out when there are others.
+    return statistics.median(times[1:] if len(times) > 1 else times), result.outputs
+
+
+@dataclass
+class BenchResult:
+    model: Path
+    placement: PlacementReport
+    medians: dict[Case, float]  # ms per inference
+    identical: bool | None  # every systolic case gave the same outputs (None: fewer than two systolic cases)
+
+
+def run_bench(model: Path | None, targets: Sequence[str], modes: Sequence[int], repeat: int = 5,
+              threads: int = 1) -> BenchResult:
+    """Every case (ORT CPU EP per target, the accelerator per target and mode) on the model (default: a ResNet-style
+    int8 model built here); medians with a tqdm progress bar."""
+    with tempfile.TemporaryDirectory(prefix="rcnn-bench-") as tmp:
+        work = Path(tmp)
+        model = model or default_model(work)
+        part = partition_file(model)
+        assert part.model_path is not None
+        inputs = random_inputs(model, work)
+        for native in {t == "native" for t in targets}:  # build once, before the clock runs
+            runner_command(RunConfig(native=native))
+            systolic_library(native)
+        cases = [Case(t, "ort-cpu", 0) for t in targets] + [Case(t, "systolic", m) for t in targets for m in modes]
+        medians: dict[Case, float] = {}
+        outputs: dict[Case, dict[str, np.ndarray]] = {}
+        for case in tqdm(cases, desc="bench", unit="case"):
+            medians[case], outputs[case] = measure(case, model, part.model_path, inputs, repeat, threads, work)
+    return BenchResult(model, part.report, medians, outputs_identical(outputs))
+
+
+def ratio_lines(medians: dict[Case, float], modes: Sequence[int]) -> list[str]:
+    """The ratios that matter, per accelerator mode, where both sides were measured."""
+    lines = []
+    for m in modes:
+        def get(target: str, engine: str, mode: int = m) -> float | None:
+            return medians.get(Case(target, engine, mode if engine == "systolic" else 0))
+
+        pairs = [("qemu speed-up (ORT CPU / systolic, under qemu)", get("qemu", "ort-cpu"), get("qemu", "systolic")),
+                 ("qemu overhead (systolic qemu / native)", get("qemu", "systolic"), get("native", "systolic")),
+                 ("native speed-up (ORT CPU / systolic)", get("native", "ort-cpu"), get("native", "systolic"))]
+        for name, num, den in pairs:
+            if num is not None and den:
+                lines.append(f"  -x {m}  {name:<48} {num / den:6.2f}x")
+    return lines
+
+
+def outputs_identical(outputs: dict[Case, dict[str, np.ndarray]]) -> bool | None:
+    systolic = [c for c in outputs if c.engine == "systolic"]
+    if len(systolic) < 2:
+        return None
+    first = outputs[systolic[0]]
+    return all(all(np.array_equal(first[k], outputs[c][k]) for k in first) for c in systolic[1:])

@@ -1,0 +1,351 @@
+"""The library of python -m rcnn.compare: find the first layer where two runs of a model diverge (the tool
+for "this run looks wrong").
+
+The model is partitioned for the accelerator as rcnn.run does it (unless --no-partition), then every intermediate
+tensor (each node output whose element type is known or follows from the op) is made a graph output, and the model
+runs natively (host ort_test) and under qemu-riscv64 (riscv64 ort_test) on the same prepared inputs. The table lists,
+in the graph's (topological) node order: the layer, tensor, dtype, shape, max |a - b|, the number of differing
+elements, for integer tensors the max difference in LSBs (the max |a - b| of the integer values), and a status. It
+stops after the first divergent row unless --all.
+
+--reference also runs the ORIGINAL, unpartitioned model with every intermediate exposed on ONNX Runtime's CPU EP in
+this process (onnxruntime, no custom ops) and compares it with the qemu run, tensor by tensor where both runs have
+the tensor. A tensor the partitioner keeps in NHWC (`<name>_nhwc`, see rcnn.accelerator.layout) is transposed back (perm
+0,3,1,2) and compared with `<name>`; tensors that exist in only one of the two graphs (fused Relu/MaxPool outputs,
+the int8 tensor before a moved DequantizeLinear, ...) are counted as not comparable and not shown.
+
+Exposing intermediates keeps ONNX Runtime from fusing across them, so a run here may compute slightly differently
+from the same model without the extra outputs (e.g. float Conv+Add fusions); int8 QOperator ops are not affected.
+`QAdd` on the accelerator may differ from ONNX Runtime's QLinearAdd by 1 LSB (documented in ep/ort/README.md): with
+--reference that shows up as a divergence at the add.
+
+Exit status: 0 when every compared tensor is identical (floats: within --tolerance), 1 when a divergence is found,
+2 for a bad command line (including a missing model, image or input file), 3 when no comparison could be made
+(inputs that do not fit the model, a failed run).
+A JSON report (--json) holds every compared row of every comparison, also those after the first divergence.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from rcnn.accelerator.layout import TO_NHWC
+from rcnn.accelerator.partition import DOMAIN
+from rcnn.accelerator.place import place_on_accelerator
+from rcnn.accelerator.systolic import read_config
+from rcnn.errors import RcnnError
+from rcnn.files import atomic_write
+from rcnn.onnxgraph import gate
+from rcnn.onnxgraph.graph_index import GraphIndex
+from rcnn.onnxgraph.model_info import read_model_info
+from rcnn.runtime.inputs import prepare_inputs
+from rcnn.runtime.native import run_native
+from rcnn.runtime.runner import RunConfig, run, systolic_library
+
+EXIT_SAME, EXIT_DIVERGED, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+IDENTICAL, WITHIN = "identical", "within tolerance"
+AGREE = (IDENTICAL, WITHIN)
+_NHWC_NAME = re.compile(r"^(?P<orig>.+)_nhwc(?:_\d+)?$")  # rcnn.layout's names: `<name>_nhwc`, made fresh by `_N`
+
+
+# ---- exposing intermediates -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exposed:
+    """One tensor the comparison looks at, with the node that produces it."""
+
+    tensor: str
+    layer: str  # producer node's name (or op_type_index when unnamed)
+    op: str  # producer's op type, domain-qualified when not the default domain
+    elem: int  # onnx.TensorProto element type
+
+
+def _op_label(node: onnx.NodeProto) -> str:
+    return node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+
+
+def _output_elem(ix: GraphIndex, node: onnx.NodeProto, out: str) -> int:
+    """The element type of `out`, 0 when unknown. Shape inference does not know the accelerator's ops; their
+    contract (ep/ort/README.md) is that the output has the element type of input 0 (int8 -> int8, float -> float)."""
+    elem = ix.elem_type(out)
+    if elem or node.domain != DOMAIN:
+        return elem
+    return ix.elem_type(node.input[0]) if node.input and node.input[0] else 0
+
+
+def expose_intermediates(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[Exposed], list[str]]:
+    """A copy of `model` with every node output of known tensor type as a graph output (in node order).
+
+    Returns the copy, the exposed tensors (existing graph outputs included, so they are compared too) and the names
+    skipped because their type is unknown or not a tensor (sequences, maps); empty optional outputs are ignored.
+    """
+    ix = GraphIndex(model)
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    already = set(ix.graph_outputs)
+    exposed: list[Exposed] = []
+    skipped: list[str] = []
+    for idx, node in ix.iter_nodes():
+        for name in node.output:
+            if not name:
+                continue
+            elem = _output_elem(ix, node, name)
+            if not elem or elem == onnx.TensorProto.UNDEFINED:
+                skipped.append(name)
+                continue
+            exposed.append(Exposed(name, node.name or f"{node.op_type}_{idx}", _op_label(node), elem))
+            if name not in already:
+                # No shape: the runtimes take it from the node; a wrong guess here would fail the session.
+                out.graph.output.append(helper.make_tensor_value_info(name, elem, None))
+    return out, exposed, skipped
+
+
+# ---- comparing arrays -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    layer: str
+    op: str
+    tensor: str
+    dtype: str
+    shape: list[int]
+    max_abs_diff: float | None
+    differing: int | None
+    max_lsb_diff: int | None  # integer tensors only
+    status: str
+    note: str = ""
+
+    @property
+    def diverges(self) -> bool:
+        return self.status not in AGREE
+
+
+def diff_arrays(a: np.ndarray, b: np.ndarray, tolerance: float = 0.0) -> tuple[float, int, int | None, str]:
+    """(max |a-b|, #elements differing, max LSB difference or None for floats, status) of two same-shape arrays."""
+    if a.dtype.kind in "biu" and b.dtype.kind in "biu":
+        # int64 so that int8 -128 - 127 does not wrap; bools count as 0/1.
+        d = np.abs(a.astype(np.int64) - b.astype(np.int64))
+        worst = int(d.max()) if d.size else 0
+        count = int(np.count_nonzero(d))
+        return float(worst), count, worst, IDENTICAL if count == 0 else "DIFFERS"
+    fa, fb = a.astype(np.float64), b.astype(np.float64)
+    both_nan = np.isnan(fa) & np.isnan(fb)
+    with np.errstate(invalid="ignore"):
+        d = np.where(both_nan, 0.0, np.abs(fa - fb))
+    d = np.where(np.isnan(d), np.inf, d)  # NaN on one side only: as far apart as it gets
+    worst = float(d.max()) if d.size else 0.0
+    count = int(np.count_nonzero(d > tolerance))
+    if worst == 0.0:
+        return worst, 0, None, IDENTICAL
+    return worst, count, None, WITHIN if count == 0 else "DIFFERS"
+
+
+def compare_tensor(item: Exposed, a: np.ndarray | None, b: np.ndarray | None, tolerance: float) -> Row:
+    row = Row(item.layer, item.op, item.tensor, "", [], None, None, None, "")
+    if a is None or b is None:
+        row.status = "missing"
+        row.note = f"not in run {'A' if a is None else 'B'}"
+        return row
+    row.dtype, row.shape = str(a.dtype), list(a.shape)
+    if a.dtype != b.dtype:
+        row.status, row.note = "dtype differs", f"{a.dtype} vs {b.dtype}"
+    elif a.shape != b.shape:
+        row.status, row.note = "shape differs", f"{list(a.shape)} vs {list(b.shape)}"
+    else:
+        row.max_abs_diff, row.differing, row.max_lsb_diff, row.status = diff_arrays(a, b, tolerance)
+    return row
+
+
+def compare_runs(order: Sequence[Exposed], a: dict[str, np.ndarray], b: dict[str, np.ndarray],
+                 tolerance: float = 0.0) -> list[Row]:
+    """One row per tensor of `order` (every one of them, also after a divergence)."""
+    return [compare_tensor(item, a.get(item.tensor), b.get(item.tensor), tolerance) for item in order]
+
+
+def first_divergence(rows: Sequence[Row]) -> int | None:
+    return next((k for k, r in enumerate(rows) if r.diverges), None)
+
+
+# ---- the reference: the unpartitioned model ----------------------------------------------------------------------
+
+
+def _orig_name(tensor: str, reference: dict[str, np.ndarray]) -> str:
+    """The reference's name for a partitioned tensor: itself, or the original of an NHWC copy."""
+    if tensor in reference:
+        return tensor
+    m = _NHWC_NAME.match(tensor)
+    return m["orig"] if m else tensor
+
+
+def reference_view(order: Sequence[Exposed], reference: dict[str, np.ndarray]) -> tuple[list[Exposed], dict, int]:
+    """The tensors of the partitioned run that the reference also has, and the reference arrays under the
+    partitioned run's names (NHWC copies get the original transposed to NHWC, so the accelerator's tensor is shown
+    as it is). Returns (comparable tensors, arrays by partitioned name, number of partitioned tensors skipped)."""
+    comparable: list[Exposed] = []
+    arrays: dict[str, np.ndarray] = {}
+    for item in order:
+        name = _orig_name(item.tensor, reference)
+        ref = reference.get(name)
+        if ref is not None and name != item.tensor:
+            ref = ref.transpose(TO_NHWC) if ref.ndim == 4 else None
+        if ref is None:
+            continue
+        comparable.append(item)
+        arrays[item.tensor] = ref
+    return comparable, arrays, len(order) - len(comparable)
+
+
+def run_reference(model: onnx.ModelProto, inputs: list[Path], work: Path, threads: int) -> dict[str, np.ndarray]:
+    """Every intermediate of the unpartitioned `model` on ONNX Runtime's CPU EP (Python onnxruntime)."""
+    exposed, _, _ = expose_intermediates(model)
+    path = work / "reference_exposed.onnx"
+    onnx.save(exposed, str(path))
+    return dict(run_native(path, inputs, threads=threads)[0])
+
+
+# ---- the table ------------------------------------------------------------------------------------------------------
+
+
+def _num(value: float | int | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:d}" if isinstance(value, int) else f"{value:.6g}"
+
+
+def format_table(rows: Sequence[Row], show_all: bool = False) -> str:
+    """Rows up to and including the first divergent one (all of them with show_all)."""
+    stop = first_divergence(rows)
+    shown = rows if show_all or stop is None else rows[:stop + 1]
+    header = ("#", "layer", "op", "tensor", "dtype", "shape", "max|diff|", "#diff", "LSB", "status")
+    cells = [header] + [(str(k), r.layer, r.op, r.tensor, r.dtype or "-", str(r.shape) if r.dtype else "-",
+                         _num(r.max_abs_diff), _num(r.differing), _num(r.max_lsb_diff),
+                         r.status + (f" ({r.note})" if r.note else "")) for k, r in enumerate(shown)]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(header) - 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1] for row in cells]
+    if not show_all and stop is not None and stop + 1 < len(rows):
+        lines.append(f"... {len(rows) - stop - 1} more tensor(s) after the first divergence (--all shows them)")
+    return "\n".join(lines)
+
+
+@dataclass
+class Comparison:
+    a: str
+    b: str
+    rows: list[Row]
+    not_comparable: int = 0  # tensors of the run under test that the other run does not have
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def first(self) -> int | None:
+        return first_divergence(self.rows)
+
+    def title(self) -> str:
+        extra = f", {self.not_comparable} not comparable" if self.not_comparable else ""
+        return f"== {self.a} vs {self.b}: {len(self.rows)} tensor(s) compared{extra}"
+
+    def verdict(self) -> str:
+        k = self.first
+        if k is None:
+            agree = sum(r.status == WITHIN for r in self.rows)
+            return f"   no divergence ({agree} float tensor(s) within --tolerance)" if agree else "   all identical"
+        r = self.rows[k]
+        text = f"   first divergence: row {k}, layer {r.layer} ({r.op}), tensor {r.tensor}: {r.status}"
+        if self.a == "reference" and r.op == f"{DOMAIN}.QAdd" and r.max_lsb_diff == 1:
+            # Not a bug: the accelerator's add rounds each input on its own (see the module docstring).
+            text += "\n   (1 LSB at a QAdd is the accelerator's documented rounding difference, ep/ort/README.md)"
+        elif r.max_lsb_diff is None and r.max_abs_diff is not None and r.max_abs_diff < 1e-4:
+            text += "\n   (a tiny float difference: rounding of the two builds? see --tolerance, e.g. 1e-5)"
+        return text
+
+    def to_dict(self) -> dict:
+        return {"a": self.a, "b": self.b, "compared": len(self.rows), "not_comparable": self.not_comparable,
+                "first_divergence": self.first, "notes": self.notes, "rows": [asdict(r) for r in self.rows]}
+
+
+# ---- the pipeline ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CompareOptions:
+    """How compare_model runs the model (python -m rcnn.compare's flags)."""
+
+    image: Path | None = None
+    inputs: list[Path] = field(default_factory=list)
+    preprocess: str | None = None
+    execution: int = 0
+    reference: bool = False
+    partition: bool = True
+    tolerance: float = 0.0
+    threads: int = 1
+    timeout: float = 1800.0
+    build: bool = True
+
+
+def _silent(text: str) -> None:
+    pass
+
+
+def _run_target(model: Path, inputs: list[Path], work: Path, native: bool, partitioned: bool, opts: CompareOptions,
+                progress: Callable[[str], None]) -> dict[str, np.ndarray]:
+    label = "native" if native else "qemu"
+    out = work / label
+    out.mkdir()
+    libs = [systolic_library(native, build_it=opts.build)] if partitioned else []
+    config = RunConfig(native=native, execution=opts.execution, threads=opts.threads, custom_op_libs=libs,
+                       timeout=opts.timeout, build=opts.build, echo=False)
+    progress(f"-- running {label} ({'host ort_test' if native else 'riscv64 ort_test under qemu-riscv64'})")
+    result = run(model.resolve(), [f.resolve() for f in inputs], out.resolve(), config)
+    progress(f"   {len(result.outputs)} tensor(s) in {result.wall_s:.1f} s")
+    return result.outputs
+
+
+def compare_model(model: Path, opts: CompareOptions, work: Path,
+                  progress: Callable[[str], None] = _silent) -> list[Comparison]:
+    """The pipeline: partition, expose intermediates, run each target, compare. `progress` hears each step."""
+    info = read_model_info(model)
+    inputs, _ = prepare_inputs(info, opts.image, opts.inputs, opts.preprocess, work)
+    elem = read_config()["elem"]
+    model_path = place_on_accelerator(info.path, "auto" if opts.partition else "off", elem, fallback_dir=work).model
+    partitioned = model_path != info.path
+    exposed_model, order, skipped = expose_intermediates(gate.load_model(model_path))
+    exposed_path = work / "exposed.onnx"
+    onnx.save(exposed_model, str(exposed_path))
+    progress(f"-- {len(order)} tensor(s) exposed ({'partitioned' if partitioned else 'unpartitioned'} model"
+             + (f"; {len(skipped)} skipped, type unknown or not a tensor" if skipped else "") + ")")
+    native = _run_target(exposed_path, inputs, work, True, partitioned, opts, progress)
+    qemu = _run_target(exposed_path, inputs, work, False, partitioned, opts, progress)
+    comparisons = [Comparison("native", "qemu", compare_runs(order, native, qemu, opts.tolerance))]
+    if skipped:
+        comparisons[0].notes.append(f"not exposed (type unknown or not a tensor): {', '.join(skipped)}")
+    if opts.reference:
+        progress("-- running the unpartitioned model on ONNX Runtime's CPU EP (Python)")
+        reference = run_reference(gate.load_model(info.path), inputs, work, opts.threads)
+        comparable, ref_arrays, missing = reference_view(order, reference)
+        ref = Comparison("reference", "qemu", compare_runs(comparable, ref_arrays, qemu, opts.tolerance),
+                         not_comparable=missing)
+        only_ref = len(reference) - len({_orig_name(i.tensor, reference) for i in comparable})
+        if only_ref:
+            ref.notes.append(f"{only_ref} tensor(s) of the unpartitioned model do not exist in the partitioned one "
+                             "(fused into an accelerator op, or replaced): not compared")
+        comparisons.append(ref)
+    return comparisons
+
+
+def write_json(path: Path, model: Path, work: Path, comparisons: list[Comparison]) -> None:
+    report = {"model": str(model.resolve()), "run_dir": str(work.resolve()),
+              "diverged": any(c.first is not None for c in comparisons),
+              "comparisons": [c.to_dict() for c in comparisons]}
+    try:
+        atomic_write(path, (json.dumps(report, indent=2) + "\n").encode())
+    except OSError as e:
+        raise RcnnError(f"cannot write {path}: {e.strerror or e}") from None

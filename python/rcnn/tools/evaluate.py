@@ -1,0 +1,378 @@
+"""The library of python -m rcnn.eval: COCO box and mask mAP (pycocotools) of detection models on a dataset, per runner.
+
+Runners: ort = the model as it is on ONNX Runtime's CPU EP in Python (FP32 or int8); systolic-native = the int8 model
+partitioned for the accelerator (python -m rcnn.partition, cached) on the host build of ort_test with the
+accelerator's custom-op library; systolic-qemu = the same under qemu-riscv64 (one qemu run per image: slow, so
+--limit evaluates the first N images and the table says so).
+
+Data: --data DIR (a COCO folder: DIR/annotations.json, images by their file_name relative to DIR), or --annotations
+FILE with --images DIR; default the synthetic validation split (rcnn.shapes, VAL_SEED), generated once into
+build/shapes/val_N. Each image is preprocessed as the model's rcnn.preprocess metadata says, run, mapped back to the
+image (python -m rcnn.postprocess) and scored by COCOeval for bbox and segm. Model labels are COCO category ids
+(the shapes model's CLASSES index; torchvision's 91-index COCO labels).
+
+One run: --model M --runner R. Several in one table: --run [LABEL=]MODEL[:RUNNER] repeated, e.g.
+  --run fp32=models/shapes/shapes_fp32.onnx:ort --run int8=models/shapes/shapes_int8.onnx:systolic-native
+Runs of the same model are checked for bit-identical raw outputs on the images they share (systolic-native against
+systolic-qemu); --detections writes per-image detections and output hashes, --compare-to checks against such a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import multiprocessing
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rcnn import paths
+from rcnn.detection.coco_eval import STATS, Dataset, coco_eval, compare, load_dataset
+from rcnn.errors import RcnnError
+
+RUNNERS = ("ort", "systolic-native", "systolic-qemu")
+DEFAULT_SHAPES_VAL = 100
+
+
+# ---------------------------------------------------------------------------------------------------------- data
+
+
+def _silent(text: str) -> None:
+    pass
+
+
+def shapes_val_folder(count: int, progress: Callable[[str], None] = _silent) -> Path:
+    """build/shapes/val_N with the first `count` validation samples, generated when absent (annotations.json is
+    written last and atomically, so its presence means the folder is complete)."""
+    from rcnn.models.synthetic import VAL_SEED, write_coco_folder
+
+    folder = paths.build_dir() / "shapes" / f"val_{count}"
+    if not (folder / "annotations.json").is_file():
+        progress(f"== generating {count} synthetic validation images into {folder}")
+        write_coco_folder(folder, count, VAL_SEED)
+    return folder
+
+
+def resolve_dataset(data: Path | None, annotations: Path | None, images: Path | None, shapes_val: int,
+                    progress: Callable[[str], None] = _silent) -> Dataset:
+    """--data DIR, or --annotations FILE (images relative to `images`, default its folder), else the first
+    `shapes_val` synthetic validation images."""
+    if data is not None:
+        return load_dataset(data / "annotations.json", images or data)
+    if annotations is not None:
+        return load_dataset(annotations, images or annotations.parent)
+    folder = shapes_val_folder(shapes_val, progress)
+    return load_dataset(folder / "annotations.json", folder)
+
+
+# ---------------------------------------------------------------------------------------------------------- runs
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    label: str
+    model: Path
+    runner: str
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What a worker process needs to run images: picklable, the model already partitioned, libraries built."""
+
+    runner: str
+    model: Path  # the original model (preprocess metadata, classes)
+    ran: Path  # what is run: the model, or its partitioned form
+    score_threshold: float
+    classes: str | None
+    execution: int = 0
+    threads: int = 1
+    timeout: float = 1800.0
+    custom_op_libs: tuple[Path, ...] = ()
+
+
+@dataclass
+class ImageResult:
+    index: int
+    image_id: int
+    file_name: str
+    seconds: float
+    outputs_sha256: str
+    detections: list[dict] = field(default_factory=list)
+
+
+def parse_run(text: str, default_runner: str | None) -> RunSpec:
+    """[LABEL=]MODEL[:RUNNER]; the runner suffix is recognised only when it names a runner."""
+    label, _, rest = text.rpartition("=") if "=" in text else ("", "", text)
+    model, runner = rest, default_runner
+    head, sep, tail = rest.rpartition(":")
+    if sep and tail in RUNNERS:
+        model, runner = head, tail
+    if not model:
+        raise RcnnError(f"--run {text!r}: no model path")
+    if runner is None:
+        raise RcnnError(f"--run {text!r}: no runner (append :{'|'.join(RUNNERS)} or give --runner)")
+    return RunSpec(label or f"{Path(model).stem}:{runner}", Path(model), runner)
+
+
+def resolve_runs(run: Sequence[str], model: Path | None, runner: str | None) -> list[RunSpec]:
+    """--run entries and --model with --runner as RunSpecs, the --model one first."""
+    runs = [parse_run(r, runner) for r in run]
+    if model is not None:
+        runs.insert(0, RunSpec(f"{model.stem}:{runner or 'ort'}", model, runner or "ort"))
+    if not runs:
+        raise RcnnError("nothing to evaluate: give --model (with --runner) or --run")
+    labels = [r.label for r in runs]
+    if len(set(labels)) != len(labels):
+        raise RcnnError(f"run labels must differ: {', '.join(labels)}")
+    return runs
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """How every run is made (python -m rcnn.eval's flags)."""
+
+    score_threshold: float = 0.0
+    classes: str | None = None
+    execution: int = 0
+    threads: int = 1
+    timeout: float = 1800.0
+    systolic_config: Path | None = None
+    build: bool = True
+
+
+def prepare_setup(spec: RunSpec, a: EvalOptions) -> WorkerSetup:
+    """Partition (cached) and build what the runner needs, once, in the main process."""
+    from rcnn.onnxgraph.model_info import read_model_info
+
+    info = read_model_info(spec.model)
+    common = dict(runner=spec.runner, model=info.path.resolve(), score_threshold=a.score_threshold,
+                  classes=a.classes, execution=a.execution, threads=a.threads, timeout=a.timeout)
+    if spec.runner == "ort":
+        return WorkerSetup(ran=info.path.resolve(), **common)
+    from rcnn.accelerator.place import place_on_accelerator
+    from rcnn.accelerator.systolic import read_config
+    from rcnn.runtime.runner import RunConfig, runner_command, systolic_library
+
+    ran = place_on_accelerator(info.path, "on", read_config(a.systolic_config)["elem"]).model
+    native = spec.runner == "systolic-native"
+    lib = systolic_library(native, build_it=a.build)
+    runner_command(RunConfig(native=native, build=a.build))  # build/find ort_test before the workers start
+    return WorkerSetup(ran=Path(ran).resolve(), custom_op_libs=(lib.resolve(),), **common)
+
+
+# ------------------------------------------------------------------------------------------------------- workers
+
+
+class Worker:
+    """Runs images for one setup; made once per worker process (the ORT session is created once)."""
+
+    def __init__(self, setup: WorkerSetup, systolic_config: Path | None = None) -> None:
+        from rcnn.detection.postprocess import resolve_classes
+        from rcnn.onnxgraph.model_info import read_model_info
+
+        self.setup = setup
+        self.info = read_model_info(setup.model)
+        self.classes = resolve_classes(setup.classes, self.info.metadata)
+        self.systolic_config = systolic_config
+        self.session: Any = None
+        if setup.runner == "ort":
+            from rcnn.runtime.native import make_session
+
+            self.session = make_session(setup.ran, 99, setup.threads)
+
+    def outputs(self, image: Path) -> dict[str, np.ndarray]:
+        if self.session is not None:
+            from rcnn.runtime.inputs import preprocess_mode
+            from rcnn.runtime.preprocess import image_to_tensor
+
+            first = self.info.inputs[0]
+            feeds = {first.name: image_to_tensor(image, preprocess_mode(self.info, None), first.dims)}
+            names = [o.name for o in self.session.get_outputs()]
+            try:
+                return dict(zip(names, self.session.run(names, feeds), strict=True))
+            except Exception as e:  # ORT raises its own types
+                raise RcnnError(f"inference failed on {image}: {str(e).strip().splitlines()[0]}") from None
+        return self._ort_test(image)
+
+    def _ort_test(self, image: Path) -> dict[str, np.ndarray]:
+        from rcnn.runtime.inputs import prepare_inputs
+        from rcnn.runtime.runner import RunConfig, run
+
+        s = self.setup
+        config = RunConfig(native=s.runner == "systolic-native", execution=s.execution, threads=s.threads,
+                           custom_op_libs=list(s.custom_op_libs), systolic_config=self.systolic_config,
+                           timeout=s.timeout, build=False, echo=False)
+        with tempfile.TemporaryDirectory(prefix="rcnn-eval-") as tmp:
+            work = Path(tmp)
+            inputs, _ = prepare_inputs(self.info, image, [], None, work)
+            try:  # the runner passes ort_test's stderr on (the accelerator's PROF lines): keep it off the bar
+                with contextlib.redirect_stderr(io.StringIO()):
+                    return run(s.ran, inputs, work, config).outputs
+            except RcnnError as e:
+                raise RcnnError(f"{image.name}: {e}") from None
+
+    def evaluate(self, index: int, entry: dict, images_dir: Path) -> ImageResult:
+        from rcnn.detection.detections import find_detection_outputs, to_image_space
+        from rcnn.detection.postprocess import to_coco
+        from rcnn.runtime.preprocess import load_rgb, target_hw
+
+        image = images_dir / entry["file_name"]
+        if not image.is_file():
+            raise RcnnError(f"image not found: {image}")
+        start = time.perf_counter()
+        outputs = self.outputs(image)
+        seconds = time.perf_counter() - start
+        image_hw = load_rgb(image).shape[:2]
+        input_hw = target_hw(self.info.inputs[0].dims, image_hw)
+        dets = to_image_space(find_detection_outputs(outputs), input_hw, image_hw, self.setup.score_threshold)
+        return ImageResult(index, int(entry["id"]), entry["file_name"], seconds, outputs_digest(outputs),
+                           to_coco(dets, self.classes, int(entry["id"])))
+
+
+def outputs_digest(outputs: dict[str, np.ndarray]) -> str:
+    """sha256 over every output's name, dtype, shape and bytes, in order: equal digests = bit-identical outputs."""
+    h = hashlib.sha256()
+    for name, arr in outputs.items():
+        a = np.ascontiguousarray(arr)
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+_WORKER: Worker | None = None
+
+
+def _init_worker(setup: WorkerSetup, systolic_config: Path | None) -> None:
+    global _WORKER
+    _WORKER = Worker(setup, systolic_config)
+
+
+def _work(index: int, entry: dict, images_dir: Path) -> ImageResult:
+    assert _WORKER is not None
+    return _WORKER.evaluate(index, entry, images_dir)
+
+
+def run_images(setup: WorkerSetup, data: Dataset, entries: Sequence[dict], workers: int, label: str,
+               progress: bool, systolic_config: Path | None = None) -> list[ImageResult]:
+    """Every image through the runner, in worker processes (in this process for one worker), with a progress bar."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(entries), desc=label, unit="img", disable=not progress, file=sys.stderr)
+    results: list[ImageResult] = []
+    with bar:
+        if workers <= 1:
+            worker = Worker(setup, systolic_config)
+            for i, e in enumerate(entries):
+                results.append(worker.evaluate(i, e, data.images_dir))
+                bar.update()
+            return results
+        ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold torch/ORT threads
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(setup, systolic_config)) as pool:
+            futures: list[Future[ImageResult]] = [pool.submit(_work, i, e, data.images_dir)
+                                                  for i, e in enumerate(entries)]
+            try:
+                for f in as_completed(futures):
+                    results.append(f.result())
+                    bar.update()
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+    return sorted(results, key=lambda r: r.index)
+
+
+# ------------------------------------------------------------------------------------------------------- metrics
+
+
+@dataclass
+class RunSummary:
+    label: str
+    runner: str
+    model: str
+    ran: str
+    images: int
+    of_images: int
+    seconds_per_image: float
+    wall_s: float
+    detections: int
+    box: dict[str, float] | None = None
+    mask: dict[str, float] | None = None
+    identical_to: dict[str, str] = field(default_factory=dict)
+
+
+def summarize(spec: RunSpec, setup: WorkerSetup, data: Dataset, gt: Any, results: list[ImageResult],
+              wall: float) -> RunSummary:
+    dets = [d for r in results for d in r.detections]
+    ids = [r.image_id for r in results]
+    s = RunSummary(spec.label, spec.runner, str(setup.model), str(setup.ran), len(results), len(data.images),
+                   sum(r.seconds for r in results) / max(len(results), 1), round(wall, 3), len(dets))
+    s.box = dict(zip(STATS, coco_eval(gt, dets, ids, "bbox")[0], strict=True))
+    if any("segmentation" in d for d in dets):
+        s.mask = dict(zip(STATS, coco_eval(gt, dets, ids, "segm")[0], strict=True))
+    return s
+
+
+# ---------------------------------------------------------------------------------------------------- identity
+
+
+def records(results: list[ImageResult]) -> list[dict]:
+    return [{"image_id": r.image_id, "file_name": r.file_name, "outputs_sha256": r.outputs_sha256,
+             "seconds": round(r.seconds, 4), "detections": r.detections} for r in results]
+
+
+# ------------------------------------------------------------------------------------------------------- output
+
+
+def _pts(v: float | None) -> str:
+    return "-" if v is None or v < 0 else f"{100 * v:.1f}"
+
+
+def format_table(summaries: Sequence[RunSummary]) -> str:
+    rows = [("run", "runner", "model", "images", "box AP", "AP50", "AP75", "mask AP", "AP50", "AP75", "s/img")]
+    for s in summaries:
+        box, mask = s.box or {}, s.mask or {}
+        images = f"{s.images}" if s.images == s.of_images else f"{s.images}/{s.of_images}"
+        rows.append((s.label, s.runner, Path(s.model).name, images, _pts(box.get("AP")), _pts(box.get("AP50")),
+                     _pts(box.get("AP75")), _pts(mask.get("AP")), _pts(mask.get("AP50")), _pts(mask.get("AP75")),
+                     f"{s.seconds_per_image:.3f}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+             for r in rows]
+    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
+
+
+def format_stats(s: RunSummary) -> list[str]:
+    out = []
+    for kind, stats in (("box", s.box), ("mask", s.mask)):
+        if stats:
+            out.append(f"  {s.label} {kind:<4} " + " ".join(f"{k} {_pts(stats[k])}" for k in STATS))
+    return out
+
+
+def identity_checks(runs: Sequence[RunSpec], recs: dict[str, list[dict]], summaries: Sequence[RunSummary],
+                    earlier: dict[str, dict] | None) -> list[str]:
+    """Pairs of runs of the same model here, and each run against its namesake in --compare-to."""
+    lines = []
+    for i, r in enumerate(runs):
+        for j in range(i + 1, len(runs)):
+            if runs[j].model.resolve() == r.model.resolve():
+                verdict = compare(recs[r.label], recs[runs[j].label])
+                summaries[i].identical_to[runs[j].label] = verdict
+                lines.append(f"  {r.label} vs {runs[j].label}: {verdict}")
+        if earlier is not None:
+            other = earlier.get(r.label) or (next(iter(earlier.values())) if len(earlier) == 1 else None)
+            verdict = compare(recs[r.label], other["images"]) if other else "no run of that label in the file"
+            summaries[i].identical_to[f"compare-to:{r.label}"] = verdict
+            lines.append(f"  {r.label} vs {r.label} in --compare-to: {verdict}")
+    return lines
+
+

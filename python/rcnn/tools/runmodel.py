@@ -1,0 +1,95 @@
+"""One run of a model, the way python -m rcnn.run does it: inputs prepared, the model placed on the accelerator,
+ort_test run (natively or under qemu) into a fresh run directory, detections post-processed, run.json written.
+
+`run_model` returns what happened (`RunOutcome`); the CLI prints it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rcnn.accelerator.place import place_on_accelerator
+from rcnn.accelerator.placement import PlacementReport
+from rcnn.accelerator.systolic import read_config
+from rcnn.detection.detections import find_detection_outputs, looks_like_detections, to_image_space
+from rcnn.detection.postprocess import ANNOTATE_MIN_SIDE, image_id_of, resolve_classes, write_results
+from rcnn.onnxgraph.model_info import ModelInfo, read_model_info
+from rcnn.runtime.inputs import prepare_inputs
+from rcnn.runtime.preprocess import load_rgb, target_hw
+from rcnn.runtime.rundir import fresh_run_dir
+from rcnn.runtime.runner import RunConfig, RunResult, run, systolic_library
+
+
+@dataclass
+class RunRequest:
+    """What to run and how (python -m rcnn.run's flags)."""
+
+    model: Path
+    image: Path | None = None
+    inputs: list[Path] = field(default_factory=list)
+    preprocess: str | None = None
+    partition: str = "auto"  # auto, on, off (rcnn.accelerator.place)
+    score_threshold: float = 0.5
+    classes: str | None = None
+    output_dir: Path = Path("runs")
+    config: RunConfig = field(default_factory=RunConfig)  # target, mode, threads, libraries, session config, ...
+
+
+@dataclass
+class RunOutcome:
+    result: RunResult
+    run_dir: Path
+    placement: PlacementReport | None
+    messages: list[str]  # what the placement had to say (printed by the CLI)
+    annotated: list[str] | None  # drawn detections as "name score" (None: no detector, or no image)
+
+
+def annotate_detections(work: Path, result: RunResult, info: ModelInfo, image: Path | None, score_threshold: float,
+                        classes: str | None) -> list[str] | None:
+    """For a detection model run on an image: annotated.png and detections.json in the run directory; returns the
+    drawn detections as "name score" strings (None when the model is no detector or ran without an image)."""
+    if image is None or not looks_like_detections(result.outputs):
+        return None
+    rgb = load_rgb(image)
+    input_hw = target_hw(info.inputs[0].dims, rgb.shape[:2])
+    dets = to_image_space(find_detection_outputs(result.outputs), input_hw, rgb.shape[:2], score_threshold)
+    names = resolve_classes(classes, info.metadata)
+    write_results(work, rgb, dets, names, image_id_of(image), ANNOTATE_MIN_SIDE)
+    return [f"{names.name(int(label))} {score:.2f}" for label, score in zip(dets.labels, dets.scores, strict=True)]
+
+
+def run_model(req: RunRequest, on_message: Callable[[str], None] | None = None) -> RunOutcome:
+    """Runs `req` into a fresh run directory; `on_message` hears the placement's messages as soon as they are known
+    (they are in the outcome too)."""
+    info = read_model_info(req.model)
+    native = req.config.native
+    elem = read_config(req.config.systolic_config)["elem"]
+    with fresh_run_dir(req.output_dir, f"{req.model.stem}-{'native' if native else 'rv64'}") as holder:
+        work = holder[0]
+        placed = place_on_accelerator(info.path, req.partition, elem, fallback_dir=work)
+        model, placement = placed.model, placed.report
+        for message in placed.messages if on_message else ():
+            on_message(message)
+        libs = list(req.config.custom_op_libs)
+        if model != info.path:
+            libs.append(systolic_library(native, build_it=req.config.build))
+        config = dataclasses.replace(req.config, custom_op_libs=libs)
+        inputs, mode = prepare_inputs(info, req.image, req.inputs, req.preprocess, work)
+        result = run(model.resolve(), [f.resolve() for f in inputs], work.resolve(), config)
+        (work / "stdout.txt").write_text(result.stdout)
+        annotated = annotate_detections(work, result, info, req.image, req.score_threshold, req.classes)
+        if placement is not None:
+            (work / "placement.txt").write_text(placement.format_table() + "\n")
+            (work / "placement.json").write_text(placement.to_json())
+        (work / "run.json").write_text(json.dumps({
+            "model": str(info.path.resolve()),
+            "ran": model.name if model.parent == work else str(model.resolve()),  # a bare name: in this directory
+            "image": str(req.image.resolve()) if req.image else None, "preprocess": mode,
+            "target": "native" if native else "riscv64-qemu", "command": result.command,
+            "wall_s": round(result.wall_s, 3)}, indent=2) + "\n")
+    result.out_dir = holder[0].resolve()
+    return RunOutcome(result, result.out_dir, placement, placed.messages, annotated)
