@@ -1,6 +1,7 @@
 #include "image_decode.h"
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -9,6 +10,16 @@
 #include "errors.h"
 #include "file_io.h"
 #include "size_limits.h"
+
+// stb_image copies a PNG's empty IDAT chunk with memcpy(nullptr, src, 0) (found by fuzzing under UBSan): undefined
+// behaviour, which also lets the compiler drop stb's later "no IDAT" null check. Its memcpy calls go through this
+// wrapper, which skips empty copies (<cstring>, included above, keeps its own declaration).
+namespace {
+void* stbi_memcpy(void* destination, const void* source, std::size_t size) {
+  return size == 0 ? destination : std::memcpy(destination, source, size);
+}
+}  // namespace
+#define memcpy stbi_memcpy
 
 // The one translation unit holding stb_image's implementation. Only the formats ort_test documents are compiled
 // in, and STBI_NO_SIMD keeps the JPEG decoder on its portable path, so x86-64 and riscv64 decode identically.
@@ -21,6 +32,7 @@
 #define STBI_NO_SIMD
 #define STBI_FAILURE_USERMSG
 #include <stb_image.h>
+#undef memcpy
 
 namespace ort_test {
 namespace {
@@ -44,6 +56,11 @@ void check_pixel_count(const std::vector<uint8_t>& bytes, const std::string& pat
   int channels = 0;
   if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels)) {
     throw decode_error(path);
+  }
+  // stb accepts a BMP header of width or height 0 and "decodes" it to no pixels (found by fuzzing).
+  if (width <= 0 || height <= 0) {
+    throw std::runtime_error("cannot decode image '" + path + "': it is " + std::to_string(width) + "x" +
+                             std::to_string(height) + " pixels");
   }
   const uint64_t pixels = static_cast<uint64_t>(width) * static_cast<uint64_t>(height);  // < 2^62
   if (pixels <= max_pixels) return;
