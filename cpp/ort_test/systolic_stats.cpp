@@ -26,12 +26,9 @@ SystolicOpCounters read_counters(const std::string& op, const JsonValue& object,
   if (const JsonValue* elem = object.find("elem"); elem != nullptr && elem->kind == JsonValue::Kind::String) {
     c.elem = elem->text;
   }
-  c.calls = counter(object, "calls", path);
-  c.macs = counter(object, "macs", path);
-  c.tiles = counter(object, "tiles", path);
-  c.mvin_bytes = counter(object, "mvin_bytes", path);
-  c.mvout_bytes = counter(object, "mvout_bytes", path);
-  c.cycles = counter(object, "cycles", path);
+#define RCNN_SYSTOLIC_COUNTER(name, meaning) c.name = counter(object, #name, path);
+#define RCNN_SYSTOLIC_DERIVED(name, meaning) c.name = counter(object, #name, path);
+#include "systolic/counter_fields.def"
   return c;
 }
 

@@ -10,15 +10,15 @@
 
 namespace ort_test {
 
+// One counters object of the document: every key of ep/systolic/include/systolic/counter_fields.def (stored and
+// derived alike: for a reader they are all just numbers). Only that list is shared with the library, not its code:
+// ort_test talks to it through the C ABI and must not link the accelerator model.
 struct SystolicOpCounters {
   std::string op;    // QConv, QMatMul, QAdd, Conv, MatMul, or "total"
   std::string elem;  // "int8" | "fp32": the config the op ran on (empty for the total)
-  uint64_t calls = 0;
-  uint64_t macs = 0;
-  uint64_t tiles = 0;
-  uint64_t mvin_bytes = 0;
-  uint64_t mvout_bytes = 0;
-  uint64_t cycles = 0;
+#define RCNN_SYSTOLIC_COUNTER(name, meaning) uint64_t name = 0;
+#define RCNN_SYSTOLIC_DERIVED(name, meaning) uint64_t name = 0;
+#include "systolic/counter_fields.def"
 };
 
 struct SystolicStats {
@@ -34,7 +34,8 @@ struct SystolicStats {
   SystolicOpCounters total;
 };
 
-// Throws std::runtime_error("custom-op library '<library>' returned unusable statistics: <why>").
+// Every counter of the list must be present in every counters object. Throws
+// std::runtime_error("custom-op library '<library>' returned unusable statistics: <why>").
 SystolicStats parse_systolic_stats(const std::string& json, const std::string& library);
 
 // "Accelerator: <description>; mode ws (-x 2), 1 thread", "Accelerator for fp32 ops: <fallback description>" when

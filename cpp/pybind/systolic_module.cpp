@@ -22,22 +22,29 @@ namespace {
 template <typename T>
 using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
+// The stored counters, keyed and ordered as in counter_fields.def.
 py::dict counters_dict(const sy::Counters& c) {
   py::dict d;
-  d["calls"] = c.calls;
-  d["tiles"] = c.tiles;
-  d["mvin_sp_bytes"] = c.mvin_sp_bytes;
-  d["mvin_acc_bytes"] = c.mvin_acc_bytes;
-  d["mvout_bytes"] = c.mvout_bytes;
-  d["mvin_cmds"] = c.mvin_cmds;
-  d["mvout_cmds"] = c.mvout_cmds;
-  d["preloads"] = c.preloads;
-  d["compute_preloaded"] = c.compute_preloaded;
-  d["compute_accumulated"] = c.compute_accumulated;
-  d["macs"] = c.macs;
-  d["padded_macs"] = c.padded_macs;
-  d["cycles"] = c.cycles;
+#define RCNN_SYSTOLIC_COUNTER(name, meaning) d[#name] = c.name;
+#include "systolic/counter_fields.def"
   return d;
+}
+
+// Names from counter_fields.def: the stored counters (the dict's keys) or every key of the statistics JSON (derived
+// ones included), so Python tests can hold the custom-op library and ort_test to the same list.
+py::tuple counter_fields() {
+  std::vector<std::string> names;
+#define RCNN_SYSTOLIC_COUNTER(name, meaning) names.emplace_back(#name);
+#include "systolic/counter_fields.def"
+  return py::tuple(py::cast(names));
+}
+
+py::tuple counter_json_keys() {
+  std::vector<std::string> names;
+#define RCNN_SYSTOLIC_COUNTER(name, meaning) names.emplace_back(#name);
+#define RCNN_SYSTOLIC_DERIVED(name, meaning) names.emplace_back(#name);
+#include "systolic/counter_fields.def"
+  return py::tuple(py::cast(names));
 }
 
 // What every op call shares: config (text of the TOML subset, or the built-in default), mode, threads.
@@ -209,6 +216,9 @@ py::dict config_dict(const sy::AcceleratorConfig& c) {
 PYBIND11_MODULE(_systolic, m) {
   m.doc() = "The Gemmini-style accelerator model (ep/systolic): int8/fp32 matmul, conv2d, resadd with counters.";
   py::register_exception<sy::Error>(m, "SystolicError", PyExc_ValueError);
+  // ep/systolic/include/systolic/counter_fields.def as Python tuples.
+  m.attr("COUNTER_FIELDS") = counter_fields();        // the counters dict's keys, in order
+  m.attr("COUNTER_JSON_KEYS") = counter_json_keys();  // the statistics JSON's counter keys (derived ones too)
 
   const char* common = "mode: 'cpu' | 'os' | 'ws'; config: accelerator config text (TOML subset) or None for the "
                        "built-in default; threads: worker threads. Returns (result, counters dict).";

@@ -1,5 +1,6 @@
 // The accelerator statistics ort_test reads from custom-op libraries: parsing (a document shaped like
 // librcnn_systolic_ops' RcnnSystolicStats output), the console table, and malformed documents.
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -11,10 +12,20 @@ using namespace ort_test;
 
 namespace {
 
+// A counters object with every key of the counter list (the reader requires them all), in the library's order;
+// the ones the console table shows get the given values, the others 0.
 std::string counters(int calls, int macs, int tiles, int mvin, int mvout, int cycles) {
-  return "{\"calls\": " + std::to_string(calls) + ", \"macs\": " + std::to_string(macs) +
-         ", \"padded_macs\": 0, \"tiles\": " + std::to_string(tiles) + ", \"mvin_bytes\": " + std::to_string(mvin) +
-         ", \"mvout_bytes\": " + std::to_string(mvout) + ", \"cycles\": " + std::to_string(cycles) + "}";
+  const std::map<std::string, int> shown = {{"calls", calls},      {"macs", macs},        {"tiles", tiles},
+                                            {"mvin_bytes", mvin}, {"mvout_bytes", mvout}, {"cycles", cycles}};
+  std::string out = "{";
+  const auto add = [&](const std::string& key) {
+    const auto it = shown.find(key);
+    out += (out.size() > 1 ? ", \"" : "\"") + key + "\": " + std::to_string(it == shown.end() ? 0 : it->second);
+  };
+#define RCNN_SYSTOLIC_COUNTER(name, meaning) add(#name);
+#define RCNN_SYSTOLIC_DERIVED(name, meaning) add(#name);
+#include "systolic/counter_fields.def"
+  return out + "}";
 }
 
 std::string document(const std::string& qconv, const std::string& qadd, const std::string& execution = "2") {
@@ -117,6 +128,10 @@ void malformed(test::Checker& t) {
   CHECK(rejects(negative, "'ops.QConv.calls' is not a non-negative integer"));
   std::string no_total = good.substr(0, good.find(", \"total\"")) + "}";
   CHECK(rejects(no_total, "no usable 'total'"));
+  // Every counter of the list is required, not only the ones the table prints.
+  std::string no_preloads = good;
+  no_preloads.erase(no_preloads.find("\"preloads\": 0, "), 15);
+  CHECK(rejects(no_preloads, "no usable 'ops.QConv.preloads'"));
 }
 
 }  // namespace

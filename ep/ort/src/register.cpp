@@ -1,5 +1,6 @@
 // The library's exported entry points: RegisterCustomOps (called by ONNX Runtime) and the statistics ABI of
-// include/rcnn/systolic_ops.h. Everything else in the library has hidden visibility.
+// include/rcnn/systolic_ops.h. Everything else in the library has hidden visibility, and exports.map (the linker's
+// version script) keeps the dynamic symbol table to exactly these three.
 #include <climits>
 #include <cstring>
 #include <string>

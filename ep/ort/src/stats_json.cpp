@@ -1,7 +1,6 @@
 #include "stats_json.h"
 
 #include <cstdio>
-#include <iterator>
 
 namespace rcnn::ort {
 namespace {
@@ -27,28 +26,21 @@ std::string field(const char* key, const std::string& json_value) { return quote
 std::string field(const char* key, uint64_t value) { return field(key, std::to_string(value)); }
 std::string field(const char* key, int64_t value) { return field(key, std::to_string(value)); }
 
-// `elem`: the element type of an op's entry (omitted for the total).
+// `elem`: the element type of an op's entry (omitted for the total). Keys and order: systolic/counter_fields.def.
 std::string counters_json(const systolic::Counters& c, const char* elem = nullptr) {
-  const std::string fields[] = {
-      field("calls", c.calls),
-      field("macs", c.macs),
-      field("padded_macs", c.padded_macs),
-      field("tiles", c.tiles),
-      field("mvin_bytes", c.mvin_sp_bytes + c.mvin_acc_bytes),
-      field("mvin_sp_bytes", c.mvin_sp_bytes),
-      field("mvin_acc_bytes", c.mvin_acc_bytes),
-      field("mvout_bytes", c.mvout_bytes),
-      field("mvin_cmds", c.mvin_cmds),
-      field("mvout_cmds", c.mvout_cmds),
-      field("preloads", c.preloads),
-      field("computes", c.computes()),
-      field("compute_preloaded", c.compute_preloaded),
-      field("compute_accumulated", c.compute_accumulated),
-      field("cycles", c.cycles),
-  };
   std::string out = "{";
-  if (elem != nullptr) out += field("elem", quote(elem)) + ", ";
-  for (size_t i = 0; i < std::size(fields); ++i) out += (i ? ", " : "") + fields[i];
+  const char* separator = "";
+  if (elem != nullptr) {
+    out += field("elem", quote(elem));
+    separator = ", ";
+  }
+#define RCNN_SYSTOLIC_COUNTER(name, meaning) \
+  out += separator + field(#name, c.name);   \
+  separator = ", ";
+#define RCNN_SYSTOLIC_DERIVED(name, meaning) \
+  out += separator + field(#name, c.name()); \
+  separator = ", ";
+#include "systolic/counter_fields.def"
   return out + "}";
 }
 

@@ -2,26 +2,32 @@
 #include "systolic/counters.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <sstream>
+#include <type_traits>
+#include <utility>
 
 #include "systolic/config.h"
 
 namespace rcnn::systolic {
 
+// A field added to Counters by hand, outside counter_fields.def, would be skipped by everything generated below.
+constexpr size_t kListedFields = 0
+#define RCNN_SYSTOLIC_COUNTER(name, meaning) +1
+#include "systolic/counter_fields.def"
+    ;
+static_assert(sizeof(Counters) == kListedFields * sizeof(uint64_t),
+              "every field of Counters must come from counter_fields.def");
+
+// Every derived entry of counter_fields.def needs its member function (a missing one fails here, not at run time).
+#define RCNN_SYSTOLIC_DERIVED(name, meaning)                                                           \
+  static_assert(std::is_same<decltype(std::declval<const Counters&>().name()), uint64_t>::value, \
+                #name " is listed as derived: Counters needs uint64_t " #name "() const");
+#include "systolic/counter_fields.def"
+
 Counters& Counters::operator+=(const Counters& o) noexcept {
-  calls += o.calls;
-  tiles += o.tiles;
-  mvin_sp_bytes += o.mvin_sp_bytes;
-  mvin_acc_bytes += o.mvin_acc_bytes;
-  mvout_bytes += o.mvout_bytes;
-  mvin_cmds += o.mvin_cmds;
-  mvout_cmds += o.mvout_cmds;
-  preloads += o.preloads;
-  compute_preloaded += o.compute_preloaded;
-  compute_accumulated += o.compute_accumulated;
-  macs += o.macs;
-  padded_macs += o.padded_macs;
-  cycles += o.cycles;
+#define RCNN_SYSTOLIC_COUNTER(name, meaning) name += o.name;
+#include "systolic/counter_fields.def"
   return *this;
 }
 
@@ -31,20 +37,19 @@ Counters operator+(Counters a, const Counters& b) noexcept {
 }
 
 bool Counters::operator==(const Counters& o) const noexcept {
-  return calls == o.calls && tiles == o.tiles && mvin_sp_bytes == o.mvin_sp_bytes &&
-         mvin_acc_bytes == o.mvin_acc_bytes && mvout_bytes == o.mvout_bytes && mvin_cmds == o.mvin_cmds &&
-         mvout_cmds == o.mvout_cmds && preloads == o.preloads && compute_preloaded == o.compute_preloaded &&
-         compute_accumulated == o.compute_accumulated && macs == o.macs && padded_macs == o.padded_macs &&
-         cycles == o.cycles;
+  bool equal = true;
+#define RCNN_SYSTOLIC_COUNTER(name, meaning) equal = equal && name == o.name;
+#include "systolic/counter_fields.def"
+  return equal;
 }
 
 std::string Counters::to_string() const {
   std::ostringstream os;
-  os << "calls=" << calls << " tiles=" << tiles << " mvin_sp=" << mvin_sp_bytes << "B mvin_acc=" << mvin_acc_bytes
-     << "B mvout=" << mvout_bytes << "B mvin_cmds=" << mvin_cmds << " mvout_cmds=" << mvout_cmds
-     << " preloads=" << preloads << " compute_preloaded=" << compute_preloaded
-     << " compute_accumulated=" << compute_accumulated << " macs=" << macs << " padded_macs=" << padded_macs
-     << " cycles=" << cycles;
+  const char* separator = "";
+#define RCNN_SYSTOLIC_COUNTER(name, meaning) \
+  os << separator << #name "=" << name;      \
+  separator = " ";
+#include "systolic/counter_fields.def"
   return os.str();
 }
 

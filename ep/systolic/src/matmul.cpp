@@ -1,5 +1,6 @@
 // matmul / matmul_f32: CPU mode (blocked packed GEMM) and the OS/WS tile walk of the reference's tiled_matmul_outer
-// (loop i0, j0, k0; D moved into the accumulator at k0 == 0; outputs scaled and moved out at the last k0).
+// (loop i0, j0, k0; D moved into the accumulator at k0 == 0; outputs scaled and moved out at the last k0). The walk's
+// events are counted apart from the host execution (count_tiled_matmul, tile_counts.cpp).
 #include "systolic/matmul.h"
 
 #include <cmath>
@@ -59,7 +60,7 @@ void init_acc(const Problem<T, Acc>& p, int64_t i0, int64_t j0, int64_t rows, in
 }
 
 template <class Kern, class Post>
-Counters run_cpu(const Problem<typename Kern::In, typename Kern::Acc>& p, const Post& post, ThreadPool* pool) {
+void execute_cpu(const Problem<typename Kern::In, typename Kern::Acc>& p, const Post& post, ThreadPool* pool) {
   using In = typename Kern::In;
   constexpr int64_t MC = 64;                                   // rows per task (a multiple of kMR)
   constexpr int64_t NBP = std::max<int64_t>(1, 256 / Kern::NR);  // B panels per task
@@ -94,31 +95,18 @@ Counters run_cpu(const Problem<typename Kern::In, typename Kern::Acc>& p, const 
     detail::gemm_packed<Kern>(s.a_packed.data(), rows, pb, p0, p1, s.acc.data(), ld);
     detail::store_tile(s.acc.data(), ld, rows, cols, post, p.C + i0 * p.ldc + c0, p.ldc);
   });
-  Counters c;
-  c.calls = 1;
-  c.macs = static_cast<uint64_t>(p.I) * static_cast<uint64_t>(p.J) * static_cast<uint64_t>(p.K);
-  c.padded_macs = c.macs;
-  return c;
 }
 
+// The OS/WS tile walk on the host: one task per output tile (i0, j0), whose k0 loop runs in order inside the task,
+// like the hardware's.
 template <class Kern, class Post>
-Counters run_tiled(const AcceleratorConfig& cfg, Mode mode, const Problem<typename Kern::In, typename Kern::Acc>& p,
+void execute_tiled(const MatmulTiles& tiles, int64_t dim, const Problem<typename Kern::In, typename Kern::Acc>& p,
                    const Post& post, ThreadPool* pool) {
-  using In = typename Kern::In;
-  using Acc = typename Kern::Acc;
-  const MatmulTiles tiles = choose_matmul_tiles(cfg, mode, p.I, p.J, p.K);
-  const int64_t D = cfg.dim;
-  const int64_t TI = tiles.tI * D, TJ = tiles.tJ * D, TK = tiles.tK * D;
+  const int64_t TI = tiles.tI * dim, TJ = tiles.tJ * dim, TK = tiles.tK * dim;
   const int64_t nI0 = ceil_div(p.I, TI), nJ0 = ceil_div(p.J, TJ), nK0 = ceil_div(p.K, TK);
-  const unsigned workers = worker_count(pool);
-  std::vector<detail::GemmScratch<Kern>> scratch(workers);
-  std::vector<Counters> counts(workers);
-  const bool has_bias = p.bias_kind != BiasKind::None;
-
-  // One task per output tile (i0, j0); its k0 loop runs in order inside the task, like the hardware's.
+  std::vector<detail::GemmScratch<Kern>> scratch(worker_count(pool));
   parallel_for(pool, static_cast<size_t>(nI0 * nJ0), [&](size_t t, unsigned w) {
     auto& s = scratch[w];
-    Counters& c = counts[w];
     const int64_t i0 = static_cast<int64_t>(t) / nJ0, j0 = static_cast<int64_t>(t) % nJ0;
     const int64_t row0 = i0 * TI, rows = std::min(TI, p.I - row0);
     const int64_t col0 = j0 * TJ, cols = std::min(TJ, p.J - col0);
@@ -127,8 +115,6 @@ Counters run_tiled(const AcceleratorConfig& cfg, Mode mode, const Problem<typena
     init_acc(p, row0, col0, rows, cols, s.acc.data(), cols);
     for (int64_t k0 = 0; k0 < nK0; ++k0) {
       const int64_t kbase = k0 * TK, kk = std::min(TK, p.K - kbase);
-      detail::count_matmul_tile(c, D, mode, rows, cols, kk, static_cast<int64_t>(sizeof(In)),
-                                static_cast<int64_t>(sizeof(Acc)), has_bias && k0 == 0, k0 == nK0 - 1);
       // mvin A block rows and B block rows (the packing plays the role of the scratchpad layout).
       s.a_ptrs.resize(static_cast<size_t>(rows));
       for (int64_t r = 0; r < rows; ++r) s.a_ptrs[static_cast<size_t>(r)] = p.A + (row0 + r) * p.lda + kbase;
@@ -142,19 +128,25 @@ Counters run_tiled(const AcceleratorConfig& cfg, Mode mode, const Problem<typena
     // mvout with scaling (int8) at the last k0.
     detail::store_tile(s.acc.data(), cols, rows, cols, post, p.C + row0 * p.ldc + col0, p.ldc);
   });
-  Counters total;
-  for (const auto& c : counts) total += c;
-  total.calls = 1;
-  total.macs = static_cast<uint64_t>(p.I) * static_cast<uint64_t>(p.J) * static_cast<uint64_t>(p.K);
-  estimate_cycles(total, cfg, mode, true);
-  return total;
 }
 
+// Execution, then the counters of the call (what the hardware would issue; CPU mode: MACs only).
 template <class Kern, class Post>
 Counters run(const AcceleratorConfig& cfg, Mode mode, const Problem<typename Kern::In, typename Kern::Acc>& p,
              const Post& post, ThreadPool* pool) {
-  if (mode == Mode::CPU) return run_cpu<Kern>(p, post, pool);
-  return run_tiled<Kern>(cfg, mode, p, post, pool);
+  const uint64_t macs = static_cast<uint64_t>(p.I) * static_cast<uint64_t>(p.J) * static_cast<uint64_t>(p.K);
+  Counters c;
+  if (mode == Mode::CPU) {
+    execute_cpu<Kern>(p, post, pool);
+  } else {
+    const MatmulTiles tiles = choose_matmul_tiles(cfg, mode, p.I, p.J, p.K);
+    execute_tiled<Kern>(tiles, cfg.dim, p, post, pool);
+    c = detail::count_tiled_matmul(cfg.dim, mode, p.I, p.J, p.K, tiles,
+                                   static_cast<int64_t>(sizeof(typename Kern::In)),
+                                   static_cast<int64_t>(sizeof(typename Kern::Acc)), p.bias_kind != BiasKind::None);
+  }
+  detail::finish_call(c, cfg, mode, macs, true);
+  return c;
 }
 
 }  // namespace

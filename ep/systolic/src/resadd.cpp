@@ -1,5 +1,6 @@
 // resadd: CPU element loop; OS/WS walk the reference's layout (DIM x floor(n/DIM) matrix + 1 x (n mod DIM) tail)
 // in accumulator-sized column tiles: scaled mvin of A into the accumulator, scaled accumulating mvin of B, mvout.
+// The tiles' events are counted apart from the host execution.
 #include "systolic/resadd.h"
 
 #include <algorithm>
@@ -36,6 +37,67 @@ void add_range(const ResaddArgs& args, const ResaddTables& t, int64_t begin, int
   }
 }
 
+// The tiles of the OS/WS layout: `main_tiles` column tiles of DIM rows x `width` columns over the DIM x cols matrix,
+// then, when n is not a multiple of DIM, one 1 x tail tile.
+struct ResaddTiling {
+  int64_t dim, cols, tail, width, main_tiles;
+  int64_t tiles() const { return main_tiles + (tail > 0 ? 1 : 0); }
+  int64_t rows(int64_t t) const { return t < main_tiles ? dim : 1; }
+  int64_t first_col(int64_t t) const { return t * width; }
+  int64_t tile_cols(int64_t t) const { return t < main_tiles ? std::min(width, cols - first_col(t)) : tail; }
+};
+
+ResaddTiling resadd_tiling(const AcceleratorConfig& cfg, Mode mode, int64_t n) {
+  ResaddTiling t;
+  t.dim = cfg.dim;
+  t.cols = n / t.dim;
+  t.tail = n % t.dim;
+  t.width = t.cols > 0 ? resadd_tile_cols(cfg, mode, t.dim, t.cols) : 1;
+  t.main_tiles = t.cols > 0 ? detail::blocks(t.cols, t.width) : 0;
+  return t;
+}
+
+// Per tile: A (scaled mvin) and B (scaled, accumulating mvin) into the accumulator, int8 each, then the mvout.
+Counters count_resadd(const AcceleratorConfig& cfg, Mode mode, const ResaddTiling& t) {
+  using detail::blocks;
+  using detail::u64;
+  const int64_t D = t.dim;
+  Counters c;
+  for (int64_t i = 0; i < t.tiles(); ++i) {
+    const int64_t rows = t.rows(i), tw = t.tile_cols(i);
+    c.tiles += 1;
+    c.mvin_acc_bytes += u64(2 * rows * tw);
+    c.mvin_cmds += u64(2 * blocks(rows, D) * blocks(tw, D));
+    c.mvout_bytes += u64(rows * tw);
+    c.mvout_cmds += u64(blocks(rows, D) * blocks(tw, D));
+  }
+  detail::finish_call(c, cfg, mode, 0, false);
+  return c;
+}
+
+// The element loop in 64 Ki-element chunks (CPU mode).
+void execute_cpu(const ResaddArgs& args, const ResaddTables& tables, ThreadPool* pool) {
+  constexpr int64_t kChunk = 1 << 16;
+  const int64_t tasks = detail::blocks(args.n, kChunk);
+  parallel_for(pool, static_cast<size_t>(tasks), [&](size_t t, unsigned) {
+    const int64_t b = static_cast<int64_t>(t) * kChunk;
+    add_range(args, tables, b, std::min(args.n, b + kChunk));
+  });
+}
+
+// The element loop tile by tile (OS/WS): element (r, c) of the main matrix is at r * cols + c, the tail follows it.
+void execute_tiled(const ResaddArgs& args, const ResaddTables& tables, const ResaddTiling& t, ThreadPool* pool) {
+  parallel_for(pool, static_cast<size_t>(t.tiles()), [&](size_t task, unsigned) {
+    const int64_t i = static_cast<int64_t>(task);
+    if (i < t.main_tiles) {
+      const int64_t c0 = t.first_col(i), tw = t.tile_cols(i);
+      for (int64_t r = 0; r < t.dim; ++r) add_range(args, tables, r * t.cols + c0, r * t.cols + c0 + tw);
+    } else {
+      add_range(args, tables, t.dim * t.cols, args.n);
+    }
+  });
+}
+
 }  // namespace
 
 int64_t resadd_tile_cols(const AcceleratorConfig& cfg, Mode mode, int64_t rows, int64_t cols) {
@@ -52,55 +114,22 @@ Counters resadd(const AcceleratorConfig& cfg, Mode mode, const ResaddArgs& a, co
   if (cfg.elem != ElemType::Int8) throw Error("resadd: needs an int8 accelerator config (elem = \"int8\")");
   if (a.n < 0) throw Error("resadd: n must be >= 0");
   if (!std::isfinite(a.a_ratio) || !std::isfinite(a.b_ratio)) throw Error("resadd: scale ratios must be finite");
-  Counters total;
-  total.calls = 1;
-  if (a.n == 0) return total;
+  if (a.n == 0) {
+    Counters none;
+    none.calls = 1;
+    return none;
+  }
   if (!a.A || !a.B || !a.C) throw Error("resadd: A, B and C must not be null");
   const ResaddTables tables(a);
-
   if (mode == Mode::CPU) {
-    constexpr int64_t kChunk = 1 << 16;
-    const int64_t tasks = detail::blocks(a.n, kChunk);
-    parallel_for(opt.pool, static_cast<size_t>(tasks), [&](size_t t, unsigned) {
-      const int64_t b = static_cast<int64_t>(t) * kChunk;
-      add_range(a, tables, b, std::min(a.n, b + kChunk));
-    });
-    return total;
+    execute_cpu(a, tables, opt.pool);
+    Counters c;
+    detail::finish_call(c, cfg, mode, 0, false);
+    return c;
   }
-
-  using detail::blocks;
-  using detail::u64;
-  const int64_t D = cfg.dim;
-  const int64_t cols = a.n / D, tail = a.n % D;
-  const int64_t width = cols > 0 ? resadd_tile_cols(cfg, mode, D, cols) : 1;
-  const int64_t main_tiles = cols > 0 ? blocks(cols, width) : 0;
-  const int64_t n_tiles = main_tiles + (tail > 0 ? 1 : 0);
-  const unsigned workers = worker_count(opt.pool);
-  std::vector<Counters> counts(workers);
-  parallel_for(opt.pool, static_cast<size_t>(n_tiles), [&](size_t t, unsigned w) {
-    Counters& c = counts[w];
-    int64_t rows, tw;
-    if (static_cast<int64_t>(t) < main_tiles) {
-      // Main matrix: rows r in [0, D), columns [c0, c0 + tw); element (r, c) is at r * cols + c.
-      const int64_t c0 = static_cast<int64_t>(t) * width;
-      rows = D;
-      tw = std::min(width, cols - c0);
-      for (int64_t r = 0; r < D; ++r) add_range(a, tables, r * cols + c0, r * cols + c0 + tw);
-    } else {
-      rows = 1;  // the 1 x (n mod DIM) tail
-      tw = tail;
-      add_range(a, tables, D * cols, a.n);
-    }
-    c.tiles += 1;
-    c.mvin_acc_bytes += u64(2 * rows * tw);  // A (scaled mvin) and B (scaled, accumulating mvin), int8 each
-    c.mvin_cmds += u64(2 * blocks(rows, D) * blocks(tw, D));
-    c.mvout_bytes += u64(rows * tw);
-    c.mvout_cmds += u64(blocks(rows, D) * blocks(tw, D));
-  });
-  for (const auto& c : counts) total += c;
-  total.calls = 1;
-  estimate_cycles(total, cfg, mode, false);
-  return total;
+  const ResaddTiling tiling = resadd_tiling(cfg, mode, a.n);
+  execute_tiled(a, tables, tiling, opt.pool);
+  return count_resadd(cfg, mode, tiling);
 }
 
 }  // namespace rcnn::systolic

@@ -1,9 +1,13 @@
-// Event counting of one tile, shared by the tiled executions (rules in counters.h). Internal header.
+// Event counting shared by the operations (rules in counters.h and counter_fields.def): what the hardware issues
+// for a tile, for a tiled matmul walk, and the closing of one call's counters. Counting is a pure function of the
+// shapes, the tiling and the config; the host executions never count. Internal header.
 #pragma once
 
 #include <cstdint>
 
+#include "systolic/config.h"
 #include "systolic/counters.h"
+#include "systolic/tiling.h"
 #include "systolic/types.h"
 
 namespace rcnn::systolic::detail {
@@ -38,5 +42,14 @@ inline void count_matmul_tile(Counters& c, int64_t dim, Mode mode, int64_t rows,
     c.mvout_cmds += u64(bI * bJ);
   }
 }
+
+// The tiled matmul walk of an I x J x K problem (elements) in `tiles`: every output tile (i0, j0) over its k tiles
+// in order, count_matmul_tile per iteration; D is moved in at the first k tile when `has_bias`, C out at the last.
+Counters count_tiled_matmul(int64_t dim, Mode mode, int64_t I, int64_t J, int64_t K, const MatmulTiles& tiles,
+                            int64_t elem_bytes, int64_t acc_bytes, bool has_bias);
+
+// Closes the counters of one call: calls = 1, its useful MACs, and the cycle estimate (estimate_cycles). CPU mode
+// executes exactly the useful MACs (padded_macs = macs, no cycles).
+void finish_call(Counters& c, const AcceleratorConfig& cfg, Mode mode, uint64_t macs, bool array_op);
 
 }  // namespace rcnn::systolic::detail

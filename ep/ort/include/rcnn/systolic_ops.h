@@ -27,10 +27,9 @@ struct OrtSessionOptions;
  *  "ops": {"QConv": {"elem": "int8", counters}, "QMatMul": {..}, "QAdd": {..}, "Conv": {"elem": "fp32", ..},
  *          "MatMul": {..}},
  *  "total": {counters}}
- * counters = "calls", "macs", "padded_macs", "tiles", "mvin_bytes", "mvin_sp_bytes", "mvin_acc_bytes",
- *            "mvout_bytes", "mvin_cmds", "mvout_cmds", "preloads", "computes", "compute_preloaded",
- *            "compute_accumulated", "cycles": totals over every Compute call of every session made from those
- * options. ep/ort/README.md has the details. */
+ * counters = "calls": N, "macs": N, ..., "cycles": N, one non-negative integer per entry of
+ * ep/systolic/include/systolic/counter_fields.def, in that order (the list is kept there only): totals over every
+ * Compute call of every session made from those options. ep/ort/README.md has the details. */
 int RcnnSystolicStats(const struct OrtSessionOptions* options, char* buf, size_t len);
 typedef int (*RcnnSystolicStatsFn)(const struct OrtSessionOptions* options, char* buf, size_t len);
 

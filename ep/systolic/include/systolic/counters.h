@@ -1,20 +1,10 @@
 // Per-call event counters of the accelerator model and the analytic cycle estimate.
 //
-// Every operation returns a Counters value describing that call; OS/WS count the events their tile loops issue (the
-// counting happens inside the same loops that execute the tiles), CPU mode reports only MACs. CounterTotals
-// aggregates calls from several threads.
-//
-// Counted events (OS/WS):
-//   tiles                 tile-loop iterations (matmul: (i0, j0, k0) triples; conv WS: 7-D conv tiles; resadd: tiles)
-//   mvin_sp_bytes         bytes moved DRAM -> scratchpad (A and B blocks; only real data, edge padding is not moved)
-//   mvin_acc_bytes        bytes moved DRAM -> accumulator (bias/D as int32, resadd inputs as int8)
-//   mvout_bytes           bytes moved accumulator -> DRAM (scaled outputs; after pooling when pooling is fused)
-//   mvin_cmds/mvout_cmds  DMA commands, one per block of <= DIM rows x DIM columns
-//   preloads              preload commands (one per compute: it names the output accumulator block)
-//   compute_preloaded     computes that start on freshly preloaded data (WS: new weights; OS: new output block)
-//   compute_accumulated   computes reusing the preloaded data (WS: same weights; OS: same outputs)
-//   macs                  useful MACs of the operation (matmul I*J*K; conv N*OH*OW*OC*KH*KW*IC/groups)
-//   padded_macs           MACs the array executes: DIM^3 per compute command (CPU mode: = macs)
+// Every operation returns a Counters value describing that call: OS/WS count the events the hardware would issue for
+// the call's tiling (a pure function of the shapes and the config, computed apart from the host execution), CPU mode
+// reports only MACs. CounterTotals aggregates calls from several threads. The fields and their meaning are listed
+// once, in counter_fields.def; everything that enumerates them (+=, ==, to_string, the statistics JSON, the Python
+// dict) is generated from that list, so a new counter cannot be forgotten in one of them.
 //
 // Cycle estimate (an estimate for comparing modes and shapes, not a timing model), with D = dim and
 // B = dma_bytes_per_cycle:
@@ -39,25 +29,17 @@ namespace rcnn::systolic {
 struct AcceleratorConfig;
 
 struct Counters {
-  uint64_t calls = 0;  // operation calls aggregated into this value
-  uint64_t tiles = 0;
-  uint64_t mvin_sp_bytes = 0;
-  uint64_t mvin_acc_bytes = 0;
-  uint64_t mvout_bytes = 0;
-  uint64_t mvin_cmds = 0;
-  uint64_t mvout_cmds = 0;
-  uint64_t preloads = 0;
-  uint64_t compute_preloaded = 0;
-  uint64_t compute_accumulated = 0;
-  uint64_t macs = 0;
-  uint64_t padded_macs = 0;
-  uint64_t cycles = 0;  // estimate, see above
+#define RCNN_SYSTOLIC_COUNTER(name, meaning) uint64_t name = 0;
+#include "systolic/counter_fields.def"
 
+  // The derived values of counter_fields.def.
+  uint64_t mvin_bytes() const noexcept { return mvin_sp_bytes + mvin_acc_bytes; }
   uint64_t computes() const noexcept { return compute_preloaded + compute_accumulated; }
+
   Counters& operator+=(const Counters& o) noexcept;
   bool operator==(const Counters& o) const noexcept;
   bool operator!=(const Counters& o) const noexcept { return !(*this == o); }
-  // "tiles=.. mvin_sp=..B ... cycles=.." on one line.
+  // "calls=.. macs=.. ... cycles=.." (every field, in list order) on one line.
   std::string to_string() const;
 };
 
