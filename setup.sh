@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything rcnn needs on a Debian 12 or 13 machine (root, or sudo-less apt as root); idempotent, and
-# quick when nothing changed. Steps: host tools (apt) → riscv64 sysroot (Debian trixie .debs, locked) → .venv with
-# the package (pip builds the host C++) → riscv64 C++ build (cross-compiled, runs under qemu-riscv64).
+# quick when nothing changed. Steps: host tools (apt) → riscv64 sysroot (Debian testing, else unstable, .debs with
+# ONNX Runtime >= 1.23, locked; re-resolved by itself when a pinned .deb left the mirror) → .venv with the package
+# (pip builds the host C++) → riscv64 C++ build (cross-compiled, runs under qemu-riscv64).
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 start=$SECONDS
@@ -22,8 +23,15 @@ step "python environment (.venv) and host build"
 step "riscv64 build"
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
-[ -f build/riscv64/CMakeCache.txt ] ||
+clean=()
+if [ ! -f build/riscv64/CMakeCache.txt ]; then
   cmake -S . -B build/riscv64 "${generator[@]}" --toolchain toolchain/riscv64.cmake -DRCNN_SYSROOT="$PWD/build/sysroot"
-cmake --build build/riscv64 -j "$(nproc)"
+elif [ build/sysroot/.rcnn-sysroot-stamp -nt build/riscv64/CMakeCache.txt ]; then
+  # A new sysroot (other ORT/GCC/glibc versions): its files keep the .debs' old mtimes, so neither cmake nor ninja
+  # would notice. Reconfigure (the toolchain refreshes its cached -L) and rebuild everything against it.
+  cmake -S . -B build/riscv64
+  clean=(--clean-first)
+fi
+cmake --build build/riscv64 -j "$(nproc)" "${clean[@]}"
 
 printf '\n== setup: done in %ss\n' "$((SECONDS - start))"

@@ -1,7 +1,9 @@
 # Third-party pieces, found once for the whole tree:
-#   rcnn::ort_headers  ONNX Runtime 1.21 C/C++ API headers (API 21), from the riscv64 sysroot (arch-independent)
-#   rcnn::onnxruntime  headers + the runtime to link: the sysroot's libonnxruntime.so.1.21 when cross-compiling,
-#                      the pinned PyPI wheel's libonnxruntime.so.1.x on the host
+#   rcnn::ort_headers  ONNX Runtime C/C++ API headers from the riscv64 sysroot (arch-independent): Debian
+#                      testing/unstable's libonnxruntime-dev, ORT >= 1.23 (1.23.2 today, ORT_API_VERSION 23,
+#                      with the plugin-EP API onnxruntime_ep_c_api.h), whatever toolchain/sysroot.lock pins
+#   rcnn::onnxruntime  headers + the runtime to link: the sysroot's libonnxruntime.so.1.2x when cross-compiling,
+#                      the pinned PyPI wheel's libonnxruntime.so.1.x (1.31.1, newer than the headers) on the host
 #   rcnn::stb          Debian's stb headers (stb_image) from the same sysroot
 include_guard(GLOBAL)
 

@@ -1,47 +1,83 @@
 #!/usr/bin/env bash
-# build-sysroot.sh: assemble the riscv64 sysroot (Debian 13 "trixie" packages: ONNX Runtime 1.21, glibc,
-# libstdc++ 14, stb) that toolchain/riscv64.cmake compiles against and qemu-riscv64 -L runs with.
+# build-sysroot.sh: assemble the riscv64 sysroot (one Debian suite's packages: ONNX Runtime >= 1.23 with the
+# plugin-EP API, glibc, libstdc++ and the -dev of the suite's default GCC, stb) that toolchain/riscv64.cmake
+# compiles against and qemu-riscv64 -L runs with.
 #
 # apt runs with a private configuration (own sources list, state, cache, empty dpkg status, riscv64 only),
-# so the host's apt/dpkg state is never touched. Versions and .deb checksums are pinned in
+# so the host's apt/dpkg state is never touched. The suite, versions and .deb checksums are pinned in
 # toolchain/sysroot.lock; downloaded .debs are cached outside the repository so fresh clones re-use them.
+#
+# Suites. Debian stable (trixie) has only ORT 1.21, so the sysroot comes from testing, else unstable:
+#   - testing first: its packages migrated from unstable after a few days without release-critical bugs and
+#     only with their whole dependency set (library transitions such as abseil/re2 land in testing at once),
+#     so its closure is installable more often and its versions change less often (the lock stays valid longer);
+#   - unstable second: when testing has no installable ORT >= the minimum (removed from testing for a bug,
+#     or a newer ORT still waiting to migrate), unstable usually has it.
+# The aliases (not the codenames forky/sid) are used so that the lock follows Debian's moving targets.
+# The sysroot is always ONE suite's whole closure: packages of different suites are never mixed
+# (same-named libraries such as libre2-11 are built against different abseil ABIs).
+#
+# Self-recovery. Testing and unstable drop superseded versions from the mirror (no snapshot archive is
+# reachable), so a lock goes stale. When a pinned .deb is neither cached nor on the mirror (gone from the
+# signed index, or a 404), the script re-resolves within the allowed suites in order, rewrites the lock,
+# prints what changed and builds: the run still succeeds. It fails (one line, exit 1) only when no allowed
+# suite has an installable ONNX Runtime >= the minimum.
 set -euo pipefail
 
-readonly SUITE=trixie
+# Allowed suites, tried in this order, and the minimum ONNX Runtime (1.23: first release whose plugin-EP API
+# can run a graph, ORT_API_VERSION 23). Both overridable through the environment (documented in --help).
+readonly DEFAULT_SUITES="testing unstable"
+readonly DEFAULT_MIN_ORT=1.23
 readonly ARCH=riscv64
 readonly TRIPLET=riscv64-linux-gnu
 # Root packages; the lock holds their full dependency closure (Depends/Pre-Depends, no Recommends).
-readonly PACKAGES=(libonnxruntime1.21 libonnxruntime-dev libc6 libc6-dev libstdc++6 libstdc++-14-dev
-                   libgcc-s1 libgcc-14-dev linux-libc-dev libstb-dev)
+# @ORT@ = the newest libonnxruntimeX.Y (X.Y >= minimum) of the suite, found in its index (the package name
+# changes with every ORT release); @GCC@ = the major version of the suite's default GCC (from the
+# Depends of its g++ metapackage), so that libstdc++-N-dev/libgcc-N-dev match the suite's libstdc++6.
+# libonnxruntime-providers (needed to load ORT >= 1.23) comes in as a dependency of the runtime.
+readonly ROOT_TEMPLATE=(@ORT@ libonnxruntime-dev libc6 libc6-dev libstdc++6 libstdc++-@GCC@-dev
+                        libgcc-s1 libgcc-@GCC@-dev linux-libc-dev libstb-dev)
 readonly KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 # Bump when extraction/pruning changes, so existing sysroots are rebuilt although the lock is unchanged.
-readonly LAYOUT=1
+# 2: suites testing/unstable with ORT >= 1.23 (replaces the trixie/ORT 1.21 sysroots of layout 1).
+readonly LAYOUT=2
 readonly STAMP_NAME=.rcnn-sysroot-stamp
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$SCRIPT_DIR")
-LOCK=$SCRIPT_DIR/sysroot.lock
+LOCK=${RCNN_SYSROOT_LOCK:-$SCRIPT_DIR/sysroot.lock}
 APT_ETC=/etc/apt   # the host's apt configuration (tests that source this file point it elsewhere)
 START=$EPOCHREALTIME
 
 usage() {
   cat <<EOF
-Usage: toolchain/build-sysroot.sh [--dest DIR] [--update] [--cache DIR]
+Usage: toolchain/build-sysroot.sh [--dest DIR] [--update] [--cache DIR] [--lock FILE]
 
-Build the riscv64 sysroot from Debian $SUITE packages pinned in toolchain/sysroot.lock:
-  ${PACKAGES[*]}
-and their dependency closure. A second run with an unchanged lock is a quick no-op.
+Build the riscv64 sysroot from the Debian packages pinned in toolchain/sysroot.lock: one suite's
+(first of: $DEFAULT_SUITES) ONNX Runtime >= $DEFAULT_MIN_ORT runtime and -dev, glibc, libstdc++ and the -dev of
+the suite's default GCC, libgcc, linux-libc-dev, stb, and their dependency closure. Root template:
+  ${ROOT_TEMPLATE[*]}
+A second run with an unchanged lock is a quick no-op (no network).
+
+When a pinned package has left the mirror (testing/unstable drop superseded versions), or the lock
+is for another suite, ORT or root set, the closure is re-resolved by itself (as with --update), the
+lock rewritten, the changes printed (+ added, - removed, ~ changed) and the sysroot built: exit 0.
+Exit 1 with a one-line error only if no allowed suite has an installable ONNX Runtime >= the minimum.
 
 Options:
   --dest DIR    sysroot to create (default: \$RCNN_SYSROOT, else <repo>/build/sysroot).
                 Private apt state goes to DIR-apt (beside it, never inside).
-  --update      re-resolve the closure from the mirror's current $SUITE index, rewrite the lock, build.
+  --update      re-resolve the closure from the mirror's current indices, rewrite the lock, build.
   --cache DIR   where downloaded .debs are kept (default: \${XDG_CACHE_HOME:-\$HOME/.cache}/rcnn/debs).
+  --lock FILE   the lock to read and (re)write (default: \$RCNN_SYSROOT_LOCK, else toolchain/sysroot.lock).
   -h, --help    show this help.
 
 Environment:
-  RCNN_SYSROOT        default for --dest
-  RCNN_DEBIAN_MIRROR  Debian archive URI to use instead of the one in the host's apt sources
+  RCNN_SYSROOT          default for --dest
+  RCNN_SYSROOT_LOCK     default for --lock
+  RCNN_SYSROOT_SUITES   allowed Debian suites, in the order tried (default: "$DEFAULT_SUITES")
+  RCNN_SYSROOT_MIN_ORT  minimum ONNX Runtime version X.Y (default: $DEFAULT_MIN_ORT)
+  RCNN_DEBIAN_MIRROR    Debian archive URI to use instead of the one in the host's apt sources
 
 The mirror is read from the host's apt sources (deb822 *.sources or one-line *.list); signatures are
 checked with $KEYRING.
@@ -194,10 +230,20 @@ ensure_keyring() {
 
 # ---------------------------------------------------------------------------------------------- private apt
 
-# Sets APT_OPTS: every path apt reads or writes points into $APT_DIR, the dpkg status is empty and the
-# only architecture is riscv64. The host's apt.conf.d is still read on purpose (proxy, TLS, validity
-# settings of this network), but everything that would change what we fetch or resolve is overridden.
-setup_private_apt() {
+# Selects SUITE's private apt state ($APT_BASE/<suite>) and sets APT_DIR and APT_OPTS: every path apt reads
+# or writes points into $APT_DIR, the dpkg status is empty and the only architecture is riscv64. One state
+# per suite, so that an index never sees another suite's packages (no mixing). The host's apt.conf.d is
+# still read on purpose (proxy, TLS, validity settings of this network), but everything that would change
+# what we fetch or resolve is overridden.
+use_suite() {
+  SUITE=$1
+  APT_DIR=$APT_BASE/$SUITE
+  if ((!APT_READY)); then
+    find_mirror
+    log "mirror: $MIRROR (from $MIRROR_FROM)"
+    ensure_keyring
+    APT_READY=1
+  fi
   mkdir -p "$APT_DIR"/{etc/parts.d,state/lists/partial,cache/archives/partial,log}
   : >"$APT_DIR/state/status"
   : >"$APT_DIR/etc/preferences"
@@ -233,24 +279,17 @@ setup_private_apt() {
   done
 }
 
-# apt is set up only when needed: a build from fully cached .debs works offline and without any
-# apt sources on the host.
+# Fetches the current SUITE's index (once per run and suite). apt is set up only when needed: a build from
+# fully cached .debs works offline and without any apt sources on the host.
 apt_update() {
-  ((APT_UPDATED)) && return
-  if ((!APT_READY)); then
-    find_mirror
-    log "mirror: $MIRROR (from $MIRROR_FROM)"
-    ensure_keyring
-    setup_private_apt
-    APT_READY=1
-  fi
+  [[ -n ${APT_UPDATED[$SUITE]:-} ]] && return
   log "apt-get update: $MIRROR $SUITE main ($ARCH)"
-  run_logged "$APT_DIR/log/update.log" "apt-get update" apt-get "${APT_OPTS[@]}" -q update
+  run_logged "$APT_DIR/log/update.log" "apt-get update ($SUITE)" apt-get "${APT_OPTS[@]}" -q update
   # apt only warns (exit 0) about some fetch failures; without an index nothing below can work.
   compgen -G "$APT_DIR/state/lists/*_${SUITE}_main_binary-${ARCH}_Packages*" >/dev/null ||
     die "no $SUITE/main/$ARCH index fetched from $MIRROR (see $APT_DIR/log/update.log)"
   log "index: $(fetched "$APT_DIR/log/update.log")"
-  APT_UPDATED=1
+  APT_UPDATED[$SUITE]=1
 }
 
 # Prints "name version sha256 size arch" for each given name=version found in the index (first record).
@@ -267,43 +306,155 @@ deb_filename() {  # name version arch
   printf '%s_%s_%s.deb' "$1" "${2//:/%3a}" "$3"
 }
 
+# The suite's codename from its signed Release file (testing -> forky, unstable -> sid), for the lock.
+suite_codename() {
+  local f
+  f=$(compgen -G "$APT_DIR/state/lists/*_dists_${SUITE}_InRelease" | head -n 1) || true
+  [[ -n $f ]] && sed -n 's/^Codename: *//p' "$f" | head -n 1
+}
+
+# ---------------------------------------------------------------------------------------------- roots
+
+version_ge() {  # a b: is version a >= b (X.Y[.Z], numeric)
+  [[ $(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1) == "$2" ]]
+}
+
+# Prints the suite's ONNX Runtime runtime packages libonnxruntimeX.Y with X.Y >= MIN_ORT, newest first
+# (the name carries the SONAME version and changes with each ORT release, so it is looked up, not fixed).
+ort_candidates() {
+  local name
+  apt-cache "${APT_OPTS[@]}" pkgnames libonnxruntime 2>/dev/null |
+    sed -n 's/^libonnxruntime\([0-9][0-9]*\.[0-9][0-9]*\)$/\1/p' | sort -uVr |
+    while read -r name; do
+      version_ge "$name" "$MIN_ORT" && echo "libonnxruntime$name"
+    done
+}
+
+# Prints the major version of the suite's default GCC: g++ (gcc-defaults) depends on g++-N.
+default_gcc() {
+  local pkg
+  for pkg in g++ gcc; do
+    apt-cache "${APT_OPTS[@]}" show "$pkg" 2>/dev/null |
+      sed -n "s/^Depends:.*\\b$pkg-\\([0-9][0-9]*\\) .*/\\1/p" | head -n 1 | grep . && return 0   # BRE: + is literal
+  done
+  return 1
+}
+
+# Prints the root packages for an ORT package and a GCC major version.
+roots_for() {  # ort gcc
+  local r
+  for r in "${ROOT_TEMPLATE[@]}"; do
+    r=${r//@ORT@/$1}
+    printf '%s\n' "${r//@GCC@/$2}"
+  done
+}
+
+# Is "$*" (a lock's roots line) an instance of ROOT_TEMPLATE with an ORT >= MIN_ORT? Sets WHY when not.
+roots_acceptable() {
+  local -a got=($*)
+  local ort=${got[0]:-} gcc
+  [[ $ort =~ ^libonnxruntime([0-9]+\.[0-9]+)$ ]] || { WHY="its roots have no libonnxruntimeX.Y"; return 1; }
+  version_ge "${BASH_REMATCH[1]}" "$MIN_ORT" || { WHY="it has ONNX Runtime ${BASH_REMATCH[1]} < $MIN_ORT"; return 1; }
+  gcc=$(printf '%s\n' "${got[@]}" | sed -n 's/^libstdc++-\([0-9][0-9]*\)-dev$/\1/p' | head -n 1)
+  [[ -n $gcc && $* == "$(roots_for "$ort" "$gcc" | tr '\n' ' ' | sed 's/ $//')" ]] ||
+    { WHY="its roots ($*) are not the current root set (${ROOT_TEMPLATE[*]})"; return 1; }
+}
+
 # ---------------------------------------------------------------------------------------------- lock
 
-LOCK_HEADER="# toolchain/sysroot.lock: riscv64 sysroot for rcnn = Debian $SUITE packages, full dependency closure of
-# the roots below (Depends/Pre-Depends, no Recommends), resolved by apt on an empty dpkg status.
-# Written by 'toolchain/build-sysroot.sh --update'; do not edit by hand.
-# Format, one package a line, sorted by name: <package>=<version> <sha256 of the .deb> <size in bytes> <.deb file name>
-# roots: ${PACKAGES[*]}"
+lock_header() {  # suite codename roots...
+  local suite=$1 codename=$2
+  shift 2
+  cat <<EOF
+# toolchain/sysroot.lock: riscv64 sysroot for rcnn = Debian $suite${codename:+ ($codename)} packages, full dependency
+# closure of the roots below (Depends/Pre-Depends, no Recommends), resolved by apt on an empty dpkg status.
+# Written by toolchain/build-sysroot.sh (--update, or by itself when a pinned package left the mirror); do not
+# edit by hand. Format, one package a line, sorted by name:
+#   <package>=<version> <sha256 of the .deb> <size in bytes> <.deb file name>
+# suite: $suite
+# roots: $*
+EOF
+}
 
-# Resolves the closure on the mirror's current index and writes the lock (only if it changed).
-update_lock() {
+# Tries to resolve the closure in the current SUITE: the newest ORT >= MIN_ORT that apt can install with
+# the suite's default GCC's libstdc++ -dev. Writes $APT_DIR/sysroot.lock.new and sets NEW_LOCK on success;
+# returns 2 if the suite has no ORT >= MIN_ORT at all, 1 if it has one but nothing resolves.
+resolve_suite() {
   apt_update
-  log "resolving the dependency closure of ${#PACKAGES[@]} root packages"
-  local sim=$APT_DIR/log/resolve.log
-  run_logged "$sim" "resolving with apt-get -s install" apt-get "${APT_OPTS[@]}" -s install --no-install-recommends "${PACKAGES[@]}"
-  local -a pins
-  mapfile -t pins < <(awk '$1 == "Inst" { n = $2; sub(/:.*/, "", n); v = $3; sub(/^\(/, "", v); print n "=" v }' "$sim" | sort)
-  ((${#pins[@]} > 0)) || die "apt resolved no packages (see $sim)"
+  local -a orts roots pins
+  mapfile -t orts < <(ort_candidates)
+  if ((${#orts[@]} == 0)); then
+    log "$SUITE: no libonnxruntimeX.Y >= $MIN_ORT in the index"
+    return 2
+  fi
+  local gcc
+  if ! gcc=$(default_gcc); then
+    warn "$SUITE: no default GCC found (g++/gcc metapackages missing from the index)"
+    return 1
+  fi
+  local ort sim=$APT_DIR/log/resolve.log
+  for ort in "${orts[@]}"; do
+    mapfile -t roots < <(roots_for "$ort" "$gcc")
+    log "$SUITE: resolving the dependency closure of ${roots[*]}"
+    if ! apt-get "${APT_OPTS[@]}" -s install --no-install-recommends "${roots[@]}" >"$sim" 2>&1; then
+      warn "$SUITE: $ort is not installable with GCC $gcc's libstdc++ ($(grep -m1 -E 'Depends:|Unable to locate|E: ' "$sim" | sed 's/^ *//'); full log: $sim)"
+      continue
+    fi
+    mapfile -t pins < <(awk '$1 == "Inst" { n = $2; sub(/:.*/, "", n); v = $3; sub(/^\(/, "", v); print n "=" v }' "$sim" | sort)
+    ((${#pins[@]} > 0)) || die "apt resolved no packages (see $sim)"
+    NEW_LOCK=$APT_DIR/sysroot.lock.new
+    {
+      lock_header "$SUITE" "$(suite_codename)" "${roots[@]}"
+      index_records "${pins[@]}" | while read -r name ver sha size arch; do
+        printf '%s=%s %s %s %s\n' "$name" "$ver" "$sha" "$size" "$(deb_filename "$name" "$ver" "$arch")"
+      done | LC_ALL=C sort -t= -k1,1
+    } >"$NEW_LOCK"
+    local got
+    got=$(grep -vc '^#' "$NEW_LOCK" || true)
+    ((got == ${#pins[@]})) || die "$SUITE index has records for $got of ${#pins[@]} resolved packages"
+    log "$SUITE: ${#pins[@]} packages, $ort, GCC $gcc"
+    return 0
+  done
+  return 1
+}
 
-  local new=$APT_DIR/sysroot.lock.new
-  {
-    printf '%s\n' "$LOCK_HEADER"
-    index_records "${pins[@]}" | while read -r name ver sha size arch; do
-      printf '%s=%s %s %s %s\n' "$name" "$ver" "$sha" "$size" "$(deb_filename "$name" "$ver" "$arch")"
-    done | LC_ALL=C sort -t= -k1,1
-  } >"$new"
-  local got
-  got=$(grep -vc '^#' "$new" || true)
-  ((got == ${#pins[@]})) || die "index has records for $got of ${#pins[@]} resolved packages"
+# Resolves the closure on the allowed suites' current indices, in order (the first that works wins), and
+# writes the lock (only if it changed), printing what changed.
+update_lock() {
+  local suite rc any_ort=0
+  NEW_LOCK=
+  for suite in "${SUITES[@]}"; do
+    use_suite "$suite"
+    rc=0
+    resolve_suite || rc=$?
+    ((rc == 0)) && break
+    ((rc == 1)) && any_ort=1
+  done
+  if [[ -z $NEW_LOCK ]]; then
+    ((any_ort)) &&
+      die "no allowed Debian suite (${SUITES[*]}) has an installable ONNX Runtime >= $MIN_ORT for $ARCH on $MIRROR (see the warnings above)"
+    die "no allowed Debian suite (${SUITES[*]}) has ONNX Runtime >= $MIN_ORT for $ARCH on $MIRROR (RCNN_SYSROOT_SUITES, RCNN_SYSROOT_MIN_ORT)"
+  fi
 
-  if [[ -f $LOCK ]] && cmp -s "$new" "$LOCK"; then
-    log "lock unchanged: ${#pins[@]} packages"
-    rm -f "$new"
+  if [[ -f $LOCK ]] && cmp -s "$NEW_LOCK" "$LOCK"; then
+    log "lock unchanged: $(grep -vc '^#' "$LOCK") packages"
+    rm -f "$NEW_LOCK"
     return
   fi
-  [[ -f $LOCK ]] && report_lock_changes "$LOCK" "$new"
-  mv "$new" "$LOCK"
-  log "wrote $LOCK: ${#pins[@]} packages"
+  if [[ -f $LOCK ]]; then
+    local old_suite
+    old_suite=$(lock_field suite "$LOCK")
+    [[ $old_suite == "$SUITE" ]] || log "lock suite: ${old_suite:-?} -> $SUITE"
+    log "lock changes:"
+    report_lock_changes "$LOCK" "$NEW_LOCK"
+  fi
+  mkdir -p "$(dirname "$LOCK")"
+  mv "$NEW_LOCK" "$LOCK"
+  log "wrote $LOCK: $(grep -vc '^#' "$LOCK") packages from $SUITE"
+}
+
+lock_field() {  # field lock: the value of a "# field: value" header line
+  sed -n "s/^# $1: //p" "$2" | head -n 1
 }
 
 report_lock_changes() {  # old new: one line per added/removed/changed package
@@ -315,21 +466,27 @@ report_lock_changes() {  # old new: one line per added/removed/changed package
        }' "$1" "$2" | LC_ALL=C sort -k2
 }
 
-# Fills parallel arrays L_PIN (name=version), L_SHA, L_SIZE, L_FILE from the lock, checking its shape.
+# Fills parallel arrays L_PIN (name=version), L_SHA, L_SIZE, L_FILE and L_SUITE from the lock. Returns 1
+# with the reason in WHY when the lock cannot be used as it is (old format, a suite that is not allowed,
+# another root set, ORT < MIN_ORT, malformed lines): the caller then re-resolves.
 read_lock() {
-  L_PIN=() L_SHA=() L_SIZE=() L_FILE=()
-  local roots n=0 pin sha size file extra
-  roots=$(sed -n 's/^# roots: //p' "$LOCK")
-  [[ $roots == "${PACKAGES[*]}" ]] ||
-    die "$LOCK was made for other root packages ($roots); run with --update"
+  L_PIN=() L_SHA=() L_SIZE=() L_FILE=() WHY=
+  [[ -f $LOCK ]] || { WHY="there is no lock yet"; return 1; }
+  L_SUITE=$(lock_field suite "$LOCK")
+  [[ -n $L_SUITE ]] || { WHY="it names no suite (old format)"; return 1; }
+  local s ok=0
+  for s in "${SUITES[@]}"; do [[ $s == "$L_SUITE" ]] && ok=1; done
+  ((ok)) || { WHY="its suite $L_SUITE is not one of the allowed suites (${SUITES[*]})"; return 1; }
+  roots_acceptable $(lock_field roots "$LOCK") || return 1
+  local n=0 pin sha size file extra
   while read -r pin sha size file extra; do
     n=$((n + 1))
     [[ -z $pin || $pin == \#* ]] && continue
     [[ $pin == ?*=?* && $sha =~ ^[0-9a-f]{64}$ && $size =~ ^[0-9]+$ && $file == *.deb && -z $extra ]] ||
-      die "$LOCK line $n is malformed: '$pin $sha $size $file $extra'; run with --update"
+      { WHY="line $n is malformed: '$pin $sha $size $file $extra'"; return 1; }
     L_PIN+=("$pin") L_SHA+=("$sha") L_SIZE+=("$size") L_FILE+=("$file")
   done <"$LOCK"
-  ((${#L_PIN[@]} > 0)) || die "$LOCK lists no packages; run with --update"
+  ((${#L_PIN[@]} > 0)) || { WHY="it lists no packages"; return 1; }
 }
 
 # ---------------------------------------------------------------------------------------------- .debs
@@ -337,6 +494,8 @@ read_lock() {
 # Makes sure every locked .deb is in the cache with the locked sha256. Cached files are re-verified on
 # every build; a corrupt one is deleted and downloaded again. Downloads go to a private staging dir
 # and are moved into the cache only after verification, so the cache never holds partial files.
+# Returns 1 with the reason in WHY when the lock is stale (a pinned version is no longer on the mirror):
+# the caller re-resolves.
 fetch_debs() {
   mkdir -p "$CACHE"
   local i missing=() bytes=0
@@ -352,22 +511,33 @@ fetch_debs() {
   done
   if ((${#missing[@]} == 0)); then
     log "all ${#L_PIN[@]} .debs cached and verified in $CACHE"
-    return
+    return 0
   fi
   log "$((${#L_PIN[@]} - ${#missing[@]})) of ${#L_PIN[@]} .debs cached; downloading ${#missing[@]} ($(mb "$bytes"))"
+  use_suite "$L_SUITE"
   apt_update
-  check_locked_versions_available "${missing[@]}"
+  locked_versions_available "${missing[@]}" || return 1
 
   STAGING=$(mktemp -d "$CACHE/.download.XXXXXX")
   local pins=() t0=$EPOCHREALTIME
   for i in "${missing[@]}"; do pins+=("${L_PIN[i]}"); done
-  (cd "$STAGING" && run_logged "$APT_DIR/log/download.log" "apt-get download" apt-get "${APT_OPTS[@]}" -q download "${pins[@]}")
+  if ! (cd "$STAGING" && apt-get "${APT_OPTS[@]}" -q download "${pins[@]}") >"$APT_DIR/log/download.log" 2>&1; then
+    # A 404 for a version the index still lists: the mirror dropped it between index and download.
+    if grep -q '404' "$APT_DIR/log/download.log"; then
+      rm -rf "$STAGING"
+      STAGING=
+      WHY="a pinned .deb is no longer on the mirror ($(grep -m1 '404' "$APT_DIR/log/download.log" | sed 's/^ *//'))"
+      return 1
+    fi
+    tail -n 15 "$APT_DIR/log/download.log" >&2
+    die "apt-get download failed (full log: $APT_DIR/log/download.log)"
+  fi
   for i in "${missing[@]}"; do
     local f=$STAGING/${L_FILE[i]} got
     [[ -f $f ]] || die "apt-get download did not produce ${L_FILE[i]} for ${L_PIN[i]}"
     got=$(sha256_of "$f")
     [[ $got == "${L_SHA[i]}" ]] ||
-      die "sha256 mismatch for ${L_PIN[i]}: lock has ${L_SHA[i]}, downloaded ${L_FILE[i]} has $got"
+      die "sha256 mismatch for ${L_PIN[i]}: lock and signed index have ${L_SHA[i]}, downloaded ${L_FILE[i]} has $got"
     mv -f "$f" "$CACHE/${L_FILE[i]}"
   done
   rm -rf "$STAGING"
@@ -375,30 +545,40 @@ fetch_debs() {
   log "downloaded ${#missing[@]} .debs, $(mb "$bytes") in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s; sha256 verified"
 }
 
-# Trixie point releases drop superseded versions from the mirror: say so in one line instead of
-# letting apt-get download fail with a less obvious message. Also catches an index whose sha256
-# disagrees with the lock before anything is downloaded.
-check_locked_versions_available() {
+# Is every given locked version (indices into L_*) in the suite's signed index with the locked sha256?
+# If not, the lock is stale: testing/unstable drop superseded versions, and a lock whose sha256 disagrees
+# with the signed index for the same version was not written from it. Sets WHY, returns 1.
+locked_versions_available() {
   local i pins=() name ver sha rest
   for i in "$@"; do pins+=("${L_PIN[i]}"); done
   declare -A index_sha=()
   while read -r name ver sha rest; do index_sha[$name=$ver]=$sha; done < <(index_records "${pins[@]}")
-  local gone=()
+  local gone=() differ=()
   for i in "$@"; do
     local pin=${L_PIN[i]}
     if [[ -z ${index_sha[$pin]:-} ]]; then
       gone+=("$pin")
     elif [[ ${index_sha[$pin]} != "${L_SHA[i]}" ]]; then
-      die "sha256 mismatch for $pin: lock has ${L_SHA[i]}, the mirror's signed index has ${index_sha[$pin]}"
+      differ+=("$pin")
     fi
   done
-  ((${#gone[@]} == 0)) ||
-    die "locked version(s) no longer on $MIRROR $SUITE: ${gone[*]}; run toolchain/build-sysroot.sh --update"
+  if ((${#gone[@]})); then
+    WHY="locked version(s) no longer on $MIRROR $SUITE: ${gone[*]}"
+    return 1
+  fi
+  if ((${#differ[@]})); then
+    WHY="the lock's sha256 of ${differ[*]} differs from $MIRROR $SUITE's signed index"
+    return 1
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------- sysroot
 
-expected_stamp() { printf 'lock-sha256 %s layout %s\n' "$(sha256_of "$LOCK")" "$LAYOUT"; }
+# The stamp also holds the allowed suites and the minimum ORT: a run with other RCNN_SYSROOT_SUITES /
+# RCNN_SYSROOT_MIN_ORT is not a no-op (the lock is checked against them).
+expected_stamp() {
+  printf 'lock-sha256 %s layout %s suites %s min-ort %s\n' "$(sha256_of "$LOCK")" "$LAYOUT" "${SUITES[*]}" "$MIN_ORT"
+}
 
 sysroot_up_to_date() {
   [[ -f $LOCK && -f $DEST/$STAMP_NAME ]] && [[ $(<"$DEST/$STAMP_NAME") == "$(expected_stamp)" ]]
@@ -457,6 +637,11 @@ build_sysroot() {
   merge_usr "$NEW_TREE"
   [[ -f $NEW_TREE/usr/include/onnxruntime/onnxruntime_cxx_api.h && -e $NEW_TREE/lib/ld-linux-riscv64-lp64d.so.1 ]] ||
     die "extracted tree lacks ONNX Runtime headers or the riscv64 dynamic loader"
+  # The headers' API version must be the minimum ORT's (1.23 -> ORT_API_VERSION 23) or newer.
+  local api
+  api=$(sed -n 's/^#define ORT_API_VERSION \([0-9][0-9]*\).*/\1/p' "$NEW_TREE/usr/include/onnxruntime/onnxruntime_c_api.h")
+  [[ -n $api ]] && ((api >= ${MIN_ORT#*.})) ||
+    die "extracted ONNX Runtime headers have ORT_API_VERSION '${api}', expected >= ${MIN_ORT#*.}"
   prune_tree "$NEW_TREE"
   expected_stamp >"$NEW_TREE/$STAMP_NAME"
   if [[ -e $DEST ]]; then
@@ -488,17 +673,28 @@ parse_args() {
       --dest=*) DEST=${1#*=} ;;
       --cache) (($# >= 2)) || die "--cache needs a directory"; CACHE=$2; shift ;;
       --cache=*) CACHE=${1#*=} ;;
+      --lock) (($# >= 2)) || die "--lock needs a file"; LOCK=$2; shift ;;
+      --lock=*) LOCK=${1#*=} ;;
       --update) UPDATE=1 ;;
       -h | --help) usage; exit 0 ;;
       *) usage >&2; die "unknown argument: $1" ;;
     esac
     shift
   done
-  [[ -n $DEST && -n $CACHE ]] || die "--dest and --cache must not be empty"
+  [[ -n $DEST && -n $CACHE && -n $LOCK ]] || die "--dest, --cache and --lock must not be empty"
   DEST=$(realpath -m "$DEST")
   CACHE=$(realpath -m "$CACHE")
+  LOCK=$(realpath -m "$LOCK")
   [[ $DEST != / ]] || die "--dest / is not allowed"
-  APT_DIR=$DEST-apt
+  APT_BASE=$DEST-apt
+  read -r -a SUITES <<<"${RCNN_SYSROOT_SUITES:-$DEFAULT_SUITES}"
+  ((${#SUITES[@]} > 0)) || die "RCNN_SYSROOT_SUITES is empty"
+  local s
+  for s in "${SUITES[@]}"; do
+    [[ $s =~ $DEBIAN_SUITE_RE && $s != *-* ]] || die "RCNN_SYSROOT_SUITES: '$s' is not a Debian suite"
+  done
+  MIN_ORT=${RCNN_SYSROOT_MIN_ORT:-$DEFAULT_MIN_ORT}
+  [[ $MIN_ORT =~ ^[0-9]+\.[0-9]+$ ]] || die "RCNN_SYSROOT_MIN_ORT must be X.Y, not '$MIN_ORT'"
 }
 
 main() {
@@ -509,9 +705,9 @@ main() {
     return 0
   fi
   require_tools
-  mkdir -p "$APT_DIR" "$(dirname "$DEST")"
+  mkdir -p "$APT_BASE" "$(dirname "$DEST")"
   # One build per DEST at a time; the loser re-checks and usually finds the winner's result.
-  exec 9>"$APT_DIR/.lock"
+  exec 9>"$APT_BASE/.lock"
   flock -w 1800 9 || die "timed out waiting for another build-sysroot.sh on $DEST"
   trap cleanup EXIT
   trap 'exit 130' INT TERM HUP   # make signals run the EXIT trap too (no stray temp trees)
@@ -519,22 +715,34 @@ main() {
     echo "sysroot up to date: $DEST"
     return 0
   fi
+  # Layout 1 kept one suite's apt state directly in DEST-apt: now it is DEST-apt/<suite>.
+  [[ -f $APT_BASE/state/status ]] && rm -rf "${APT_BASE:?}"/{etc,state,cache,log}
 
-  log "sysroot: $DEST ($SUITE, $ARCH); apt state: $APT_DIR; .deb cache: $CACHE"
+  log "sysroot: $DEST ($ARCH; allowed suites: ${SUITES[*]}; ONNX Runtime >= $MIN_ORT); lock: $LOCK; .deb cache: $CACHE"
   check_replaceable
-  APT_READY=0 APT_UPDATED=0
-  if ((UPDATE)) || [[ ! -f $LOCK ]]; then
-    ((UPDATE)) || log "no $LOCK yet: resolving (as with --update)"
+  APT_READY=0
+  declare -gA APT_UPDATED=()
+  if ((UPDATE)); then
+    update_lock
+  elif ! read_lock; then
+    log "re-resolving the lock: $WHY"
     update_lock
   fi
-  read_lock
+  read_lock || die "$LOCK as just written is unusable: $WHY"
   if sysroot_up_to_date; then   # --update found the same closure
     echo "sysroot up to date: $DEST"
     return 0
   fi
-  fetch_debs
+  if ! fetch_debs; then
+    # Self-recovery: the lock is stale. Re-resolve (all allowed suites, in order), then fetch again;
+    # a second failure is a real error.
+    warn "$WHY: re-resolving the lock"
+    update_lock
+    read_lock || die "$LOCK as just written is unusable: $WHY"
+    fetch_debs || die "$WHY (right after re-resolving the lock)"
+  fi
   build_sysroot
-  log "sysroot ready: $DEST ($(du -sm "$DEST" | cut -f1) MB, ${#L_PIN[@]} packages) in $(elapsed) s"
+  log "sysroot ready: $DEST ($(du -sm "$DEST" | cut -f1) MB, ${#L_PIN[@]} packages from $L_SUITE, $(lock_field roots "$LOCK" | cut -d' ' -f1)) in $(elapsed) s"
 }
 
 # Sourcing the file (for tests) only defines the functions.

@@ -1,5 +1,5 @@
-# CMake toolchain for riscv64 Linux: compile on the host, link against the Debian trixie sysroot made by
-# toolchain/build-sysroot.sh, run tests through qemu-riscv64.
+# CMake toolchain for riscv64 Linux: compile on the host, link against the Debian testing/unstable sysroot
+# (ONNX Runtime >= 1.23) made by toolchain/build-sysroot.sh, run tests through qemu-riscv64.
 #
 #   cmake -S . -B build/riscv64 -G Ninja --toolchain toolchain/riscv64.cmake [-DRCNN_SYSROOT=DIR] [-DRV_COMPILER=clang]
 #
@@ -63,10 +63,21 @@ if(RV_COMPILER STREQUAL "gcc")
   endif()
   set(CMAKE_C_COMPILER "${RV_GCC}")
   set(CMAKE_CXX_COMPILER "${RV_GXX}")
-  # Debian 12's cross GCC (12) searches its own bookworm runtime in /usr/riscv64-linux-gnu before the
-  # sysroot, and that glibc 2.36/libstdc++ 12 is too old for trixie's libonnxruntime (GLIBC_2.38,
-  # CXXABI_1.3.15, GLIBCXX_3.4.32). Put the sysroot's GCC runtime dir and multiarch dir first, and its
-  # crt*.o via -B. With Debian 13's cross GCC 14 these point at the same versions: harmless.
+  # The sysroot is one Debian testing/unstable suite (glibc 2.43, libstdc++6 16, ORT >= 1.23 at the time of
+  # writing), newer than the cross compiler: Debian 12's g++-riscv64-linux-gnu is GCC 12 (its own runtime in
+  # /usr/riscv64-linux-gnu: glibc 2.36, libstdc++ 12), Debian 13's is GCC 14 (glibc 2.41, libstdc++ 14).
+  # - Compiling: g++ uses its OWN C++ headers (include/c++/12 or /14 under /usr/riscv64-linux-gnu; the
+  #   sysroot's usr/include/c++/16 is never searched, as GCC looks only in c++/<its version>) and finds the C
+  #   headers in /usr/riscv64-linux-gnu/include (glibc 2.36/2.41) before the sysroot's. So no newer libstdc++
+  #   header ever meets an older compiler, and code built against older headers runs on the newer runtime
+  #   (glibc and libstdc++ keep their old symbol versions). ORT's C++ API is header-only over the C ABI.
+  # - Linking: libonnxruntime.so.1.2x needs GLIBC_2.38 and GLIBCXX_3.4.30 (newer ORTs more), which the cross
+  #   compiler's own runtime may not have (GCC 12's has neither); the linker would take that runtime first.
+  #   So the sysroot's GCC runtime dir (libstdc++.so -> libstdc++.so.6 16, libgcc_s, libgcc.a) and multiarch
+  #   dir (libc.so, libm) go first with -L, and its Scrt1/crti/crtn via -B; crtbegin/crtend stay the
+  #   compiler's. The dir is the highest GCC version in the sysroot that has a libstdc++.so (the version
+  #   follows the suite's default GCC, so it is found, not fixed). Verified with GCC 12 (Debian 12) and
+  #   GCC 14 (a Debian 13 chroot): builds with -Werror, all riscv64 ctests pass under qemu.
   file(GLOB _rv_gcc_dirs LIST_DIRECTORIES true "${RCNN_SYSROOT}/usr/lib/gcc/${_rv_triple}/*")
   set(_rv_gcc_dir "")
   foreach(_d IN LISTS _rv_gcc_dirs)   # the highest GCC version that has a libstdc++.so
@@ -91,7 +102,8 @@ elseif(RV_COMPILER STREQUAL "clang")
   set(CMAKE_CXX_COMPILER "${RV_CLANGXX}")
   set(CMAKE_C_COMPILER_TARGET ${_rv_triple})
   set(CMAKE_CXX_COMPILER_TARGET ${_rv_triple})
-  # clang finds GCC 14's headers and crt files inside the sysroot by itself (via lib -> usr/lib).
+  # clang finds the sysroot's GCC headers and crt files by itself (via lib -> usr/lib): with clang, the
+  # sysroot's libstdc++ headers (GCC 16 today) are used, which needs a clang recent enough for them.
   if(RV_LINKER STREQUAL "bfd")
     # lld < 15 cannot link glibc's crt objects (R_RISCV_ALIGN needs linker relaxation): use GNU ld.
     find_program(RV_LD_BFD ${_rv_triple}-ld.bfd)
@@ -121,6 +133,16 @@ endif()
 
 foreach(_kind EXE SHARED MODULE)
   set(CMAKE_${_kind}_LINKER_FLAGS_INIT "${_rv_link_flags}")
+  # _INIT only seeds the cache of a new build tree. A tree configured against an older sysroot (trixie's
+  # GCC 14 dir) keeps "-L<sysroot>/usr/lib/gcc/<triple>/14" cached, a directory that no longer exists, and
+  # would then link against the cross compiler's too old runtime: point it at the current GCC dir.
+  if(RV_COMPILER STREQUAL "gcc" AND DEFINED CACHE{CMAKE_${_kind}_LINKER_FLAGS})
+    set(_rv_cached "$CACHE{CMAKE_${_kind}_LINKER_FLAGS}")
+    string(REGEX REPLACE "-L[^ ]*/usr/lib/gcc/${_rv_triple}/[0-9]+( |$)" "-L${_rv_gcc_dir}\\1" _rv_fixed "${_rv_cached}")
+    if(NOT _rv_fixed STREQUAL _rv_cached)
+      set(CMAKE_${_kind}_LINKER_FLAGS "${_rv_fixed}" CACHE STRING "Flags used by the linker" FORCE)
+    endif()
+  endif()
 endforeach()
 
 # ------------------------------------------------------------------------------------------ running

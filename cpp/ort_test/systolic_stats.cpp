@@ -2,21 +2,26 @@
 
 #include <cstdio>
 #include <stdexcept>
+#include <string_view>
 
 #include "json_reader.h"
 
 namespace ort_test {
 namespace {
 
-const JsonValue& member(const JsonValue& object, const char* key, JsonValue::Kind kind, const std::string& path) {
+// `path` by value: GCC 14's -Wdangling-reference flags a returned reference when a temporary std::string is bound
+// to a reference parameter, although the result refers into `object` only.
+const JsonValue& member(const JsonValue& object, const char* key, JsonValue::Kind kind, std::string_view path) {
   const JsonValue* value = object.find(key);
-  if (value == nullptr || value->kind != kind) throw std::runtime_error("no usable '" + path + key + "'");
+  if (value == nullptr || value->kind != kind) {
+    throw std::runtime_error("no usable '" + std::string(path) + key + "'");
+  }
   return *value;
 }
 
-uint64_t counter(const JsonValue& object, const char* key, const std::string& path) {
+uint64_t counter(const JsonValue& object, const char* key, std::string_view path) {
   const std::optional<uint64_t> value = member(object, key, JsonValue::Kind::Number, path).as_uint64();
-  if (!value) throw std::runtime_error("'" + path + key + "' is not a non-negative integer");
+  if (!value) throw std::runtime_error("'" + std::string(path) + key + "' is not a non-negative integer");
   return *value;
 }
 
