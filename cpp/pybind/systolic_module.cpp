@@ -67,10 +67,25 @@ void require(bool ok, const std::string& what) {
   if (!ok) throw py::value_error(what);
 }
 
+// Per-channel multipliers as float32 [n], or none.
+std::optional<Array<float>> channel_multipliers(const std::optional<py::array>& m, int64_t n) {
+  if (!m) return std::nullopt;
+  auto a = Array<float>::ensure(*m);
+  require(a && a.ndim() == 1 && a.shape(0) == n, "multipliers must be [" + std::to_string(n) + "] (one per output "
+                                                  "channel/column)");
+  return a;
+}
+
+int8_t zero_point_i8(int v, const char* name) {
+  require(v >= -128 && v <= 127, std::string(name) + " must be in [-128, 127] (int8 domain)");
+  return static_cast<int8_t>(v);
+}
+
 template <typename T>
 py::object matmul_impl(const Array<T>& a, const Array<T>& b, const std::optional<py::array>& bias, float multiplier,
                        bool relu, const std::string& mode, const std::optional<std::string>& config,
-                       unsigned threads) {
+                       unsigned threads, const std::optional<py::array>& multipliers, int x_zero_point,
+                       int y_zero_point) {
   constexpr bool f32 = std::is_same<T, float>::value;
   using Acc = typename std::conditional<f32, float, int32_t>::type;
   require(a.ndim() == 2 && b.ndim() == 2 && a.shape(1) == b.shape(0), "matmul wants A [I,K] and B [K,J]");
@@ -82,6 +97,9 @@ py::object matmul_impl(const Array<T>& a, const Array<T>& b, const std::optional
             "bias must be [J] or [I,J]");
   }
   Array<T> c({I, J});
+  const auto ms = channel_multipliers(multipliers, J);
+  const int8_t x_zp = zero_point_i8(x_zero_point, "x_zero_point");
+  require(!f32 || (!ms && x_zp == 0 && y_zero_point == 0), "fp32 matmul takes no multipliers or zero points");
   Exec e = make_exec(mode, config, threads, f32);
   sy::Counters counters;
   {
@@ -107,6 +125,9 @@ py::object matmul_impl(const Array<T>& a, const Array<T>& b, const std::optional
       sy::MatmulArgs args;
       set_common(args);
       args.multiplier = multiplier;
+      args.multipliers = ms ? ms->data() : nullptr;
+      args.x_zero_point = x_zp;
+      args.y_zero_point = y_zero_point;
       counters = sy::matmul(e.cfg, e.mode, args, e.options());
     }
   }
@@ -129,7 +150,8 @@ py::object conv_impl(const Array<T>& x, const Array<T>& w, const std::optional<p
                      const std::vector<int64_t>& pads, int64_t groups, bool relu,
                      const std::optional<std::vector<int64_t>>& pool_kernel, const std::vector<int64_t>& pool_strides,
                      const std::vector<int64_t>& pool_pads, bool pool_ignore_padding, const std::string& mode,
-                     const std::optional<std::string>& config, unsigned threads) {
+                     const std::optional<std::string>& config, unsigned threads,
+                     const std::optional<py::array>& multipliers, int x_zero_point, int y_zero_point) {
   constexpr bool f32 = std::is_same<T, float>::value;
   using Acc = typename std::conditional<f32, float, int32_t>::type;
   require(x.ndim() == 4 && w.ndim() == 4, "conv2d wants x NHWC [N,H,W,C] and w HWIO [KH,KW,C/groups,OC]");
@@ -169,6 +191,9 @@ py::object conv_impl(const Array<T>& x, const Array<T>& w, const std::optional<p
     require(b && b->ndim() == 1 && b->shape(0) == s.out_ch, "bias must be [out_ch]");
   }
   Array<T> y({s.batch, s.out_h(), s.out_w(), s.out_ch});
+  const auto ms = channel_multipliers(multipliers, s.out_ch);
+  const int8_t x_zp = zero_point_i8(x_zero_point, "x_zero_point");
+  require(!f32 || (!ms && x_zp == 0 && y_zero_point == 0), "fp32 conv2d takes no multipliers or zero points");
   Exec e = make_exec(mode, config, threads, f32);
   sy::Counters counters;
   {
@@ -178,6 +203,9 @@ py::object conv_impl(const Array<T>& x, const Array<T>& w, const std::optional<p
       counters = sy::conv2d_f32(e.cfg, e.mode, args, e.options());
     } else {
       sy::ConvArgs args{s, x.data(), w.data(), b ? b->data() : nullptr, multiplier, relu, y.mutable_data()};
+      args.multipliers = ms ? ms->data() : nullptr;
+      args.x_zero_point = x_zp;
+      args.y_zero_point = y_zero_point;
       counters = sy::conv2d(e.cfg, e.mode, args, e.options());
     }
   }
@@ -185,15 +213,21 @@ py::object conv_impl(const Array<T>& x, const Array<T>& w, const std::optional<p
 }
 
 py::object resadd_impl(const Array<int8_t>& a, const Array<int8_t>& b, float a_ratio, float b_ratio, bool relu,
-                       const std::string& mode, const std::optional<std::string>& config, unsigned threads) {
+                       const std::string& mode, const std::optional<std::string>& config, unsigned threads,
+                       int a_zero_point, int b_zero_point, int c_zero_point) {
   require(a.ndim() == b.ndim() && std::equal(a.shape(), a.shape() + a.ndim(), b.shape()),
           "resadd wants two arrays of the same shape");
   py::array_t<int8_t> c(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
+  const int8_t a_zp = zero_point_i8(a_zero_point, "a_zero_point");
+  const int8_t b_zp = zero_point_i8(b_zero_point, "b_zero_point");
   Exec e = make_exec(mode, config, threads, false);
   sy::Counters counters;
   {
     py::gil_scoped_release nogil;
     sy::ResaddArgs args{a.size(), a.data(), a_ratio, b.data(), b_ratio, relu, c.mutable_data()};
+    args.a_zero_point = a_zp;
+    args.b_zero_point = b_zp;
+    args.c_zero_point = c_zero_point;
     counters = sy::resadd(e.cfg, e.mode, args, e.options());
   }
   return py::make_tuple(c, counters_dict(counters));
@@ -208,6 +242,8 @@ py::dict config_dict(const sy::AcceleratorConfig& c) {
   d["dataflow"] = sy::mode_name(c.dataflow);
   d["elem"] = sy::elem_name(c.elem);
   d["dma_bytes_per_cycle"] = c.dma_bytes_per_cycle;
+  d["per_channel_scale"] = c.per_channel_scale;
+  d["zero_points"] = c.zero_points;
   return d;
 }
 
@@ -222,29 +258,40 @@ PYBIND11_MODULE(_systolic, m) {
 
   const char* common = "mode: 'cpu' | 'os' | 'ws'; config: accelerator config text (TOML subset) or None for the "
                        "built-in default; threads: worker threads. Returns (result, counters dict).";
+  const char* quant = " multipliers: per output channel/column float32 multipliers (replace multiplier) or None; "
+                      "x_zero_point / y_zero_point: input and output zero points in the int8 domain (uint8 data: "
+                      "shift by 128 first).";
   m.def("matmul", &matmul_impl<int8_t>, py::arg("a"), py::arg("b"), py::arg("bias") = py::none(),
         py::arg("multiplier") = 1.0f, py::arg("relu") = false, py::arg("mode") = "cpu", py::arg("config") = py::none(),
-        py::arg("threads") = 1u, (std::string("int8 C = sat8(rne((bias + A@B) * multiplier)). ") + common).c_str());
+        py::arg("threads") = 1u, py::arg("multipliers") = py::none(), py::arg("x_zero_point") = 0,
+        py::arg("y_zero_point") = 0,
+        (std::string("int8 C = clamp(rne((bias + (A - x_zp)@B) * multiplier[j]) + y_zp). ") + common + quant).c_str());
   m.def("matmul_f32", &matmul_impl<float>, py::arg("a"), py::arg("b"), py::arg("bias") = py::none(),
         py::arg("multiplier") = 1.0f, py::arg("relu") = false, py::arg("mode") = "cpu", py::arg("config") = py::none(),
-        py::arg("threads") = 1u, (std::string("fp32 C = bias + A@B (multiplier unused). ") + common).c_str());
+        py::arg("threads") = 1u, py::arg("multipliers") = py::none(), py::arg("x_zero_point") = 0,
+        py::arg("y_zero_point") = 0,
+        (std::string("fp32 C = bias + A@B (multiplier unused). ") + common).c_str());
   m.def("conv2d", &conv_impl<int8_t>, py::arg("x"), py::arg("w"), py::arg("bias") = py::none(),
         py::arg("multiplier") = 1.0f, py::arg("strides") = std::vector<int64_t>{1, 1},
         py::arg("dilations") = std::vector<int64_t>{1, 1}, py::arg("pads") = std::vector<int64_t>{0, 0, 0, 0},
         py::arg("groups") = 1, py::arg("relu") = false, py::arg("pool_kernel") = py::none(),
         py::arg("pool_strides") = std::vector<int64_t>{1, 1}, py::arg("pool_pads") = std::vector<int64_t>{0, 0, 0, 0},
         py::arg("pool_ignore_padding") = false, py::arg("mode") = "cpu", py::arg("config") = py::none(),
-        py::arg("threads") = 1u,
-        (std::string("int8 NHWC/HWIO convolution with fused bias, scaling, ReLU and max-pool. ") + common).c_str());
+        py::arg("threads") = 1u, py::arg("multipliers") = py::none(), py::arg("x_zero_point") = 0,
+        py::arg("y_zero_point") = 0,
+        (std::string("int8 NHWC/HWIO convolution with fused bias, scaling, ReLU and max-pool. ") + common + quant)
+            .c_str());
   m.def("conv2d_f32", &conv_impl<float>, py::arg("x"), py::arg("w"), py::arg("bias") = py::none(),
         py::arg("multiplier") = 1.0f, py::arg("strides") = std::vector<int64_t>{1, 1},
         py::arg("dilations") = std::vector<int64_t>{1, 1}, py::arg("pads") = std::vector<int64_t>{0, 0, 0, 0},
         py::arg("groups") = 1, py::arg("relu") = false, py::arg("pool_kernel") = py::none(),
         py::arg("pool_strides") = std::vector<int64_t>{1, 1}, py::arg("pool_pads") = std::vector<int64_t>{0, 0, 0, 0},
         py::arg("pool_ignore_padding") = false, py::arg("mode") = "cpu", py::arg("config") = py::none(),
-        py::arg("threads") = 1u, (std::string("fp32 NHWC/HWIO convolution. ") + common).c_str());
+        py::arg("threads") = 1u, py::arg("multipliers") = py::none(), py::arg("x_zero_point") = 0,
+        py::arg("y_zero_point") = 0, (std::string("fp32 NHWC/HWIO convolution. ") + common).c_str());
   m.def("resadd", &resadd_impl, py::arg("a"), py::arg("b"), py::arg("a_ratio"), py::arg("b_ratio"),
         py::arg("relu") = false, py::arg("mode") = "cpu", py::arg("config") = py::none(), py::arg("threads") = 1u,
+        py::arg("a_zero_point") = 0, py::arg("b_zero_point") = 0, py::arg("c_zero_point") = 0,
         (std::string("int8 residual add with Gemmini semantics (each input scaled and saturated on its own). ") +
          common).c_str());
   m.def("parse_config", [](const std::string& text) { return config_dict(sy::parse_config_text(text, "config")); },

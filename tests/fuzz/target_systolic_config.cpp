@@ -17,7 +17,8 @@ std::string canonical_text(const AcceleratorConfig& c) {
          "\nsp_bank_rows = " + std::to_string(c.sp_bank_rows) + "\nacc_rows = " + std::to_string(c.acc_rows) +
          "\ndataflow = \"" + rcnn::systolic::mode_name(c.dataflow) + "\"\nelem = \"" +
          rcnn::systolic::elem_name(c.elem) + "\"\ndma_bytes_per_cycle = " + std::to_string(c.dma_bytes_per_cycle) +
-         "\n";
+         "\nper_channel_scale = " + (c.per_channel_scale ? "true" : "false") +
+         "\nzero_points = " + (c.zero_points ? "true" : "false") + "\n";
 }
 
 class SystolicConfigTarget : public Target {
@@ -27,7 +28,8 @@ class SystolicConfigTarget : public Target {
   bool takes_seed(const std::filesystem::path& file) const override { return file.extension() == ".toml"; }
 
   std::vector<std::string> dictionary() const override {
-    return {"dim", "sp_banks", "sp_bank_rows", "acc_rows", "dataflow", "elem", "dma_bytes_per_cycle", " = ", "=",
+    return {"dim", "sp_banks", "sp_bank_rows", "acc_rows", "dataflow", "elem", "dma_bytes_per_cycle", "per_channel_scale",
+            "zero_points", "false", " = ", "=",
             "\"cpu\"", "\"os\"", "\"ws\"", "\"int8\"", "\"fp32\"", "\n", "\r\n", "#", "[table]", "_", "+", "-", "0",
             "256", "16777216", "9223372036854775807", "9223372036854775808", "\\", "\t", "'", "true", "1.5"};
   }

@@ -2,8 +2,9 @@
 //   systolic_bench [--threads 1,2] [--reps N] [--kernel auto|swar|wide|avx2] [--only NAME]
 // Workloads: matmul 256x256x256 (no bias), conv 1x56x56x64 -> 64, 3x3, pad 1 (bias, ReLU), the ResNet stem
 // (224x224x3 -> 32, 7x7/2, pad 3, bias, ReLU, max-pool 3x3/2 pad 1), depthwise conv
-// 1x56x56x128, 3x3, pad 1 (bias, ReLU) and a resadd of 56*56*256 elements. Prints the best time of N repetitions per
-// mode and thread count, GMAC/s of useful MACs (Gelem/s for resadd) and the model's estimated cycles.
+// 1x56x56x128, 3x3, pad 1 (bias, ReLU) and a resadd of 56*56*256 elements. The "q" variants of the 56x56 convs
+// use the quantization forms of uint8 models: per-channel multipliers, input zero point -7, output zero point 12.
+// Prints the best time of N repetitions per mode and thread count, GMAC/s of useful MACs (Gelem/s for resadd) and the model's estimated cycles.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -143,6 +144,19 @@ int main(int argc, char** argv) {
   st.multiplier = 1.0f / 4096.0f;
   st.relu = true;
 
+  // The same convs in the forms of a uint8 per-channel model (ReLU then clamps at the output zero point).
+  std::vector<float> cv_m(64), dw_m(128);
+  for (size_t c = 0; c < cv_m.size(); ++c) cv_m[c] = (1.0f + 0.01f * static_cast<float>(c)) / 8192.0f;
+  for (size_t c = 0; c < dw_m.size(); ++c) dw_m[c] = (1.0f + 0.01f * static_cast<float>(c)) / 512.0f;
+  ConvArgs cvq = cv;
+  cvq.multipliers = cv_m.data();
+  cvq.x_zero_point = -7;
+  cvq.y_zero_point = 12;
+  ConvArgs dwq = dw;
+  dwq.multipliers = dw_m.data();
+  dwq.x_zero_point = -7;
+  dwq.y_zero_point = 12;
+
   ResaddArgs ra;
   ra.n = 56 * 56 * 256;
   std::vector<int8_t> RA(ra.n), RB(ra.n), RC(ra.n);
@@ -177,6 +191,13 @@ int main(int argc, char** argv) {
                   static_cast<double>(c.macs) / ms / 1e6, static_cast<unsigned long long>(c.cycles));
     }
     for (Mode m : {Mode::CPU, Mode::OS, Mode::WS}) {
+      if (m == Mode::CPU && skip("q conv 56x56x64->64 3x3")) break;
+      Counters c;
+      const double ms = best_ms(reps, [&] { c = conv2d(cfg, m, cvq, opt); });
+      std::printf("%-28s %-4s %7u %10.2f %8.3f %14llu\n", "q conv 56x56x64->64 3x3", mode_name(m), t, ms,
+                  static_cast<double>(c.macs) / ms / 1e6, static_cast<unsigned long long>(c.cycles));
+    }
+    for (Mode m : {Mode::CPU, Mode::OS, Mode::WS}) {
       if (m == Mode::CPU && skip("stem 224x224x3->32 7x7/2+pool")) break;
       Counters c;
       const double ms = best_ms(reps, [&] { c = conv2d(cfg, m, st, opt); });
@@ -188,6 +209,13 @@ int main(int argc, char** argv) {
       Counters c;
       const double ms = best_ms(reps, [&] { c = conv2d(cfg, m, dw, opt); });
       std::printf("%-28s %-4s %7u %10.2f %8.3f %14llu\n", "dwconv 56x56x128 3x3", mode_name(m), t, ms,
+                  static_cast<double>(c.macs) / ms / 1e6, static_cast<unsigned long long>(c.cycles));
+    }
+    for (Mode m : {Mode::CPU, Mode::OS, Mode::WS}) {
+      if (m == Mode::CPU && skip("q dwconv 56x56x128 3x3")) break;
+      Counters c;
+      const double ms = best_ms(reps, [&] { c = conv2d(cfg, m, dwq, opt); });
+      std::printf("%-28s %-4s %7u %10.2f %8.3f %14llu\n", "q dwconv 56x56x128 3x3", mode_name(m), t, ms,
                   static_cast<double>(c.macs) / ms / 1e6, static_cast<unsigned long long>(c.cycles));
     }
     for (Mode m : {Mode::CPU, Mode::OS, Mode::WS}) {

@@ -38,6 +38,8 @@ std::string strip_comment_and_blanks(const std::string& s) {
 
 struct Value {
   bool is_string = false;
+  bool is_bool = false;
+  bool boolean = false;
   int64_t integer = 0;
   std::string text;
 };
@@ -53,6 +55,11 @@ Value parse_value(const std::string& v, const std::string& where) {
       throw ConfigError(where + "escape sequences are not supported in this TOML subset: " + v, 0);
     out.is_string = true;
     out.text = body;
+    return out;
+  }
+  if (v == "true" || v == "false") {
+    out.is_bool = true;
+    out.boolean = v == "true";
     return out;
   }
   // Integer: [+-]? digits with single '_' between digits, no leading zeros (TOML rules).
@@ -74,7 +81,7 @@ Value parse_value(const std::string& v, const std::string& where) {
       prev_digit = false;
     } else {
       throw ConfigError(where + "bad value '" + v +
-                            "' (expected an integer or a double-quoted string; floats, booleans, arrays and "
+                            "' (expected an integer, true/false or a double-quoted string; floats, arrays and "
                             "tables are not part of this TOML subset)",
                         0);
     }
@@ -134,8 +141,9 @@ Mode mode_from_name(const std::string& name) {
 }
 
 const std::vector<std::string>& config_keys() {
-  static const std::vector<std::string> keys = {"dim",      "sp_banks", "sp_bank_rows",       "acc_rows",
-                                                "dataflow", "elem",     "dma_bytes_per_cycle"};
+  static const std::vector<std::string> keys = {"dim",      "sp_banks", "sp_bank_rows",        "acc_rows",
+                                                "dataflow", "elem",     "dma_bytes_per_cycle", "per_channel_scale",
+                                                "zero_points"};
   return keys;
 }
 
@@ -195,12 +203,15 @@ std::string AcceleratorConfig::describe() const {
   os << elem_name(elem) << ' ' << dim << 'x' << dim << " systolic array, default mode " << mode_name(dataflow)
      << ", scratchpad " << sp_banks << " x " << sp_bank_rows << " rows (" << sp_kib << " KiB), accumulator "
      << acc_rows << " rows (" << acc_kib << " KiB), DMA " << dma_bytes_per_cycle << " B/cycle";
+  if (per_channel_scale) os << ", per-channel scales";
+  if (zero_points) os << ", zero points";
   return os.str();
 }
 
 bool AcceleratorConfig::operator==(const AcceleratorConfig& o) const noexcept {
   return dim == o.dim && sp_banks == o.sp_banks && sp_bank_rows == o.sp_bank_rows && acc_rows == o.acc_rows &&
-         dataflow == o.dataflow && elem == o.elem && dma_bytes_per_cycle == o.dma_bytes_per_cycle;
+         dataflow == o.dataflow && elem == o.elem && dma_bytes_per_cycle == o.dma_bytes_per_cycle &&
+         per_channel_scale == o.per_channel_scale && zero_points == o.zero_points;
 }
 
 AcceleratorConfig parse_config_text(const std::string& text, const std::string& source,
@@ -235,11 +246,16 @@ AcceleratorConfig parse_config_text(const std::string& text, const std::string& 
     }
     auto want_int = [&]() {
       if (v.is_string) throw ConfigError(where + "key '" + key + "' needs an integer, got a string", line_no);
+      if (v.is_bool) throw ConfigError(where + "key '" + key + "' needs an integer, got a boolean", line_no);
       return v.integer;
     };
     auto want_str = [&]() {
       if (!v.is_string) throw ConfigError(where + "key '" + key + "' needs a double-quoted string", line_no);
       return v.text;
+    };
+    auto want_bool = [&]() {
+      if (!v.is_bool) throw ConfigError(where + "key '" + key + "' needs true or false", line_no);
+      return v.boolean;
     };
     try {
       if (key == "dim") cfg.dim = want_int();
@@ -249,6 +265,8 @@ AcceleratorConfig parse_config_text(const std::string& text, const std::string& 
       else if (key == "dma_bytes_per_cycle") cfg.dma_bytes_per_cycle = want_int();
       else if (key == "dataflow") cfg.dataflow = parse_mode_value(want_str(), where);
       else if (key == "elem") cfg.elem = parse_elem_value(want_str(), where);
+      else if (key == "per_channel_scale") cfg.per_channel_scale = want_bool();
+      else if (key == "zero_points") cfg.zero_points = want_bool();
       else {
         std::string known;
         for (const auto& k : config_keys()) known += (known.empty() ? "" : ", ") + k;

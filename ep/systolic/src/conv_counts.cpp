@@ -55,7 +55,9 @@ void count_ws_bias_load(Counters& c, int64_t D, const WsSpatialTile& sp, int64_t
 // The outputs of the accumulator tile (sp, noc channels) moved out after its last kernel tile, after the fused pool
 // when there is one.
 void count_ws_store(Counters& c, int64_t D, const ConvGeom& G, const WsSpatialTile& sp, int64_t noc,
-                    int64_t elem_bytes) {
+                    const ConvOperands& o) {
+  const int64_t elem_bytes = o.elem_bytes;
+  if (o.per_channel_scales) count_scale_load(c, D, noc);
   if (!G.pooled()) {
     c.mvout_bytes += u64(sp.pixels() * noc * elem_bytes);
     c.mvout_cmds += u64(pixel_blocks(D, sp) * blocks(noc, D));
@@ -76,7 +78,8 @@ Counters count_conv_cpu(const AcceleratorConfig& cfg, const ConvGeom& G) {
 Counters count_conv_os(const AcceleratorConfig& cfg, const ConvGeom& G, const MatmulTiles& tiles,
                        const ConvOperands& operands) {
   const Counters group = count_tiled_matmul(cfg.dim, Mode::OS, G.s.batch * G.OH * G.OW, G.ocg, G.K, tiles,
-                                            operands.elem_bytes, operands.acc_bytes, operands.has_bias);
+                                            operands.elem_bytes, operands.acc_bytes, operands.has_bias,
+                                            operands.per_channel_scales);
   Counters c = times_groups(group, G.s.groups);
   finish_call(c, cfg, Mode::OS, u64(G.s.macs()), true);
   return c;
@@ -93,7 +96,7 @@ Counters count_conv_ws(const AcceleratorConfig& cfg, const ConvGeom& G, const Ws
       count_ws_bias_load(group, D, sp, noc, operands);
       for (int64_t tk = 0; tk < tiling.kernel_tiles(); ++tk)
         count_ws_tile(group, D, G, sp, ws_kernel_tile(G, tiling, tk), noc, operands.elem_bytes);
-      count_ws_store(group, D, G, sp, noc, operands.elem_bytes);
+      count_ws_store(group, D, G, sp, noc, operands);
     }
   }
   Counters c = times_groups(group, G.s.groups);

@@ -13,12 +13,14 @@
 
 namespace rcnn::systolic::detail {
 
-// Sizes of what moves: input/weight/output elements (int8: 1, fp32: 4), accumulator/bias elements (4), and
-// whether a bias is loaded into the accumulator.
+// Sizes of what moves: input/weight/output elements (int8: 1, fp32: 4), accumulator/bias elements (4), whether a
+// bias is loaded into the accumulator (also when only the input zero point's correction is: it is a bias), and
+// whether every mvout loads per-channel scales (float32 per output channel).
 struct ConvOperands {
   int64_t elem_bytes = 1;
   int64_t acc_bytes = 4;
   bool has_bias = false;
+  bool per_channel_scales = false;
 };
 
 // CPU: the MACs only.

@@ -20,19 +20,28 @@ void cpu_depthwise(const Job<T>& j, const Post& post, T* dst, ThreadPool* pool) 
   const int64_t OC = s.out_ch, ocg = G.ocg;
   const unsigned workers = worker_count(pool);
   std::vector<std::vector<typename CT::DwAcc>> accs(workers);
+  std::vector<std::vector<typename CT::Acc>> finals(workers);
+  // Padded taps read a pixel of pad values (the input zero point); with pad value 0 they are skipped (exact).
+  const T pad = static_cast<T>(G.pad_value);
+  const std::vector<T> pad_pixel(static_cast<size_t>(s.in_ch), pad);
+  const bool skip_padding = pad == T{};
   parallel_for(pool, static_cast<size_t>(s.batch * G.OH), [&](size_t t, unsigned wk) {
     auto& acc = accs[wk];
+    auto& fin = finals[wk];
     acc.resize(static_cast<size_t>(OC));
+    fin.resize(static_cast<size_t>(OC));
     const int64_t b = static_cast<int64_t>(t) / G.OH, oh = static_cast<int64_t>(t) % G.OH;
     for (int64_t ow = 0; ow < G.OW; ++ow) {
       for (int64_t oc = 0; oc < OC; ++oc) acc[oc] = CT::dw_init(j.bias ? j.bias[oc] : typename CT::Acc{});
       for (int64_t kr = 0; kr < s.kernel_h; ++kr) {
         const int64_t ih = oh * s.stride_h - s.pad_top + kr * s.dil_h;
-        if (ih < 0 || ih >= s.in_h) continue;
+        const bool row_in = ih >= 0 && ih < s.in_h;
+        if (!row_in && skip_padding) continue;
         for (int64_t kc = 0; kc < s.kernel_w; ++kc) {
           const int64_t iw = ow * s.stride_w - s.pad_left + kc * s.dil_w;
-          if (iw < 0 || iw >= s.in_w) continue;
-          const T* x = G.input_pixel(j.in, b, ih, iw);
+          const bool in = row_in && iw >= 0 && iw < s.in_w;
+          if (!in && skip_padding) continue;
+          const T* x = in ? G.input_pixel(j.in, b, ih, iw) : pad_pixel.data();
           const T* w = j.w + (kr * s.kernel_w + kc) * OC;  // icg == 1: [kr][kc][0][oc]
           if (ocg == 1) {
             for (int64_t oc = 0; oc < OC; ++oc) acc[oc] = CT::dw_mac(acc[oc], x[oc], w[oc]);
@@ -43,7 +52,8 @@ void cpu_depthwise(const Job<T>& j, const Post& post, T* dst, ThreadPool* pool) 
         }
       }
       T* o = dst + ((b * G.OH + oh) * G.OW + ow) * OC;
-      for (int64_t oc = 0; oc < OC; ++oc) o[oc] = post(CT::dw_final(acc[oc]));
+      for (int64_t oc = 0; oc < OC; ++oc) fin[oc] = CT::dw_final(acc[oc]);
+      post.row(fin.data(), OC, 0, o);
     }
   });
 }
@@ -112,7 +122,7 @@ void cpu_gemm(const Job<typename Kern::In>& j, const Post& post, typename Kern::
       if (pointwise) pack_a_block(sc.a_ptrs.data(), rows, K, sc.a_packed);
       gemm_packed<Kern>(sc.a_packed.data(), rows, packed[g], p_begin, p_end, sc.acc.data(), ld);
     }
-    store_tile(sc.acc.data(), ld, rows, cols, post, dst + i0 * OC + g * G.ocg + c0, OC);
+    store_tile(sc.acc.data(), ld, rows, cols, post, g * G.ocg + c0, dst + i0 * OC + g * G.ocg + c0, OC);
   });
 }
 

@@ -17,6 +17,11 @@ struct ConvGeom {
   int64_t K = 0;             // GEMM depth per group: kernel_h * kernel_w * icg
   // Pool parameters with "no pool" normalized to a 1x1/1 window.
   int64_t pkh = 1, pkw = 1, psh = 1, psw = 1, ppt = 0, ppl = 0;
+  // Value of padded input positions in the im2col rows and the direct loops: the input zero point (int8; 0 for
+  // fp32 and zero-point-free int8), as ONNX QLinearConv pads with x_zero_point.
+  int32_t pad_value = 0;
+  // Value of padded max-pool window positions with PoolPadding::Zero: the output zero point (the real value 0).
+  int32_t pool_pad_value = 0;
 
   explicit ConvGeom(const ConvShape& shape) : s(shape) {
     OH = s.conv_out_h();
@@ -64,11 +69,11 @@ inline void copy_small(const T* src, int64_t n, T* dst) {
   }
 }
 template <class T>
-inline void zero_small(int64_t n, T* dst) {
+inline void fill_small(int64_t n, T v, T* dst) {
   if (n <= 8) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = T{};
+    for (int64_t i = 0; i < n; ++i) dst[i] = v;
   } else {
-    std::fill(dst, dst + n, T{});
+    std::fill(dst, dst + n, v);
   }
 }
 
@@ -82,31 +87,32 @@ inline void copy_to(const T* src, int64_t n, T* dst, int64_t st) {
   for (int64_t i = 0; i < n; ++i) dst[i * st] = src[i];
 }
 template <class T>
-inline void zero_to(int64_t n, T* dst, int64_t st) {
+inline void fill_to(int64_t n, T v, T* dst, int64_t st) {
   if (st == 1) {
-    zero_small(n, dst);
+    fill_small(n, v, dst);
     return;
   }
-  for (int64_t i = 0; i < n; ++i) dst[i * st] = T{};
+  for (int64_t i = 0; i < n; ++i) dst[i * st] = v;
 }
 
 // Copies the n elements of input row (b, ih) starting at element offset u0 (may be negative or run past the row:
-// those positions are padding and become zeros). Row element u is input (b, ih, u / in_ch, u % in_ch). Element i goes
-// to out[i * st].
+// those positions are padding and take G.pad_value). Row element u is input (b, ih, u / in_ch, u % in_ch).
+// Element i goes to out[i * st].
 template <class T>
 inline void copy_row_span(const ConvGeom& G, const T* in, int64_t b, int64_t ih, int64_t u0, int64_t n, T* out,
                           int64_t st = 1) {
   const ConvShape& s = G.s;
+  const T pad = static_cast<T>(G.pad_value);
   if (ih < 0 || ih >= s.in_h) {
-    zero_to(n, out, st);
+    fill_to(n, pad, out, st);
     return;
   }
   const int64_t row_len = s.in_w * s.in_ch;
   const int64_t lo = std::min(n, std::max<int64_t>(0, -u0));            // leading padding
   const int64_t hi = std::max(lo, std::min(n, row_len - u0));           // end of the real elements
-  zero_to(lo, out, st);
+  fill_to(lo, pad, out, st);
   if (hi > lo) copy_to(in + (b * s.in_h + ih) * row_len + u0 + lo, hi - lo, out + lo * st, st);
-  zero_to(n - hi, out + hi * st, st);
+  fill_to(n - hi, pad, out + hi * st, st);
 }
 
 // Taps of one kernel row are contiguous in the input when the group spans all channels and dil_w = 1: the im2col
@@ -115,8 +121,8 @@ inline void copy_row_span(const ConvGeom& G, const T* in, int64_t b, int64_t ih,
 inline bool contiguous_kernel_rows(const ConvGeom& G) { return G.icg == G.s.in_ch && G.s.dil_w == 1; }
 
 // im2col row of output pixel (b, oh, ow) of group g over the tap box kr in [kr0, kr0+nkr), kc in [kc0, kc0+nkc) and
-// channels [ic0, ic0+nic) of the group; K order (kr, kc, ic), zeros where the tap falls into the padding. Element k
-// goes to out[k * st] (st = kMR: straight into a packed A panel).
+// channels [ic0, ic0+nic) of the group; K order (kr, kc, ic), G.pad_value where the tap falls into the padding.
+// Element k goes to out[k * st] (st = kMR: straight into a packed A panel).
 template <class T>
 void fill_row_box(const ConvGeom& G, const T* in, int64_t b, int64_t oh, int64_t ow, int64_t g, int64_t kr0,
                   int64_t nkr, int64_t kc0, int64_t nkc, int64_t ic0, int64_t nic, T* out, int64_t st = 1) {
@@ -134,7 +140,7 @@ void fill_row_box(const ConvGeom& G, const T* in, int64_t b, int64_t oh, int64_t
       if (ih >= 0 && ih < s.in_h && iw >= 0 && iw < s.in_w) {
         copy_to(G.input_pixel(in, b, ih, iw) + g * G.icg + ic0, nic, out, st);
       } else {
-        zero_to(nic, out, st);
+        fill_to(nic, static_cast<T>(G.pad_value), out, st);
       }
       out += nic * st;
     }
@@ -169,7 +175,7 @@ void fill_row_linear(const ConvGeom& G, const T* in, int64_t b, int64_t oh, int6
     if (ih >= 0 && ih < s.in_h && iw >= 0 && iw < s.in_w) {
       copy_to(G.input_pixel(in, b, ih, iw) + g * G.icg + ic, n, out, st);
     } else {
-      zero_to(n, out, st);
+      fill_to(n, static_cast<T>(G.pad_value), out, st);
     }
     out += n * st;
     t += n;
@@ -178,7 +184,8 @@ void fill_row_linear(const ConvGeom& G, const T* in, int64_t b, int64_t oh, int6
 
 // Max-pool of one output position (b, ph, pw), channels [c0, c0+nc) of the conv output, read through
 // at(oh, ow) -> pointer to channel c0 of conv output (b, oh, ow) (only called for oh/ow inside the conv output).
-// Zero padding: padded window positions count as value 0; Ignore: they are skipped.
+// Zero padding: padded window positions count as G.pool_pad_value (the output zero point: the real value 0);
+// Ignore: they are skipped.
 template <class T, class At>
 void pool_one(const ConvGeom& G, int64_t ph, int64_t pw, int64_t nc, const At& at, T* out) {
   const int64_t oh0 = ph * G.psh - G.ppt, ow0 = pw * G.psw - G.ppl;
@@ -201,8 +208,10 @@ void pool_one(const ConvGeom& G, int64_t ph, int64_t pw, int64_t nc, const At& a
     }
   }
   // Validated shapes guarantee at least one real position per window (pool pads < pool kernel).
-  if (any_pad && G.s.pool.padding == PoolPadding::Zero)
-    for (int64_t c = 0; c < nc; ++c) out[c] = std::max(out[c], T{});
+  if (any_pad && G.s.pool.padding == PoolPadding::Zero) {
+    const T pad = static_cast<T>(G.pool_pad_value);
+    for (int64_t c = 0; c < nc; ++c) out[c] = std::max(out[c], pad);
+  }
 }
 
 }  // namespace rcnn::systolic::detail

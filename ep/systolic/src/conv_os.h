@@ -82,7 +82,7 @@ void run_os_tile(const OsConvGrid& grid, const Job<typename Kern::In>& j, const 
       gemm_packed<Kern>(sc.a_packed.data(), rows, pb, 0, pb.panels, sc.acc.data(), cols);
     }
   }
-  store_tile(sc.acc.data(), cols, rows, cols, post, dst + row0 * OC + g * G.ocg + col0, OC);
+  store_tile(sc.acc.data(), cols, rows, cols, post, g * G.ocg + col0, dst + row0 * OC + g * G.ocg + col0, OC);
 }
 
 // The whole conv: one task per (group, output tile), then the pool pass when a pool is fused.

@@ -89,16 +89,18 @@ void store_ws_tile(const Job<T>& j, const Post& post, int64_t g, const WsSpatial
                    const Acc* acc, std::vector<T>& scaled) {
   const ConvGeom& G = j.G;
   const int64_t OC = G.s.out_ch, noc = oc.noc, nor = sp.rows(), nocl = sp.cols();
-  T* dst_base = j.out + g * G.ocg + oc.oc0;
+  const int64_t col0 = g * G.ocg + oc.oc0;
+  T* dst_base = j.out + col0;
   if (!G.pooled()) {
     int64_t p = 0;
     for (int64_t b = sp.b0; b < sp.b0 + sp.nb; ++b)
       for (int64_t oh = sp.or_lo; oh < sp.or_hi; ++oh, p += nocl)
-        store_tile(acc + p * noc, noc, nocl, noc, post, dst_base + ((b * G.OH + oh) * G.OW + sp.ocl_lo) * OC, OC);
+        store_tile(acc + p * noc, noc, nocl, noc, post, col0, dst_base + ((b * G.OH + oh) * G.OW + sp.ocl_lo) * OC,
+                   OC);
     return;
   }
   scaled.resize(static_cast<size_t>(sp.pixels() * noc));
-  store_tile(acc, noc, sp.pixels(), noc, post, scaled.data(), noc);
+  store_tile(acc, noc, sp.pixels(), noc, post, col0, scaled.data(), noc);
   for (int64_t b = sp.b0; b < sp.b0 + sp.nb; ++b) {
     const T* tb = scaled.data() + (b - sp.b0) * nor * nocl * noc;
     auto at = [&](int64_t oh, int64_t ow) { return tb + ((oh - sp.or_lo) * nocl + (ow - sp.ocl_lo)) * noc; };

@@ -153,25 +153,43 @@ void direct_gemm(const T* const* rows, int64_t M, int64_t K, const T* const* kro
   }
 }
 
-// Output stages: accumulator -> output element.
+// Output stages: a row of accumulators -> output elements. `col0` is the output column (conv: output channel) of
+// the row's first element, for per-column multipliers.
 struct PostI8 {
-  Requantizer rq;
-  PostI8(float multiplier, bool relu) : rq(multiplier, relu) {}
-  int8_t operator()(int32_t acc) const { return rq(acc); }
+  // One Requantizer for a per-tensor multiplier, else one per output column (built once per call).
+  std::vector<Requantizer> rq;
+  PostI8(float multiplier, bool relu) : rq{Requantizer(multiplier, relu)} {}
+  // multipliers: null (use `multiplier`) or `columns` per-column values.
+  PostI8(float multiplier, const float* multipliers, int64_t columns, int32_t y_zp, bool relu) {
+    if (!multipliers) {
+      rq.emplace_back(multiplier, y_zp, relu);
+      return;
+    }
+    rq.reserve(static_cast<size_t>(columns));
+    for (int64_t c = 0; c < columns; ++c) rq.emplace_back(multipliers[c], y_zp, relu);
+  }
+  bool per_column() const { return rq.size() > 1; }
+  void row(const int32_t* acc, int64_t n, int64_t col0, int8_t* out) const {
+    if (rq.size() == 1) {
+      rq[0].apply(acc, n, out);
+    } else {
+      const Requantizer* r = rq.data() + col0;
+      for (int64_t c = 0; c < n; ++c) out[c] = r[c](acc[c]);
+    }
+  }
 };
 struct PostF32 {
   bool relu;
-  float operator()(float acc) const { return (relu && acc < 0.0f) ? 0.0f : acc; }
+  void row(const float* acc, int64_t n, int64_t /*col0*/, float* out) const {
+    for (int64_t c = 0; c < n; ++c) out[c] = (relu && acc[c] < 0.0f) ? 0.0f : acc[c];
+  }
 };
 
-// out[r][c] = post(acc[r][c]).
+// out[r][c] = post(acc[r][c]); column c is output column col0 + c.
 template <class Acc, class Out, class Post>
-void store_tile(const Acc* acc, int64_t lda, int64_t rows, int64_t cols, const Post& post, Out* out, int64_t ldo) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const Acc* a = acc + r * lda;
-    Out* o = out + r * ldo;
-    for (int64_t c = 0; c < cols; ++c) o[c] = post(a[c]);
-  }
+void store_tile(const Acc* acc, int64_t lda, int64_t rows, int64_t cols, const Post& post, int64_t col0, Out* out,
+                int64_t ldo) {
+  for (int64_t r = 0; r < rows; ++r) post.row(acc + r * lda, cols, col0, out + r * ldo);
 }
 
 #if defined(RCNN_SYSTOLIC_HAVE_AVX2_KERNEL)

@@ -5,9 +5,11 @@
 
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "gemm.h"
+#include "quant_forms.h"
 #include "systolic/thread_pool.h"
 #include "systolic/tiling.h"
 #include "tile_counts.h"
@@ -30,6 +32,7 @@ struct Problem {
   int64_t ldd;
   T* C;
   int64_t ldc;
+  const Acc* col_corr = nullptr;  // int8 with an A zero point: J values added to the accumulator init
 };
 
 template <class T, class Acc>
@@ -56,7 +59,25 @@ void init_acc(const Problem<T, Acc>& p, int64_t i0, int64_t j0, int64_t rows, in
       const Acc* d = p.bias_kind == BiasKind::Full ? p.bias + (i0 + r) * p.ldd + j0 : p.bias + j0;
       std::copy(d, d + cols, a);
     }
+    if constexpr (std::is_same<Acc, int32_t>::value) {
+      if (p.col_corr)
+        for (int64_t c = 0; c < cols; ++c) a[c] = wrap_add(a[c], p.col_corr[j0 + c]);
+    }
   }
+}
+
+// -x_zp * (column sums of B), int32 wrap-around: the A zero point's share of every accumulator of a column.
+std::vector<int32_t> zero_point_correction(const Problem<int8_t, int32_t>& p, int8_t x_zp) {
+  std::vector<int32_t> sums(static_cast<size_t>(p.J), 0);
+  for (int64_t k = 0; k < p.K; ++k) {
+    const int8_t* row = p.B + k * p.ldb;
+    for (int64_t j = 0; j < p.J; ++j) sums[j] = wrap_add(sums[j], row[j]);
+  }
+  for (int64_t j = 0; j < p.J; ++j) {
+    const uint32_t corr = static_cast<uint32_t>(static_cast<int32_t>(x_zp)) * static_cast<uint32_t>(sums[j]);
+    sums[j] = static_cast<int32_t>(0u - corr);
+  }
+  return sums;
 }
 
 template <class Kern, class Post>
@@ -93,7 +114,7 @@ void execute_cpu(const Problem<typename Kern::In, typename Kern::Acc>& p, const 
     s.acc.resize(static_cast<size_t>(rows * ld));
     init_acc(p, i0, c0, rows, cols, s.acc.data(), ld);
     detail::gemm_packed<Kern>(s.a_packed.data(), rows, pb, p0, p1, s.acc.data(), ld);
-    detail::store_tile(s.acc.data(), ld, rows, cols, post, p.C + i0 * p.ldc + c0, p.ldc);
+    detail::store_tile(s.acc.data(), ld, rows, cols, post, c0, p.C + i0 * p.ldc + c0, p.ldc);
   });
 }
 
@@ -126,14 +147,14 @@ void execute_tiled(const MatmulTiles& tiles, int64_t dim, const Problem<typename
       detail::gemm_packed<Kern>(s.a_packed.data(), rows, s.b_packed, 0, s.b_packed.panels, s.acc.data(), cols);
     }
     // mvout with scaling (int8) at the last k0.
-    detail::store_tile(s.acc.data(), cols, rows, cols, post, p.C + row0 * p.ldc + col0, p.ldc);
+    detail::store_tile(s.acc.data(), cols, rows, cols, post, col0, p.C + row0 * p.ldc + col0, p.ldc);
   });
 }
 
 // Execution, then the counters of the call (what the hardware would issue; CPU mode: MACs only).
 template <class Kern, class Post>
 Counters run(const AcceleratorConfig& cfg, Mode mode, const Problem<typename Kern::In, typename Kern::Acc>& p,
-             const Post& post, ThreadPool* pool) {
+             const Post& post, ThreadPool* pool, bool per_channel_scales = false) {
   const uint64_t macs = static_cast<uint64_t>(p.I) * static_cast<uint64_t>(p.J) * static_cast<uint64_t>(p.K);
   Counters c;
   if (mode == Mode::CPU) {
@@ -143,7 +164,8 @@ Counters run(const AcceleratorConfig& cfg, Mode mode, const Problem<typename Ker
     execute_tiled<Kern>(tiles, cfg.dim, p, post, pool);
     c = detail::count_tiled_matmul(cfg.dim, mode, p.I, p.J, p.K, tiles,
                                    static_cast<int64_t>(sizeof(typename Kern::In)),
-                                   static_cast<int64_t>(sizeof(typename Kern::Acc)), p.bias_kind != BiasKind::None);
+                                   static_cast<int64_t>(sizeof(typename Kern::Acc)),
+                                   p.bias_kind != BiasKind::None || p.col_corr != nullptr, per_channel_scales);
   }
   detail::finish_call(c, cfg, mode, macs, true);
   return c;
@@ -154,17 +176,22 @@ Counters run(const AcceleratorConfig& cfg, Mode mode, const Problem<typename Ker
 Counters matmul(const AcceleratorConfig& cfg, Mode mode, const MatmulArgs& a, const ExecOptions& opt) {
   cfg.validate();
   if (cfg.elem != ElemType::Int8) throw Error("matmul: int8 data needs an int8 accelerator config (elem = \"int8\")");
-  if (!std::isfinite(a.multiplier)) throw Error("matmul: the multiplier must be finite");
   Problem<int8_t, int32_t> p{a.I,         a.J,    a.K,
                              a.A,         a.lda ? a.lda : a.K,
                              a.B,         a.ldb ? a.ldb : a.J,
                              a.bias_kind, a.bias, a.ldd ? a.ldd : a.J,
                              a.C,         a.ldc ? a.ldc : a.J};
   check_problem(p);
-  const detail::PostI8 post{a.multiplier, a.relu};
+  detail::check_quant_forms(cfg, "matmul", a.multiplier, a.multipliers, a.J, a.x_zero_point, a.y_zero_point);
+  std::vector<int32_t> corr;
+  if (a.x_zero_point != 0) {
+    corr = zero_point_correction(p, a.x_zero_point);
+    p.col_corr = corr.data();
+  }
+  const detail::PostI8 post(a.multiplier, a.multipliers, a.J, a.y_zero_point, a.relu);
   Counters c;
   detail::with_kernel<int8_t>(opt.kernel, [&](auto kern) {
-    c = run<decltype(kern)>(cfg, mode, p, post, opt.pool);
+    c = run<decltype(kern)>(cfg, mode, p, post, opt.pool, a.multipliers != nullptr);
   });
   return c;
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "systolic/numerics.h"
@@ -18,14 +19,15 @@ namespace {
 
 // The scaled mvin of an int8 input depends only on its 256 possible values: tabulate it once per call (exactly
 // resadd_scale_input) so the element loop is integer-only.
+// The output zero point is folded into table a (|a'| + |c_zp| stays far from int32 limits).
 struct ResaddTables {
   int32_t a[256];
   int32_t b[256];
   int32_t lo;
-  explicit ResaddTables(const ResaddArgs& args) : lo(args.relu ? 0 : -128) {
+  explicit ResaddTables(const ResaddArgs& args) : lo(args.relu ? args.c_zero_point : -128) {
     for (int v = -128; v < 128; ++v) {
-      a[v + 128] = resadd_scale_input(static_cast<int8_t>(v), args.a_ratio);
-      b[v + 128] = resadd_scale_input(static_cast<int8_t>(v), args.b_ratio);
+      a[v + 128] = resadd_scale_centered(v - args.a_zero_point, args.a_ratio) + args.c_zero_point;
+      b[v + 128] = resadd_scale_centered(v - args.b_zero_point, args.b_ratio);
     }
   }
 };
@@ -114,6 +116,12 @@ Counters resadd(const AcceleratorConfig& cfg, Mode mode, const ResaddArgs& a, co
   if (cfg.elem != ElemType::Int8) throw Error("resadd: needs an int8 accelerator config (elem = \"int8\")");
   if (a.n < 0) throw Error("resadd: n must be >= 0");
   if (!std::isfinite(a.a_ratio) || !std::isfinite(a.b_ratio)) throw Error("resadd: scale ratios must be finite");
+  if (a.c_zero_point < -128 || a.c_zero_point > 127)
+    throw Error("resadd: the output zero point must be in [-128, 127] (int8 domain), got " +
+                std::to_string(a.c_zero_point));
+  if ((a.a_zero_point != 0 || a.b_zero_point != 0 || a.c_zero_point != 0) && !cfg.zero_points)
+    throw Error("resadd: non-zero zero points need an accelerator with zero-point support (the config says "
+                "zero_points = false)");
   if (a.n == 0) {
     Counters none;
     none.calls = 1;

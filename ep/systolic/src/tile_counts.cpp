@@ -6,7 +6,7 @@
 namespace rcnn::systolic::detail {
 
 Counters count_tiled_matmul(int64_t dim, Mode mode, int64_t I, int64_t J, int64_t K, const MatmulTiles& tiles,
-                            int64_t elem_bytes, int64_t acc_bytes, bool has_bias) {
+                            int64_t elem_bytes, int64_t acc_bytes, bool has_bias, bool per_channel_scales) {
   const int64_t TI = tiles.tI * dim, TJ = tiles.tJ * dim, TK = tiles.tK * dim;
   const int64_t nK0 = blocks(K, TK);
   Counters c;
@@ -16,7 +16,8 @@ Counters count_tiled_matmul(int64_t dim, Mode mode, int64_t I, int64_t J, int64_
       const int64_t cols = std::min(TJ, J - col0);
       for (int64_t k0 = 0; k0 < nK0; ++k0) {
         const int64_t kk = std::min(TK, K - k0 * TK);
-        count_matmul_tile(c, dim, mode, rows, cols, kk, elem_bytes, acc_bytes, has_bias && k0 == 0, k0 == nK0 - 1);
+        count_matmul_tile(c, dim, mode, rows, cols, kk, elem_bytes, acc_bytes, has_bias && k0 == 0, k0 == nK0 - 1,
+                          per_channel_scales);
       }
     }
   }

@@ -64,19 +64,32 @@ def read_config(path: str | Path | None = None, dim: int | None = None) -> dict[
     return values
 
 
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(v).replace("'", '"')
+
+
 def config_text(values: dict[str, Any]) -> str:
     """Config values back to the TOML subset both sides read."""
-    return "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in values.items())
+    return "".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items())
+
+
+def _multipliers(m: Any) -> np.ndarray | None:
+    return None if m is None else np.ascontiguousarray(m, dtype=np.float32)
 
 
 def matmul(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None = None, multiplier: float = 1.0,
            relu: bool = False, mode: str = "cpu", config: dict[str, Any] | None = None,
-           threads: int = 1) -> tuple[np.ndarray, Counters]:
-    """int8 C = sat8(rne((bias + A@B) * multiplier)) [ReLU]; float A/B run the fp32 path."""
+           threads: int = 1, multipliers: np.ndarray | None = None, x_zero_point: int = 0,
+           y_zero_point: int = 0) -> tuple[np.ndarray, Counters]:
+    """int8 C = clamp(rne((bias + (A - x_zp)@B) * m[j]) + y_zp) [ReLU at y_zp], m = multipliers (one per column) or
+    multiplier; zero points in the int8 domain (uint8 data: shift by 128). float A/B run the fp32 path."""
     text = config_text(config) if config else None
     if a.dtype == np.float32:
         return _ext().matmul_f32(a, b, bias, multiplier, relu, mode, text, threads)
-    return _ext().matmul(a, b, bias, multiplier, relu, mode, text, threads)
+    return _ext().matmul(a, b, bias, multiplier, relu, mode, text, threads, _multipliers(multipliers),
+                         int(x_zero_point), int(y_zero_point))
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None, multiplier: float = 1.0,
@@ -84,18 +97,29 @@ def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None, multipl
            pads: tuple[int, int, int, int] = (0, 0, 0, 0), groups: int = 1, relu: bool = False,
            pool_kernel: tuple[int, int] | None = None, pool_strides: tuple[int, int] = (1, 1),
            pool_pads: tuple[int, int, int, int] = (0, 0, 0, 0), pool_ignore_padding: bool = False,
-           mode: str = "cpu", config: dict[str, Any] | None = None, threads: int = 1) -> tuple[np.ndarray, Counters]:
-    """NHWC x, HWIO w; pads (top, left, bottom, right); an optional fused max-pool after scaling and ReLU."""
-    fn = _ext().conv2d_f32 if x.dtype == np.float32 else _ext().conv2d
-    return fn(x, w, bias, multiplier, list(strides), list(dilations), list(pads), groups, relu,
-              list(pool_kernel) if pool_kernel else None, list(pool_strides), list(pool_pads), pool_ignore_padding,
-              mode, config_text(config) if config else None, threads)
+           mode: str = "cpu", config: dict[str, Any] | None = None, threads: int = 1,
+           multipliers: np.ndarray | None = None, x_zero_point: int = 0,
+           y_zero_point: int = 0) -> tuple[np.ndarray, Counters]:
+    """NHWC x, HWIO w; pads (top, left, bottom, right); an optional fused max-pool after scaling and ReLU.
+    int8: multipliers (one per output channel) replace multiplier; x_zero_point (padding counts as it) and
+    y_zero_point are in the int8 domain (uint8 data: shift by 128), see ep/systolic/include/systolic/conv.h."""
+    pool = list(pool_kernel) if pool_kernel else None
+    text = config_text(config) if config else None
+    if x.dtype == np.float32:
+        return _ext().conv2d_f32(x, w, bias, multiplier, list(strides), list(dilations), list(pads), groups, relu,
+                                 pool, list(pool_strides), list(pool_pads), pool_ignore_padding, mode, text, threads)
+    return _ext().conv2d(x, w, bias, multiplier, list(strides), list(dilations), list(pads), groups, relu, pool,
+                         list(pool_strides), list(pool_pads), pool_ignore_padding, mode, text, threads,
+                         _multipliers(multipliers), int(x_zero_point), int(y_zero_point))
 
 
 def resadd(a: np.ndarray, b: np.ndarray, a_ratio: float, b_ratio: float, relu: bool = False, mode: str = "cpu",
-           config: dict[str, Any] | None = None, threads: int = 1) -> tuple[np.ndarray, Counters]:
-    """Gemmini residual add: each input scaled by its ratio, rounded and saturated on its own, then summed."""
-    return _ext().resadd(a, b, a_ratio, b_ratio, relu, mode, config_text(config) if config else None, threads)
+           config: dict[str, Any] | None = None, threads: int = 1, a_zero_point: int = 0, b_zero_point: int = 0,
+           c_zero_point: int = 0) -> tuple[np.ndarray, Counters]:
+    """Gemmini residual add: each input centred on its zero point, scaled by its ratio, rounded and saturated on its
+    own, then summed with the output zero point (int8-domain zero points)."""
+    return _ext().resadd(a, b, a_ratio, b_ratio, relu, mode, config_text(config) if config else None, threads,
+                         int(a_zero_point), int(b_zero_point), int(c_zero_point))
 
 
 def make_multiplier(*args: Any) -> Any:

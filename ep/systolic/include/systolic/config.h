@@ -1,8 +1,9 @@
 // The accelerator configuration (one struct, one file: ep/systolic/accelerator.toml, also read by Python's tomllib).
 //
 // The file format is a flat TOML subset: `key = value` lines, decimal integers (optional sign, `_` between digits),
-// double-quoted strings without escapes, `#` comments, blank lines. Tables, arrays, floats, booleans, escapes and
-// multi-line strings are rejected. Unknown keys, bad values and duplicate keys throw ConfigError with the line number.
+// double-quoted strings without escapes, the booleans true / false, `#` comments, blank lines. Tables, arrays,
+// floats, escapes and multi-line strings are rejected. Unknown keys, bad values and duplicate keys throw ConfigError
+// with the line number.
 // Keys missing from the text keep their built-in default (the defaults equal accelerator.toml; a ctest checks it).
 // The text is parsed from memory (parse_config_text) so a riscv64 binary can receive it at run time; load_config_file
 // is a convenience wrapper.
@@ -36,6 +37,16 @@ struct AcceleratorConfig {
   Mode dataflow = Mode::WS;          // default mode when the runner asks for none
   ElemType elem = ElemType::Int8;    // int8 (int32 accumulation, scaled outputs) or fp32
   int64_t dma_bytes_per_cycle = 16;  // DMA bandwidth used by the cycle estimate
+  // The hardware variant's quantization support (int8 ops; conv.h, matmul.h):
+  //   per_channel_scale: the mvout scales each accumulator column by its own float32 multiplier, read from a
+  //     per-column scale vector loaded with the outputs' columns (per-channel weight scales). false: one scale per
+  //     op; per-channel multipliers are refused.
+  //   zero_points: the input pad-value register (padded conv taps read the input zero point instead of 0) and an
+  //     output offset adder before saturation (y = clamp(round(acc * m) + y_zp)); the input zero point's
+  //     correction is an int32 bias. false: only zero points 0; others are refused.
+  // Both concern int8 ops only (accelerator_fp32.toml does not list them).
+  bool per_channel_scale = true;
+  bool zero_points = true;
 
   int64_t sp_rows() const noexcept { return sp_banks * sp_bank_rows; }
   int64_t elem_bytes() const noexcept { return elem == ElemType::Int8 ? 1 : 4; }
@@ -49,14 +60,15 @@ struct AcceleratorConfig {
   AcceleratorConfig with_dim(int64_t d) const;
   AcceleratorConfig with_dataflow(Mode m) const;
   // One line for the runner, e.g. "int8 16x16 systolic array, default mode ws, scratchpad 4 x 4096 rows (256 KiB),
-  // accumulator 1024 rows (64 KiB), DMA 16 B/cycle".
+  // accumulator 1024 rows (64 KiB), DMA 16 B/cycle, per-channel scales, zero points" (the last two when present).
   std::string describe() const;
 
   bool operator==(const AcceleratorConfig& o) const noexcept;
   bool operator!=(const AcceleratorConfig& o) const noexcept { return !(*this == o); }
 
   static AcceleratorConfig int8_defaults() { return AcceleratorConfig{}; }
-  // The reference fp32 build: 8x8 array, 4096 accumulator rows (equals accelerator_fp32.toml).
+  // The reference fp32 build: 8x8 array, 4096 accumulator rows (equals accelerator_fp32.toml; per_channel_scale and
+  // zero_points keep their defaults there: they concern int8 ops only).
   static AcceleratorConfig fp32_defaults();
 };
 

@@ -15,6 +15,28 @@
 // MaxPool semantics; every window must then touch at least one real position, which holds when pads < kernel).
 // All three modes implement both identically.
 //
+// Quantization forms (ConvArgs::multipliers, x_zero_point, y_zero_point; all default to the form above), which
+// make the op equal to ONNX QLinearConv (per-tensor or per-channel weight scales, int8 or uint8 activations with
+// any zero point):
+//   acc[oc] = bias[oc] + sum over the kernel taps of (x - x_zp) * w        int32 wrap-around, exact
+//             where a padded input position counts as x = x_zp (ONNX QLinearConv pads with the zero point), so
+//             padded taps contribute nothing. Implemented by folding -x_zp * (sum of w over the taps of oc) into
+//             the int32 bias of each output channel (the accumulator init) and padding im2col rows / direct loops
+//             with x_zp: every path (CPU im2col, 1x1 and depthwise loops, OS, WS) reads the same integers.
+//   y       = clamp(RNE(float(acc) * m[oc]) + y_zp, lo, 127)    m[oc] = multipliers ? multipliers[oc] : multiplier
+//             lo = relu ? y_zp : -128  (ReLU clamps at the zero point, the real value 0)
+//   pool    = max over the window of those int8 values; with PoolPadding::Zero, padded window positions count as
+//             y_zp (the real value 0, as before); PoolPadding::Ignore skips them, which is exactly ONNX MaxPool on
+//             the quantized tensor (max commutes with the monotonic dequantization). With ReLU every value is
+//             >= y_zp, so both paddings agree.
+// Each multiplier is float32 (x_scale * w_scale[oc]) / y_scale formed by make_multiplier(), as ORT forms it.
+// uint8 data is the caller's business, exactly: x_i8 = x_u8 - 128, x_zero_point = x_zp_u8 - 128 (x - x_zp is
+// unchanged); y_zero_point = y_zp_u8 - 128 and y_u8 = y_i8 + 128 (the clamp [0, 255] maps to [-128, 127]).
+// Weights are int8 with zero point 0 in this model: the caller must check the weight zero points are 0 (or, for
+// uint8 weights, subtract w_zp itself when every w - w_zp fits int8).
+// Hardware: per-channel multipliers need `per_channel_scale = true` and non-zero zero points `zero_points = true`
+// in the accelerator config; otherwise conv2d throws Error (the caller keeps such a node elsewhere).
+//
 // Modes: CPU runs im2col + packed GEMM (1x1 stride-1 convs read the input directly; depthwise uses a direct loop).
 // WS follows the reference's tiled_conv_auto tile loop (generalized to groups: one tiled conv per group). OS, which
 // the reference rejects, lowers each group to im2col tiles + OS matmul tiles; its fused pool runs on the host after
@@ -73,6 +95,10 @@ struct ConvArgs {
   float multiplier = 1.0f;
   bool relu = false;
   int8_t* output = nullptr;  // must not overlap the inputs
+  // Per output channel multipliers (out_ch finite values), or null: `multiplier` for every channel.
+  const float* multipliers = nullptr;
+  int8_t x_zero_point = 0;   // input zero point (int8 domain); padded positions count as it
+  int32_t y_zero_point = 0;  // output zero point, in [-128, 127]
 };
 
 struct ConvF32Args {
