@@ -1,7 +1,8 @@
 """Where the project's pieces live: source tree, sysroot, build trees, binaries.
 
 Everything that names a location is here, so the rest of the package asks rather than guesses.
-Environment overrides: RCNN_SYSROOT, RCNN_BUILD_DIR (parent of host/ and riscv64/ build trees).
+Environment overrides: RCNN_SYSROOT, RCNN_BUILD_DIR (parent of host/ and riscv64/ build trees), RCNN_EP_LIB (the
+Systolic plugin EP library, librcnn_systolic_ep.so).
 """
 
 from __future__ import annotations
@@ -53,6 +54,22 @@ def host_library(name: str = "librcnn_systolic_ops.so") -> Path | None:
     """The host shared library pip installed into the package (rcnn/lib), or the by-hand build's, if any."""
     candidates = [Path(p) / "lib" / name for p in rcnn.__path__]
     candidates.append(build_dir() / "host" / "ep" / "ort" / name)
+    return next((c for c in candidates if c.is_file()), None)
+
+
+EP_LIBRARY = "librcnn_systolic_ep.so"
+
+
+def host_ep_library() -> Path | None:
+    """The host Systolic plugin EP library: $RCNN_EP_LIB, else pip's copy in rcnn/lib, else a by-hand build's.
+
+    The by-hand builds looked at: build/host and build/host-ep (the tree built against ORT >= 1.23 headers).
+    """
+    override = os.environ.get("RCNN_EP_LIB")
+    if override:
+        return Path(override).resolve()
+    candidates = [Path(p) / "lib" / EP_LIBRARY for p in rcnn.__path__]
+    candidates += [build_dir() / tree / "ep" / "ort" / "plugin" / EP_LIBRARY for tree in ("host", "host-ep")]
     return next((c for c in candidates if c.is_file()), None)
 
 

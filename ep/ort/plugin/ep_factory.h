@@ -1,0 +1,41 @@
+// The Systolic OrtEpFactory: one EP device on the host CPU; CreateEp reads the provider options
+// (ep.systolicexecutionprovider.<key> session config entries) and fails with an OrtStatus on a bad value.
+#pragma once
+
+#include <string>
+
+#include "ort_api.h"
+
+namespace rcnn::ep {
+
+class SystolicEpFactory : public OrtEpFactory {
+ public:
+  explicit SystolicEpFactory(const char* registered_name);
+
+ private:
+  static const char* ORT_API_CALL GetNameImpl(const OrtEpFactory*) noexcept;
+  static const char* ORT_API_CALL GetVendorImpl(const OrtEpFactory*) noexcept;
+  static uint32_t ORT_API_CALL GetVendorIdImpl(const OrtEpFactory*) noexcept;
+  static const char* ORT_API_CALL GetVersionImpl(const OrtEpFactory*) noexcept;
+  static OrtStatus* ORT_API_CALL GetSupportedDevicesImpl(OrtEpFactory* self, const OrtHardwareDevice* const* devices,
+                                                         size_t num_devices, OrtEpDevice** ep_devices,
+                                                         size_t max_ep_devices, size_t* num_ep_devices) noexcept;
+  static OrtStatus* ORT_API_CALL CreateEpImpl(OrtEpFactory* self, const OrtHardwareDevice* const* devices,
+                                              const OrtKeyValuePairs* const* metadata, size_t num_devices,
+                                              const OrtSessionOptions* session_options, const OrtLogger* logger,
+                                              OrtEp** ep) noexcept;
+  static void ORT_API_CALL ReleaseEpImpl(OrtEpFactory*, OrtEp* ep) noexcept;
+  static OrtStatus* ORT_API_CALL ValidateCompatibilityImpl(OrtEpFactory*, const OrtHardwareDevice* const*, size_t,
+                                                           const char*, OrtCompiledModelCompatibility* out) noexcept;
+  static OrtStatus* ORT_API_CALL CreateAllocatorImpl(OrtEpFactory*, const OrtMemoryInfo*, const OrtKeyValuePairs*,
+                                                     OrtAllocator** allocator) noexcept;
+  static void ORT_API_CALL ReleaseAllocatorImpl(OrtEpFactory*, OrtAllocator*) noexcept;
+  static OrtStatus* ORT_API_CALL CreateDataTransferImpl(OrtEpFactory*, OrtDataTransferImpl** out) noexcept;
+  static bool ORT_API_CALL IsStreamAwareImpl(const OrtEpFactory*) noexcept;
+  static OrtStatus* ORT_API_CALL CreateSyncStreamImpl(OrtEpFactory*, const OrtMemoryDevice*, const OrtKeyValuePairs*,
+                                                      OrtSyncStreamImpl** stream) noexcept;
+
+  std::string registered_name_;
+};
+
+}  // namespace rcnn::ep

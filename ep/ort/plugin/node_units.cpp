@@ -1,0 +1,741 @@
+#include "node_units.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <sstream>
+
+#include "systolic/numerics.h"
+
+namespace rcnn::ep {
+
+const char* elem_type_name(int32_t elem) noexcept {
+  switch (elem) {
+    case kFloat: return "float";
+    case kUint8: return "uint8";
+    case kInt8: return "int8";
+    case kInt32: return "int32";
+    case 10: return "float16";
+    case 7: return "int64";
+    case 16: return "bfloat16";
+    case 4: return "uint16";
+    case 5: return "int16";
+    default: return "other";
+  }
+}
+
+void GraphModel::link() {
+  for (auto& [name, t] : tensors) {
+    t.producer = -1;
+    t.consumers.clear();
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (const std::string& in : nodes[i].inputs)
+      if (!in.empty()) tensors[in].consumers.push_back(static_cast<int>(i));
+    for (const std::string& out : nodes[i].outputs)
+      if (!out.empty()) tensors[out].producer = static_cast<int>(i);
+  }
+}
+
+std::vector<int> GraphModel::topological_order() const {
+  const size_t n = nodes.size();
+  std::vector<int> pending(n, 0);
+  for (size_t i = 0; i < n; ++i)
+    for (const std::string& in : nodes[i].inputs) {
+      const int p = producer(in);
+      if (p >= 0 && static_cast<size_t>(p) != i) ++pending[i];
+    }
+  std::deque<int> ready;
+  for (size_t i = 0; i < n; ++i)
+    if (pending[i] == 0) ready.push_back(static_cast<int>(i));
+  std::vector<int> order;
+  std::vector<bool> done(n, false);
+  while (!ready.empty()) {
+    const int i = ready.front();
+    ready.pop_front();
+    order.push_back(i);
+    done[static_cast<size_t>(i)] = true;
+    for (const std::string& out : nodes[static_cast<size_t>(i)].outputs) {
+      const TensorInfo* t = tensor(out);
+      if (t == nullptr) continue;
+      for (int c : t->consumers)
+        if (c != i && --pending[static_cast<size_t>(c)] == 0) ready.push_back(c);
+    }
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (!done[i]) order.push_back(static_cast<int>(i));
+  return order;
+}
+
+const char* unit_kind_name(Unit::Kind k) noexcept {
+  switch (k) {
+    case Unit::QConv: return "QConv";
+    case Unit::QMatMul: return "QMatMul";
+    case Unit::QAdd: return "QAdd";
+  }
+  return "?";
+}
+
+std::string Unit::describe() const {
+  std::string s = std::string(unit_kind_name(kind)) + " (" + form;
+  if (w_scales.size() > 1) s += ", per-channel";
+  bool u8 = output.elem == kUint8;
+  for (const QTensor& q : inputs) u8 = u8 || q.elem == kUint8;
+  if (u8) s += ", uint8";
+  if (relu) s += ", relu";
+  if (pool.enabled) s += ", maxpool";
+  return s + ")";
+}
+
+namespace {
+
+using Reason = std::string;
+
+bool is_op(const NodeInfo& n, const char* op, const char* domain = "") {
+  return n.op == op && (n.domain == domain || (std::string(domain).empty() && n.domain == "ai.onnx"));
+}
+
+const NodeInfo* node_at(const GraphModel& g, int i) {
+  return i < 0 ? nullptr : &g.nodes[static_cast<size_t>(i)];
+}
+
+std::string fmt(float v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+// A constant scale tensor: float32, every value finite and > 0.
+bool read_scales(const GraphModel& g, const std::string& name, const std::string& what, std::vector<float>& out,
+                 Reason& why) {
+  const TensorInfo* t = g.tensor(name);
+  if (t == nullptr) { why = what + " missing"; return false; }
+  if (!t->is_const) { why = what + " is not a constant"; return false; }
+  if (t->elem != kFloat) { why = what + " is " + elem_type_name(t->elem) + ", not float"; return false; }
+  out = t->values<float>();
+  if (out.empty()) { why = what + " is empty"; return false; }
+  for (float v : out)
+    if (!(std::isfinite(v) && v > 0.0f)) { why = what + " " + fmt(v) + " is not positive and finite"; return false; }
+  return true;
+}
+
+bool read_scale(const GraphModel& g, const std::string& name, const std::string& what, float& out, Reason& why) {
+  std::vector<float> v;
+  if (!read_scales(g, name, what, v, why)) return false;
+  if (v.size() != 1) { why = what + " has " + std::to_string(v.size()) + " values (per-tensor only)"; return false; }
+  out = v[0];
+  return true;
+}
+
+// A zero point: absent = 0 of the data's type; else a constant int8/uint8 tensor. Returns the values in the
+// tensor's own domain and its element type.
+bool read_zero_points(const GraphModel& g, const std::string& name, int32_t data_elem, const std::string& what,
+                      std::vector<int32_t>& out, int32_t& elem, Reason& why) {
+  if (name.empty()) {
+    out = {0};
+    elem = data_elem;
+    return true;
+  }
+  const TensorInfo* t = g.tensor(name);
+  if (t == nullptr || !t->is_const) { why = "zero point of " + what + " is not a constant"; return false; }
+  elem = t->elem;
+  out.clear();
+  if (t->elem == kInt8) {
+    for (int8_t v : t->values<int8_t>()) out.push_back(v);
+  } else if (t->elem == kUint8) {
+    for (uint8_t v : t->values<uint8_t>()) out.push_back(v);
+  } else {
+    why = what + " is " + std::string(elem_type_name(t->elem)) + " (the accelerator takes int8 and uint8)";
+    return false;
+  }
+  if (out.empty()) out = {0};
+  return true;
+}
+
+// Per-tensor quantization of an activation (scale, zero point, type) in the int8 domain.
+bool read_qtensor(const GraphModel& g, const std::string& tensor, const std::string& scale, const std::string& zp,
+                  const std::string& what, QTensor& q, Reason& why) {
+  q.name = tensor;
+  const TensorInfo* t = g.tensor(tensor);
+  if (t != nullptr && t->is_const) { why = what + " is a constant (the accelerator takes activations)"; return false; }
+  const int32_t data_elem = t != nullptr && t->elem != kUndefined ? t->elem : kUint8;
+  if (!read_scale(g, scale, what + " scale", q.scale, why)) return false;
+  std::vector<int32_t> zps;
+  int32_t elem = kUndefined;
+  if (!read_zero_points(g, zp, data_elem, what, zps, elem, why)) return false;
+  if (zps.size() != 1) { why = "zero point of " + what + " has " + std::to_string(zps.size()) + " values"; return false; }
+  if (elem != kInt8 && elem != kUint8) {
+    why = what + " is " + std::string(elem_type_name(elem)) + " (the accelerator takes int8 and uint8)";
+    return false;
+  }
+  q.elem = elem;
+  q.zero_point = elem == kUint8 ? zps[0] - 128 : zps[0];
+  return true;
+}
+
+// Weight zero points must all be 0 (the accelerator model's weights are int8 with zero point 0).
+bool check_weight_zero_points(const GraphModel& g, const std::string& zp, const std::string& what, Reason& why) {
+  std::vector<int32_t> zps;
+  int32_t elem = kInt8;
+  if (!read_zero_points(g, zp, kInt8, what, zps, elem, why)) return false;
+  if (elem != kInt8) { why = std::string("uint8 ") + what + " (the accelerator takes int8 weights)"; return false; }
+  for (int32_t v : zps)
+    if (v != 0) { why = "non-zero zero point of " + what + " (" + std::to_string(v) + ")"; return false; }
+  return true;
+}
+
+bool read_int8_weights(const GraphModel& g, const std::string& name, Unit& u, Reason& why) {
+  const TensorInfo* t = g.tensor(name);
+  if (t == nullptr || !t->is_const) { why = "weights are not a constant"; return false; }
+  if (t->elem == kUint8) { why = "uint8 weights (the accelerator takes int8 weights with zero point 0)"; return false; }
+  if (t->elem != kInt8) { why = std::string("weights are ") + elem_type_name(t->elem) + ", not int8"; return false; }
+  u.w_dims = t->dims;
+  u.weights = t->values<int8_t>();
+  return true;
+}
+
+bool read_bias(const GraphModel& g, const std::string& name, int64_t n, Unit& u, Reason& why) {
+  if (name.empty()) return true;
+  const TensorInfo* t = g.tensor(name);
+  if (t == nullptr || !t->is_const || t->elem != kInt32 || t->numel() != n) {
+    why = "bias is not a constant int32 [" + std::to_string(n) + "] tensor";
+    return false;
+  }
+  u.bias = t->values<int32_t>();
+  return true;
+}
+
+// Per-channel scales: n values (or 1). All equal collapses to per tensor (identical multipliers).
+bool set_weight_scales(std::vector<float> scales, int64_t n, Unit& u, Reason& why) {
+  if (scales.size() != 1 && static_cast<int64_t>(scales.size()) != n) {
+    why = "weight scale has " + std::to_string(scales.size()) + " values for " + std::to_string(n) + " channels";
+    return false;
+  }
+  if (std::all_of(scales.begin(), scales.end(), [&](float s) { return s == scales[0]; })) scales.resize(1);
+  u.w_scales = std::move(scales);
+  return true;
+}
+
+// What the accelerator config must offer for this unit.
+bool check_features(const Unit& u, const Rules& rules, Reason& why) {
+  if (u.w_scales.size() > 1 && !rules.config.per_channel_scale) {
+    why = "per-channel scales need the accelerator model's per-channel support (config per_channel_scale = false)";
+    return false;
+  }
+  bool zp = u.output.zero_point != 0;
+  for (const QTensor& q : u.inputs) zp = zp || q.zero_point != 0;
+  if (zp && !rules.config.zero_points) {
+    why = "non-zero zero points (uint8 tensors shift by 128) need the accelerator model's zero-point support "
+          "(config zero_points = false)";
+    return false;
+  }
+  if (rules.config.elem != systolic::ElemType::Int8) {
+    why = "quantized op: the session runs an fp32 accelerator config";
+    return false;
+  }
+  return true;
+}
+
+bool resolve_pads(const NodeInfo& n, const GraphModel& g, const std::string& x, const std::vector<int64_t>& kernel,
+                  const std::vector<int64_t>& strides, const std::vector<int64_t>& dilations,
+                  std::vector<int64_t>& pads, Reason& why) {
+  const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
+  if (auto_pad == "NOTSET" || auto_pad.empty()) {
+    pads = n.attr_ints("pads", {0, 0, 0, 0});
+    if (pads.size() != 4) { why = "pads of length " + std::to_string(pads.size()); return false; }
+    return true;
+  }
+  if (auto_pad == "VALID") { pads = {0, 0, 0, 0}; return true; }
+  const TensorInfo* t = g.tensor(x);
+  if (t == nullptr || !t->has_shape || t->dims.size() != 4 || t->dims[2] < 0 || t->dims[3] < 0) {
+    why = "auto_pad " + auto_pad + " with unknown input size";
+    return false;
+  }
+  pads.assign(4, 0);
+  for (size_t a = 0; a < 2; ++a) {
+    const int64_t size = t->dims[2 + a], s = strides[a], k = kernel[a], d = dilations[a];
+    const int64_t out = (size + s - 1) / s;
+    const int64_t total = std::max<int64_t>((out - 1) * s + (k - 1) * d + 1 - size, 0);
+    const int64_t small = total / 2;
+    pads[a] = auto_pad == "SAME_UPPER" ? small : total - small;
+    pads[a + 2] = total - pads[a];
+  }
+  return true;
+}
+
+bool conv_geometry(const GraphModel& g, const NodeInfo& n, const std::string& x, Unit& u, Reason& why) {
+  if (u.w_dims.size() != 4) {
+    why = "not a 2-D convolution (weights of rank " + std::to_string(u.w_dims.size()) + ")";
+    return false;
+  }
+  const std::vector<int64_t> kernel = {u.w_dims[2], u.w_dims[3]};
+  const std::vector<int64_t> ks = n.attr_ints("kernel_shape", kernel);
+  if (ks != kernel) { why = "kernel_shape does not match the weights"; return false; }
+  const std::vector<int64_t> strides = n.attr_ints("strides", {1, 1});
+  const std::vector<int64_t> dil = n.attr_ints("dilations", {1, 1});
+  if (strides.size() != 2 || dil.size() != 2) { why = "strides/dilations not 2-D"; return false; }
+  std::vector<int64_t> pads;
+  if (!resolve_pads(n, g, x, kernel, strides, dil, pads, why)) return false;
+  u.stride_h = strides[0]; u.stride_w = strides[1];
+  u.dil_h = dil[0]; u.dil_w = dil[1];
+  u.pad_top = pads[0]; u.pad_left = pads[1]; u.pad_bottom = pads[2]; u.pad_right = pads[3];
+  u.group = n.attr_int("group", 1);
+  if (u.group < 1 || u.w_dims[0] % u.group != 0) { why = "group does not divide the output channels"; return false; }
+  const TensorInfo* t = g.tensor(x);
+  if (t != nullptr && t->has_shape) {
+    if (t->dims.size() != 4) { why = "input rank " + std::to_string(t->dims.size()) + ", not 4"; return false; }
+    if (t->dims[1] >= 0 && t->dims[1] != u.w_dims[1] * u.group) {
+      why = "input channels do not match the weights";
+      return false;
+    }
+  }
+  return true;
+}
+
+// MaxPool attributes the accelerator's fused pool runs exactly (ONNX semantics: PoolPadding::Ignore).
+bool pool_params(const GraphModel& g, const NodeInfo& n, systolic::PoolParams& p, Reason& why) {
+  const std::vector<int64_t> k = n.attr_ints("kernel_shape", {});
+  if (k.size() != 2) { why = std::to_string(k.size()) + "-D pool"; return false; }
+  if (n.attr_int("ceil_mode", 0) != 0) { why = "ceil_mode=1"; return false; }
+  const std::vector<int64_t> d = n.attr_ints("dilations", {1, 1});
+  if (d != std::vector<int64_t>{1, 1}) { why = "dilated pool"; return false; }
+  if (n.attr_int("storage_order", 0) != 0) { why = "storage_order=1"; return false; }
+  if (n.outputs.size() > 1 && !n.outputs[1].empty()) {
+    const TensorInfo* idx = g.tensor(n.outputs[1]);
+    if (idx != nullptr && (!idx->consumers.empty() || idx->graph_output)) { why = "its Indices output is used"; return false; }
+  }
+  const std::vector<int64_t> s = n.attr_ints("strides", {1, 1});
+  if (s.size() != 2) { why = "strides not 2-D"; return false; }
+  std::vector<int64_t> pads;
+  if (!resolve_pads(n, g, n.input(0), k, s, {1, 1}, pads, why)) return false;
+  for (size_t i = 0; i < 4; ++i)
+    if (pads[i] >= k[i % 2]) { why = "pool padding as large as the kernel"; return false; }
+  p.enabled = true;
+  p.kh = k[0]; p.kw = k[1]; p.sh = s[0]; p.sw = s[1];
+  p.pad_top = pads[0]; p.pad_left = pads[1]; p.pad_bottom = pads[2]; p.pad_right = pads[3];
+  p.padding = systolic::PoolPadding::Ignore;
+  return true;
+}
+
+// ---- QDQ helpers -------------------------------------------------------------------------------------------
+
+// The DequantizeLinear producing input `idx` of node `n`, consumed by nothing else; null with a reason otherwise.
+const NodeInfo* input_dq(const GraphModel& g, int n, size_t idx, int& dq_index, Reason& why) {
+  const NodeInfo& node = g.nodes[static_cast<size_t>(n)];
+  const std::string in = node.input(idx);
+  dq_index = g.producer(in);
+  const NodeInfo* dq = node_at(g, dq_index);
+  if (dq == nullptr || !is_op(*dq, "DequantizeLinear")) {
+    why = "input " + std::to_string(idx) + " does not come from a DequantizeLinear";
+    return nullptr;
+  }
+  if (g.sole_consumer(in) != n) {
+    why = "the DequantizeLinear of input " + std::to_string(idx) + " has other consumers";
+    return nullptr;
+  }
+  return dq;
+}
+
+// Activation DQ: per-tensor, its input not a constant.
+bool dq_activation(const GraphModel& g, const NodeInfo& dq, const std::string& what, QTensor& q, Reason& why) {
+  const TensorInfo* t = g.tensor(dq.input(0));
+  if (t != nullptr && t->is_const) { why = what + " is a constant"; return false; }
+  return read_qtensor(g, dq.input(0), dq.input(1), dq.input(2), what, q, why);
+}
+
+// Weight DQ: constant int8 data, zero points 0, scales per tensor or along `axis` (normalized) with n values.
+bool dq_weights(const GraphModel& g, const NodeInfo& dq, int64_t axis, Unit& u, Reason& why) {
+  if (!read_int8_weights(g, dq.input(0), u, why)) return false;
+  if (!check_weight_zero_points(g, dq.input(2), "weights", why)) return false;
+  std::vector<float> scales;
+  if (!read_scales(g, dq.input(1), "weight scale", scales, why)) return false;
+  const int64_t rank = static_cast<int64_t>(u.w_dims.size());
+  if (scales.size() > 1) {
+    int64_t a = dq.attr_int("axis", 1);
+    if (a < 0) a += rank;
+    if (a != axis) { why = "weight scales along axis " + std::to_string(a) + ", not the output channels"; return false; }
+  }
+  const int64_t n = axis < rank ? u.w_dims[static_cast<size_t>(axis)] : 0;
+  return set_weight_scales(std::move(scales), n, u, why);
+}
+
+// Bias DQ: int32 constant (its scale is x_scale * w_scale by construction; ONNX Runtime's QDQ fusion takes the
+// int32 data as the QLinearConv bias without looking at it, and so do we).
+bool dq_bias(const GraphModel& g, const NodeInfo& dq, int64_t n, Unit& u, Reason& why) {
+  std::vector<int32_t> zps;
+  int32_t elem = kInt32;
+  const TensorInfo* t = g.tensor(dq.input(0));
+  if (t == nullptr || t->elem != kInt32) { why = "bias DequantizeLinear does not read int32 data"; return false; }
+  if (!dq.input(2).empty()) {
+    const TensorInfo* z = g.tensor(dq.input(2));
+    if (z == nullptr || !z->is_const) { why = "bias zero point is not a constant"; return false; }
+    for (int32_t v : z->values<int32_t>())
+      if (v != 0) { why = "non-zero bias zero point"; return false; }
+  }
+  (void)elem;
+  (void)zps;
+  return read_bias(g, dq.input(0), n, u, why);
+}
+
+// Relu / Clip between the op and its QuantizeLinear: accepted when ONNX Runtime removes it too (the quantized
+// range already clamps it: Relu with the output zero point at the type's minimum, Clip not narrower than the
+// range), so the CPU EP also runs the fused integer op. Otherwise ORT computes that op in float: declined.
+bool activation_removable(const GraphModel& g, const NodeInfo& act, const QTensor& y, Reason& why) {
+  const int32_t zp_orig = y.elem == kUint8 ? y.zero_point + 128 : y.zero_point;
+  const int32_t qmin = y.elem == kUint8 ? 0 : -128, qmax = y.elem == kUint8 ? 255 : 127;
+  if (act.op == "Relu") {
+    if (zp_orig == qmin) return true;
+    why = "Relu before a QuantizeLinear with zero point " + std::to_string(zp_orig) +
+          " (not the type's minimum): ONNX Runtime runs this op in float, not as one integer op";
+    return false;
+  }
+  float lo = act.attr_float("min", -INFINITY), hi = act.attr_float("max", INFINITY);
+  for (size_t i = 1; i <= 2; ++i) {
+    const std::string in = act.input(i);
+    if (in.empty()) continue;
+    const TensorInfo* t = g.tensor(in);
+    if (t == nullptr || !t->is_const || t->elem != kFloat || t->values<float>().size() != 1) {
+      why = "Clip bounds are not constant float scalars";
+      return false;
+    }
+    (i == 1 ? lo : hi) = t->values<float>()[0];
+  }
+  const float range_lo = static_cast<float>(qmin - zp_orig) * y.scale;
+  const float range_hi = static_cast<float>(qmax - zp_orig) * y.scale;
+  if (lo <= range_lo && hi >= range_hi) return true;
+  why = "Clip(" + fmt(lo) + ", " + fmt(hi) + ") is narrower than the quantized range [" + fmt(range_lo) + ", " +
+        fmt(range_hi) + "]: ONNX Runtime runs this op in float";
+  return false;
+}
+
+// From the op's float output: [Relu | Clip] -> QuantizeLinear. Fills u.output and adds the nodes.
+bool qdq_output(const GraphModel& g, int op, Unit& u, Reason& why) {
+  std::string t = g.nodes[static_cast<size_t>(op)].outputs.at(0);
+  int c = g.sole_consumer(t);
+  const NodeInfo* act = nullptr;
+  int act_index = -1;
+  if (const NodeInfo* n = node_at(g, c); n != nullptr && (is_op(*n, "Relu") || is_op(*n, "Clip"))) {
+    act = n;
+    act_index = c;
+    t = n->outputs.at(0);
+    c = g.sole_consumer(t);
+  }
+  const NodeInfo* q = node_at(g, c);
+  if (q == nullptr || !is_op(*q, "QuantizeLinear")) {
+    why = "the output does not go to a QuantizeLinear alone";
+    return false;
+  }
+  if (!read_qtensor(g, q->outputs.at(0), q->input(1), q->input(2), "y", u.output, why)) return false;
+  if (const TensorInfo* qt = g.tensor(q->outputs.at(0)); qt != nullptr && qt->elem != kUndefined &&
+                                                          qt->elem != u.output.elem) {
+    why = "QuantizeLinear output type differs from its zero point's";
+    return false;
+  }
+  if (act != nullptr) {
+    if (!activation_removable(g, *act, u.output, why)) return false;
+    u.relu = act->op == "Relu";
+    u.nodes.push_back(act_index);
+  }
+  u.nodes.push_back(c);
+  return true;
+}
+
+// After a QDQ conv unit: DequantizeLinear -> MaxPool -> QuantizeLinear with the unit's own scale and zero point.
+void qdq_pool(const GraphModel& g, Unit& u) {
+  const int dq_i = g.sole_consumer(u.output.name);
+  const NodeInfo* dq = node_at(g, dq_i);
+  if (dq == nullptr || !is_op(*dq, "DequantizeLinear")) return;
+  QTensor in;
+  Reason why;
+  if (!read_qtensor(g, dq->input(0), dq->input(1), dq->input(2), "pool input", in, why) || !(in == u.output)) return;
+  const int mp_i = g.sole_consumer(dq->outputs.at(0));
+  const NodeInfo* mp = node_at(g, mp_i);
+  if (mp == nullptr || !is_op(*mp, "MaxPool")) return;
+  const int q_i = g.sole_consumer(mp->outputs.at(0));
+  const NodeInfo* q = node_at(g, q_i);
+  if (q == nullptr || !is_op(*q, "QuantizeLinear")) return;
+  QTensor out;
+  if (!read_qtensor(g, q->outputs.at(0), q->input(1), q->input(2), "pool output", out, why) || !(out == in)) return;
+  systolic::PoolParams p;
+  if (!pool_params(g, *mp, p, why)) return;
+  u.pool = p;
+  u.nodes.insert(u.nodes.end(), {dq_i, mp_i, q_i});
+  u.output = out;
+}
+
+// After a QOperator unit: int8 Relu (zero point 0) and, for a conv, MaxPool on the quantized tensor.
+void qop_tail(const GraphModel& g, Unit& u) {
+  for (;;) {
+    const int c = g.sole_consumer(u.output.name);
+    const NodeInfo* n = node_at(g, c);
+    if (n == nullptr || n->input(0) != u.output.name) return;
+    if (is_op(*n, "Relu") && !u.relu && !u.pool.enabled && u.output.elem == kInt8 && u.output.zero_point == 0) {
+      u.relu = true;
+    } else if (is_op(*n, "MaxPool") && u.kind == Unit::QConv && !u.pool.enabled) {
+      systolic::PoolParams p;
+      Reason why;
+      if (!pool_params(g, *n, p, why)) return;
+      u.pool = p;
+    } else {
+      return;
+    }
+    u.nodes.push_back(c);
+    u.output.name = n->outputs.at(0);
+  }
+}
+
+std::variant<Unit, std::string> qlinear_conv(const GraphModel& g, int idx, const Rules& rules) {
+  const NodeInfo& n = g.nodes[static_cast<size_t>(idx)];
+  Unit u;
+  u.kind = Unit::QConv;
+  u.form = "qoperator";
+  u.primary = idx;
+  u.nodes = {idx};
+  Reason why;
+  QTensor x;
+  if (!read_qtensor(g, n.input(0), n.input(1), n.input(2), "x", x, why)) return why;
+  u.inputs = {x};
+  if (!read_int8_weights(g, n.input(3), u, why)) return why;
+  if (!check_weight_zero_points(g, n.input(5), "weights", why)) return why;
+  if (!conv_geometry(g, n, n.input(0), u, why)) return why;
+  std::vector<float> ws;
+  if (!read_scales(g, n.input(4), "w_scale", ws, why) || !set_weight_scales(ws, u.w_dims[0], u, why)) return why;
+  if (!read_qtensor(g, n.outputs.at(0), n.input(6), n.input(7), "y", u.output, why)) return why;
+  if (!read_bias(g, n.input(8), u.w_dims[0], u, why)) return why;
+  if (!check_features(u, rules, why)) return why;
+  qop_tail(g, u);
+  return u;
+}
+
+std::variant<Unit, std::string> qlinear_matmul(const GraphModel& g, int idx, const Rules& rules) {
+  const NodeInfo& n = g.nodes[static_cast<size_t>(idx)];
+  Unit u;
+  u.kind = Unit::QMatMul;
+  u.form = "qoperator";
+  u.primary = idx;
+  u.nodes = {idx};
+  Reason why;
+  QTensor a;
+  if (!read_qtensor(g, n.input(0), n.input(1), n.input(2), "a", a, why)) return why;
+  u.inputs = {a};
+  if (!read_int8_weights(g, n.input(3), u, why)) return why;
+  if (u.w_dims.size() != 2) return std::string("B is not a 2-D constant");
+  if (!check_weight_zero_points(g, n.input(5), "B", why)) return why;
+  std::vector<float> bs;
+  if (!read_scales(g, n.input(4), "b_scale", bs, why) || !set_weight_scales(bs, u.w_dims[1], u, why)) return why;
+  if (!read_qtensor(g, n.outputs.at(0), n.input(6), n.input(7), "y", u.output, why)) return why;
+  if (!check_features(u, rules, why)) return why;
+  qop_tail(g, u);
+  return u;
+}
+
+bool add_shapes(const GraphModel& g, const std::string& a, const std::string& b, Reason& why) {
+  const TensorInfo* ta = g.tensor(a);
+  const TensorInfo* tb = g.tensor(b);
+  if (ta == nullptr || tb == nullptr || !ta->known_shape() || !tb->known_shape()) {
+    why = "input shapes unknown (the accelerator's resadd needs identical shapes)";
+    return false;
+  }
+  if (ta->dims != tb->dims) { why = "broadcasting add: the accelerator's resadd needs identical shapes"; return false; }
+  return true;
+}
+
+// Gemmini's scaled mvin saturates each input before the sum: only ratios <= 1 stay within 1 LSB of QLinearAdd.
+bool add_ratios(const Unit& u, Reason& why) {
+  for (size_t i = 0; i < 2; ++i) {
+    const float r = systolic::make_ratio(u.inputs[i].scale, u.output.scale);
+    if (r > 1.0f) {
+      why = std::string(i == 0 ? "A" : "B") + "_scale / C_scale = " + fmt(r) +
+            " > 1: the accelerator saturates the scaled input before the sum, QLinearAdd does not";
+      return false;
+    }
+  }
+  return true;
+}
+
+std::variant<Unit, std::string> qlinear_add(const GraphModel& g, int idx, const Rules& rules) {
+  const NodeInfo& n = g.nodes[static_cast<size_t>(idx)];
+  Unit u;
+  u.kind = Unit::QAdd;
+  u.form = "qoperator";
+  u.primary = idx;
+  u.nodes = {idx};
+  Reason why;
+  QTensor a, b;
+  if (!read_qtensor(g, n.input(0), n.input(1), n.input(2), "A", a, why)) return why;
+  if (!read_qtensor(g, n.input(3), n.input(4), n.input(5), "B", b, why)) return why;
+  u.inputs = {a, b};
+  if (!read_qtensor(g, n.outputs.at(0), n.input(6), n.input(7), "C", u.output, why)) return why;
+  if (!add_shapes(g, n.input(0), n.input(3), why) || !add_ratios(u, why)) return why;
+  if (!check_features(u, rules, why)) return why;
+  qop_tail(g, u);
+  return u;
+}
+
+std::variant<Unit, std::string> qdq_conv(const GraphModel& g, int idx, const Rules& rules) {
+  const NodeInfo& n = g.nodes[static_cast<size_t>(idx)];
+  Unit u;
+  u.kind = Unit::QConv;
+  u.form = "qdq";
+  u.primary = idx;
+  u.nodes = {idx};
+  Reason why;
+  int dx = -1, dw = -1, db = -1;
+  const NodeInfo* dqx = input_dq(g, idx, 0, dx, why);
+  if (dqx == nullptr) return why;
+  const NodeInfo* dqw = input_dq(g, idx, 1, dw, why);
+  if (dqw == nullptr) return why;
+  QTensor x;
+  if (!dq_activation(g, *dqx, "x", x, why)) return why;
+  u.inputs = {x};
+  if (!dq_weights(g, *dqw, 0, u, why)) return why;
+  if (!conv_geometry(g, n, n.input(0), u, why)) return why;
+  u.nodes.insert(u.nodes.end(), {dx, dw});
+  if (!n.input(2).empty()) {
+    const NodeInfo* dqb = input_dq(g, idx, 2, db, why);
+    if (dqb == nullptr) return std::string("bias: ") + why;
+    if (!dq_bias(g, *dqb, u.w_dims[0], u, why)) return why;
+    u.nodes.push_back(db);
+  }
+  if (!qdq_output(g, idx, u, why)) return why;
+  if (!check_features(u, rules, why)) return why;
+  qdq_pool(g, u);
+  return u;
+}
+
+std::variant<Unit, std::string> qdq_matmul(const GraphModel& g, int idx, const Rules& rules, bool gemm) {
+  const NodeInfo& n = g.nodes[static_cast<size_t>(idx)];
+  Unit u;
+  u.kind = Unit::QMatMul;
+  u.form = "qdq";
+  u.primary = idx;
+  u.nodes = {idx};
+  Reason why;
+  bool trans_b = false;
+  if (gemm) {
+    if (n.attr_int("transA", 0) != 0) return std::string("Gemm with transA=1");
+    if (n.attr_float("alpha", 1.0f) != 1.0f) return std::string("Gemm with alpha != 1");
+    if (!n.input(2).empty() && n.attr_float("beta", 1.0f) != 1.0f) return std::string("Gemm with beta != 1");
+    trans_b = n.attr_int("transB", 0) != 0;
+  }
+  int da = -1, dbw = -1, dc = -1;
+  const NodeInfo* dqa = input_dq(g, idx, 0, da, why);
+  if (dqa == nullptr) return why;
+  const NodeInfo* dqb = input_dq(g, idx, 1, dbw, why);
+  if (dqb == nullptr) return why;
+  QTensor a;
+  if (!dq_activation(g, *dqa, "A", a, why)) return why;
+  u.inputs = {a};
+  if (!dq_weights(g, *dqb, trans_b ? 0 : 1, u, why)) return why;
+  if (u.w_dims.size() != 2) return std::string("B is not a 2-D constant");
+  if (trans_b) {  // [N, K] -> [K, N]
+    const int64_t N = u.w_dims[0], K = u.w_dims[1];
+    std::vector<int8_t> t(u.weights.size());
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t k = 0; k < K; ++k) t[static_cast<size_t>(k * N + i)] = u.weights[static_cast<size_t>(i * K + k)];
+    u.weights = std::move(t);
+    u.w_dims = {K, N};
+  }
+  const TensorInfo* ta = g.tensor(n.input(0));
+  if (ta != nullptr && ta->has_shape && (ta->dims.size() < 2 || (gemm && ta->dims.size() != 2))) {
+    return std::string("A has rank ") + std::to_string(ta->dims.size());
+  }
+  if (ta != nullptr && ta->has_shape && ta->dims.back() >= 0 && ta->dims.back() != u.w_dims[0])
+    return std::string("A's last dim does not match K");
+  u.nodes.insert(u.nodes.end(), {da, dbw});
+  if (gemm && !n.input(2).empty()) {
+    const NodeInfo* dqc = input_dq(g, idx, 2, dc, why);
+    if (dqc == nullptr) return std::string("C: ") + why;
+    if (!dq_bias(g, *dqc, u.w_dims[1], u, why)) return why;
+    u.nodes.push_back(dc);
+  }
+  if (!qdq_output(g, idx, u, why)) return why;
+  if (!check_features(u, rules, why)) return why;
+  return u;
+}
+
+std::variant<Unit, std::string> qdq_add(const GraphModel& g, int idx, const Rules& rules) {
+  Unit u;
+  u.kind = Unit::QAdd;
+  u.form = "qdq";
+  u.primary = idx;
+  u.nodes = {idx};
+  Reason why;
+  int da = -1, db = -1;
+  const NodeInfo* dqa = input_dq(g, idx, 0, da, why);
+  if (dqa == nullptr) return why;
+  const NodeInfo* dqb = input_dq(g, idx, 1, db, why);
+  if (dqb == nullptr) return why;
+  QTensor a, b;
+  if (!dq_activation(g, *dqa, "A", a, why) || !dq_activation(g, *dqb, "B", b, why)) return why;
+  u.inputs = {a, b};
+  u.nodes.insert(u.nodes.end(), {da, db});
+  if (!add_shapes(g, a.name, b.name, why)) return why;
+  if (!qdq_output(g, idx, u, why)) return why;
+  if (!add_ratios(u, why) || !check_features(u, rules, why)) return why;
+  return u;
+}
+
+bool has_dq_input(const GraphModel& g, const NodeInfo& n) {
+  const NodeInfo* p = node_at(g, g.producer(n.input(0)));
+  return p != nullptr && is_op(*p, "DequantizeLinear");
+}
+
+}  // namespace
+
+bool is_unit_candidate(const NodeInfo& n) {
+  return is_op(n, "QLinearConv") || is_op(n, "QLinearMatMul") || is_op(n, "QLinearAdd", "com.microsoft") ||
+         is_op(n, "Conv") || is_op(n, "MatMul") || is_op(n, "Gemm") || is_op(n, "Add");
+}
+
+int64_t node_macs(const GraphModel& g, int idx) {
+  const NodeInfo& n = g.nodes[static_cast<size_t>(idx)];
+  const TensorInfo* out = n.outputs.empty() ? nullptr : g.tensor(n.outputs[0]);
+  if (out == nullptr || !out->known_shape()) return -1;
+  const int64_t out_elems = out->numel();
+  if (is_op(n, "Conv") || is_op(n, "QLinearConv") || is_op(n, "ConvInteger")) {
+    const TensorInfo* w = g.tensor(n.input(is_op(n, "QLinearConv") ? 3 : 1));
+    if (w != nullptr && !w->known_shape()) {  // a QDQ weight: its DequantizeLinear's input has the shape
+      const NodeInfo* dq = node_at(g, w->producer);
+      if (dq != nullptr && is_op(*dq, "DequantizeLinear")) w = g.tensor(dq->input(0));
+    }
+    if (w == nullptr || !w->known_shape() || w->dims.size() < 3) return -1;
+    int64_t per = 1;
+    for (size_t i = 1; i < w->dims.size(); ++i) per *= w->dims[i];
+    return out_elems * per;
+  }
+  if (is_op(n, "MatMul") || is_op(n, "QLinearMatMul") || is_op(n, "MatMulInteger") || is_op(n, "Gemm")) {
+    const TensorInfo* a = g.tensor(n.input(0));
+    if (a == nullptr || !a->known_shape() || a->dims.empty()) return -1;
+    const int64_t k = is_op(n, "Gemm") && n.attr_int("transA", 0) != 0 ? a->dims[0] : a->dims.back();
+    return out_elems * k;
+  }
+  return -1;
+}
+
+std::variant<Unit, std::string> recognize(const GraphModel& g, int idx, const Rules& rules) {
+  const NodeInfo& n = g.nodes[static_cast<size_t>(idx)];
+  std::variant<Unit, std::string> r = std::string("no accelerator op for ") + n.op;
+  if (is_op(n, "QLinearConv")) {
+    r = qlinear_conv(g, idx, rules);
+  } else if (is_op(n, "QLinearMatMul")) {
+    r = qlinear_matmul(g, idx, rules);
+  } else if (is_op(n, "QLinearAdd", "com.microsoft")) {
+    r = qlinear_add(g, idx, rules);
+  } else if (is_op(n, "Conv") || is_op(n, "MatMul") || is_op(n, "Gemm") || is_op(n, "Add")) {
+    if (has_dq_input(g, n)) {
+      if (n.op == "Conv") r = qdq_conv(g, idx, rules);
+      else if (n.op == "Add") r = qdq_add(g, idx, rules);
+      else r = qdq_matmul(g, idx, rules, n.op == "Gemm");
+    } else if (n.op == "Add") {
+      r = std::string("float Add: no accelerator op (only quantized residual adds)");
+    } else {
+      r = "float " + n.op + ": the plugin EP runs quantized ops only (fp32 Conv/MatMul for the fp32 accelerator "
+          "config: not built yet, the custom-op library's partitioner places them)";
+    }
+  }
+  if (Unit* u = std::get_if<Unit>(&r)) u->macs = node_macs(g, idx);
+  return r;
+}
+
+}  // namespace rcnn::ep

@@ -1,0 +1,70 @@
+// Node units: the groups of ONNX nodes that become one accelerator operation, recognized in QOperator form
+// (QLinearConv, QLinearMatMul, com.microsoft QLinearAdd, followed by int8 Relu / MaxPool) and in QDQ form
+// (DequantizeLinear inputs -> Conv | MatMul | Gemm | Add [-> Relu | Clip] -> QuantizeLinear, then
+// DequantizeLinear -> MaxPool -> QuantizeLinear with unchanged scale and zero point fused into a conv).
+//
+// A unit is expressed in the accelerator's int8 domain: uint8 tensors are shifted by -128 (x_i8 = x_u8 - 128,
+// zp_i8 = zp_u8 - 128), which leaves x - zp unchanged, so the integer results are exactly those of uint8.
+// recognize() returns the unit or the reason (one line, for the placement report) the node is declined.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "graph_model.h"
+#include "systolic/config.h"
+#include "systolic/conv.h"
+
+namespace rcnn::ep {
+
+// Quantization of one activation tensor: per-tensor scale and zero point, in the int8 domain (zp already shifted
+// for uint8), plus the tensor's original element type (kInt8 or kUint8).
+struct QTensor {
+  std::string name;
+  float scale = 1.0f;
+  int32_t zero_point = 0;  // int8 domain
+  int32_t elem = kInt8;
+  bool operator==(const QTensor& o) const noexcept {
+    return scale == o.scale && zero_point == o.zero_point && elem == o.elem;
+  }
+};
+
+struct Unit {
+  enum Kind { QConv, QMatMul, QAdd };
+  Kind kind = QConv;
+  std::string form;             // "qoperator" | "qdq"
+  int primary = -1;             // the Conv/MatMul/Gemm/Add (or QLinear*) node
+  std::vector<int> nodes;       // every node the unit absorbs (primary included)
+  std::vector<QTensor> inputs;  // activations: conv/matmul [x], add [a, b]
+  QTensor output;               // the quantized tensor the unit produces
+  // QConv: weights OIHW int8 [oc, ic/g, kh, kw]; QMatMul: B as [K, N] (a Gemm's transB resolved).
+  std::vector<int64_t> w_dims;
+  std::vector<int8_t> weights;
+  std::vector<float> w_scales;  // 1 value (per tensor) or one per output channel / column
+  std::vector<int32_t> bias;    // empty or one per output channel / column
+  // Conv geometry
+  int64_t stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t group = 1;
+  bool relu = false;
+  systolic::PoolParams pool;    // fused MaxPool (PoolPadding::Ignore: ONNX semantics)
+  int64_t macs = -1;            // of the primary node, -1 when the shapes are unknown
+  std::string describe() const; // e.g. "QConv (qdq, per-channel, uint8, relu, pool)"
+};
+
+const char* unit_kind_name(Unit::Kind k) noexcept;
+
+struct Rules {
+  systolic::AcceleratorConfig config;  // the int8 config the session runs on (quantization features)
+};
+
+// Nodes that can start a unit: QLinearConv, QLinearMatMul, QLinearAdd (com.microsoft), Conv, MatMul, Gemm, Add.
+bool is_unit_candidate(const NodeInfo& node);
+// MACs of a Conv / QLinearConv / MatMul / QLinearMatMul / Gemm node from its shapes, -1 when unknown or not one.
+int64_t node_macs(const GraphModel& g, int node);
+
+std::variant<Unit, std::string> recognize(const GraphModel& g, int node, const Rules& rules);
+
+}  // namespace rcnn::ep

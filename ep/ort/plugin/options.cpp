@@ -1,0 +1,38 @@
+#include "options.h"
+
+#include <stdexcept>
+
+namespace rcnn::ep {
+
+const char* known_option_keys() noexcept { return "execution, config, dim, threads, report_id, report_file"; }
+
+EpOptions parse_options(const std::map<std::string, std::string>& options) {
+  static const char* const kKeys[] = {"execution", "config", "dim", "threads", "report_id", "report_file"};
+  for (const auto& [key, value] : options) {
+    bool known = false;
+    for (const char* k : kKeys) known = known || key == k;
+    if (!known) throw std::invalid_argument("unknown option '" + key + "' (known: " + known_option_keys() + ")");
+  }
+  EpOptions o;
+  const ort::ConfigLookup lookup = [&](const char* key) -> std::optional<std::string> {
+    std::string k(key);
+    const std::string prefix = "systolic.";
+    if (k.compare(0, prefix.size(), prefix) == 0) k = k.substr(prefix.size());
+    auto it = options.find(k);
+    if (it == options.end()) return std::nullopt;
+    return it->second;
+  };
+  try {
+    o.settings = ort::read_settings(lookup);
+  } catch (const std::invalid_argument& e) {
+    std::string msg = e.what();
+    const std::string prefix = "systolic.";
+    if (msg.compare(0, prefix.size(), prefix) == 0) msg = msg.substr(prefix.size());
+    throw std::invalid_argument(msg);
+  }
+  if (auto it = options.find("report_id"); it != options.end()) o.report_id = it->second;
+  if (auto it = options.find("report_file"); it != options.end()) o.report_file = it->second;
+  return o;
+}
+
+}  // namespace rcnn::ep

@@ -1,0 +1,355 @@
+"""The Systolic plugin execution provider (ep/ort/plugin, librcnn_systolic_ep.so) inside the PyPI wheel's ORT.
+
+The library comes from rcnn.paths.host_ep_library(): $RCNN_EP_LIB, pip's rcnn/lib copy, or build/host*/ (it needs
+ORT >= 1.23 headers; while build/sysroot still has 1.21's, build it in build/host-ep against /tmp/sid-sysroot).
+The tests skip when no library is built.
+
+References:
+- QOperator models: ONNX Runtime's CPU EP on the same model with each com.microsoft QLinearAdd replaced by Gemmini's
+  resadd written in standard ops (each input scaled, rounded and saturated on its own): bit for bit, every mode.
+  QLinearAdd itself is within 1 LSB of the accelerator's resadd (ratios <= 1), tested on its own.
+- QDQ models (quantize_static): ONNX Runtime's CPU EP at its default optimizations. On x86 it keeps some QDQ Convs
+  in float (DequantizeLinear -> float Conv -> QuantizeLinear, see the optimized model), which can round 1 LSB away
+  from the integer op the EP runs: the quantized output is asserted within 1 LSB, and the three modes identical.
+  The CPU EP at ORT_ENABLE_BASIC (every QDQ unit simulated in float) agrees bit for bit on these inputs.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from rcnn import paths
+from rcnn.models import testnets
+
+MODES = (0, 1, 2)
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def systolic() -> Any:
+    path = paths.host_ep_library()
+    if path is None or not path.is_file():
+        pytest.skip("librcnn_systolic_ep.so is not built (needs ORT >= 1.23 headers; set RCNN_EP_LIB)")
+    import rcnn.systolic
+
+    rcnn.systolic.register()
+    return rcnn.systolic
+
+
+def _reader(samples: int = 4, seed: int = 0) -> Any:
+    from onnxruntime.quantization import CalibrationDataReader
+
+    rng = np.random.default_rng(seed)
+    batches = [{"x": rng.random((1, 3, SIZE, SIZE), dtype=np.float32)} for _ in range(samples)]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.it = iter(batches)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.it, None)
+
+    return Reader()
+
+
+@pytest.fixture(scope="module")
+def float_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ep") / "resnet_float.onnx"
+    onnx.save(testnets.resnet_float(size=SIZE, widths=(8, 16), blocks=1), str(path))
+    return path
+
+
+def _quantize(src: Path, name: str, **kwargs: Any) -> Path:
+    from onnxruntime.quantization import quantize_static
+
+    dst = src.parent / f"{name}.onnx"
+    if not dst.exists():
+        quantize_static(str(src), str(dst), _reader(), **kwargs)
+    return dst
+
+
+def _qoperator(src: Path, uint8: bool) -> Path:
+    from onnxruntime.quantization import QuantFormat, QuantType
+
+    extra = {"ActivationSymmetric": not uint8, "WeightSymmetric": True}
+    # uint8 x int8 on an x86 CPU without VNNI: MLAS's u8s8 kernels (vpmaddubsw) saturate int16 pair sums, so ORT's
+    # CPU EP is not exact integer arithmetic for full-range weights (test_uint8_conv_is_exact_integer_arithmetic);
+    # reduce_range (7-bit weights, ORT's documented remedy) keeps the reference exact.
+    return _quantize(src, f"qop_{'u8' if uint8 else 's8'}", quant_format=QuantFormat.QOperator,
+                     activation_type=QuantType.QUInt8 if uint8 else QuantType.QInt8, weight_type=QuantType.QInt8,
+                     reduce_range=uint8, extra_options=extra)
+
+
+def _inputs(seeds: int = 4) -> list[dict[str, np.ndarray]]:
+    return [{"x": np.random.default_rng(100 + s).random((1, 3, SIZE, SIZE), dtype=np.float32) * (1 + s % 2)}
+            for s in range(seeds)]
+
+
+def _cpu(model: Path | bytes, level: ort.GraphOptimizationLevel = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+         ) -> ort.InferenceSession:
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    so.graph_optimization_level = level
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), so,
+                                providers=["CPUExecutionProvider"])
+
+
+def _with_quantized_output(model: Path) -> Path:
+    """The model with the quantized tensor in front of each final DequantizeLinear as an extra graph output."""
+    m = onnx.load(str(model))
+    types = {v.name: v for v in onnx.shape_inference.infer_shapes(m).graph.value_info}
+    outputs = {o.name for o in m.graph.output}
+    for node in m.graph.node:
+        if node.op_type == "DequantizeLinear" and node.output[0] in outputs:
+            m.graph.output.append(types[node.input[0]])
+    dst = model.with_name(model.stem + "_q.onnx")
+    onnx.save(m, str(dst))
+    return dst
+
+
+def _resadd_reference(model: Path, placed: set[str]) -> bytes:
+    """The QOperator model with each com.microsoft QLinearAdd of `placed` (the EP took them) replaced by Gemmini's
+    resadd in standard ops:
+    a' = sat8(RNE(float(a - a_zp) * (a_scale / c_scale))), b' likewise, c = clamp(a' + b' + c_zp) (int8 domain)."""
+    m = onnx.load(str(model))
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    nodes: list[onnx.NodeProto] = []
+    extra: list[onnx.TensorProto] = []
+    for node in m.graph.node:
+        if node.op_type != "QLinearAdd" or node.name not in placed:
+            nodes.append(node)
+            continue
+        a, a_s, a_z, b, b_s, b_z, c_s, c_z = node.input
+        out = node.output[0]
+        u8 = inits[c_z].dtype == np.uint8
+        c_shift = int(inits[c_z]) - (128 if u8 else 0)
+        p = f"{node.name}_ref"
+        extra += [numpy_helper.from_array(np.float32(1.0), f"{p}_one"),
+                  numpy_helper.from_array(np.int8(0), f"{p}_zero"),
+                  numpy_helper.from_array(np.int32(c_shift + (128 if u8 else 0)), f"{p}_czp"),
+                  numpy_helper.from_array(np.int32(0 if u8 else -128), f"{p}_lo"),
+                  numpy_helper.from_array(np.int32(255 if u8 else 127), f"{p}_hi")]
+        scaled = []
+        for tag, x, s, z in (("a", a, a_s, a_z), ("b", b, b_s, b_z)):
+            ratio = np.float32(inits[s]) / np.float32(inits[c_s])
+            extra += [numpy_helper.from_array(np.float32(ratio), f"{p}_{tag}_ratio"),
+                      numpy_helper.from_array(np.float32(inits[z]), f"{p}_{tag}_zpf")]
+            nodes += [helper.make_node("Cast", [x], [f"{p}_{tag}_f"], to=TensorProto.FLOAT),
+                      helper.make_node("Sub", [f"{p}_{tag}_f", f"{p}_{tag}_zpf"], [f"{p}_{tag}_c"]),
+                      helper.make_node("Mul", [f"{p}_{tag}_c", f"{p}_{tag}_ratio"], [f"{p}_{tag}_m"]),
+                      helper.make_node("QuantizeLinear", [f"{p}_{tag}_m", f"{p}_one", f"{p}_zero"], [f"{p}_{tag}_q"]),
+                      helper.make_node("Cast", [f"{p}_{tag}_q"], [f"{p}_{tag}_i"], to=TensorProto.INT32)]
+            scaled.append(f"{p}_{tag}_i")
+        nodes += [helper.make_node("Add", scaled, [f"{p}_sum"]),
+                  helper.make_node("Add", [f"{p}_sum", f"{p}_czp"], [f"{p}_shift"]),
+                  helper.make_node("Clip", [f"{p}_shift", f"{p}_lo", f"{p}_hi"], [f"{p}_clip"]),
+                  helper.make_node("Cast", [f"{p}_clip"], [out], to=TensorProto.UINT8 if u8 else TensorProto.INT8)]
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    m.graph.initializer.extend(extra)
+    m.graph.ClearField("value_info")
+    return m.SerializeToString()
+
+
+def _assert_equal(ref: list[np.ndarray], got: list[np.ndarray], what: str) -> None:
+    for i, (r, g) in enumerate(zip(ref, got, strict=True)):
+        assert r.dtype == g.dtype and r.shape == g.shape, what
+        assert np.array_equal(r, g), f"{what}: output {i} differs in {(r != g).sum()} of {r.size} elements"
+
+
+# ---- loading, devices, options -----------------------------------------------------------------------------------
+
+
+def test_library_exports_only_the_entry_points(systolic: Any) -> None:
+    from test_exported_symbols import elf_defined_dynamic_symbols
+
+    assert elf_defined_dynamic_symbols(systolic.library_path()) == {"CreateEpFactories", "ReleaseEpFactory",
+                                                                     "RcnnSystolicEpReport"}
+
+
+def test_ep_loads_and_lists_its_device(systolic: Any) -> None:
+    devices = [d for d in ort.get_ep_devices() if d.ep_name == systolic.EP_NAME]
+    assert len(devices) == 1
+    assert devices[0].ep_vendor == "rcnn"
+    assert ort.__version__.startswith("1.")
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"mode": 7}, "execution must be 0 (CPU), 1 (OS) or 2 (WS), got '7'"),
+    ({"dim": 3}, "dim = 3"),
+    ({"config": "dim = 16\nrows = 4\n"}, "config:2: unknown key 'rows'"),
+    ({"threads": 0}, "threads must be an integer in 1..1024"),
+])
+def test_bad_option_is_an_exception_with_the_eps_message(systolic: Any, float_model: Path,
+                                                          options: dict[str, Any], message: str) -> None:
+    with pytest.raises(Exception, match="rcnn systolic EP: bad provider option") as info:
+        systolic.session(float_model, **options)
+    assert message in str(info.value)
+    # The process goes on, and a good session works after the failed one.
+    s = systolic.session(float_model, mode=0)
+    assert s.run(None, _inputs(1)[0])[0].shape == (1, 10)
+
+
+def test_unknown_option_key_is_refused(systolic: Any, float_model: Path) -> None:
+    so = ort.SessionOptions()
+    so.add_provider_for_devices([systolic.ep_device()], {"exection": "2"})
+    with pytest.raises(Exception, match="rcnn systolic EP: bad provider option: unknown option 'exection'"):
+        ort.InferenceSession(str(float_model), so, enable_fallback=0)
+
+
+def test_float_model_stays_on_the_cpu_ep(systolic: Any, float_model: Path) -> None:
+    s = systolic.session(float_model, mode=2)
+    feeds = _inputs(1)[0]
+    np.testing.assert_array_equal(s.run(None, feeds)[0], _cpu(float_model).run(None, feeds)[0])
+    r = systolic.report(s)
+    assert r["summary"]["nodes_on_accelerator"] == 0 and r["summary"]["compiled_nodes"] == 0
+    convs = [n for n in r["nodes"] if n["op"] == "Conv"]
+    assert convs and all("float Conv" in n["reason"] for n in convs)
+    assert r["total"]["calls"] == 0
+
+
+# ---- QOperator: bit-exact ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("uint8", [False, True], ids=["int8", "uint8_activations"])
+@pytest.mark.parametrize("mode", MODES)
+def test_qoperator_resnet_bit_exact(systolic: Any, float_model: Path, uint8: bool, mode: int) -> None:
+    model = _qoperator(float_model, uint8)
+    s = systolic.session(model, mode=mode)
+    names = {n["name"] for n in systolic.report(s)["nodes"] if n["placement"] == "accelerator"}
+    ref = _cpu(_resadd_reference(model, names), ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    for feeds in _inputs():
+        _assert_equal(ref.run(None, feeds), s.run(None, feeds), f"mode {mode}")
+    r = systolic.report(s)
+    assert r["summary"]["accelerator_mac_fraction"] == 1.0
+    placed = {n["op"] for n in r["nodes"] if n["placement"] == "accelerator"}
+    assert {"QLinearConv", "QLinearMatMul"} <= placed
+    if not uint8:  # this model's adds have scale ratios <= 1: the accelerator's resadd runs them
+        assert "QLinearAdd" in placed
+    assert r["runs"] == len(_inputs()) and r["compiled_node_runs"] == len(_inputs()) * r["summary"]["compiled_nodes"]
+    assert r["total"]["macs"] == r["summary"]["macs_accelerator"] * len(_inputs())
+    assert (r["total"]["cycles"] > 0) == (mode != 0)
+
+
+def test_threads_do_not_change_results(systolic: Any, float_model: Path) -> None:
+    model = _qoperator(float_model, False)
+    one, two = systolic.session(model, mode=2, threads=1), systolic.session(model, mode=2, threads=2)
+    for feeds in _inputs():
+        _assert_equal(one.run(None, feeds), two.run(None, feeds), "threads 1 vs 2")
+    assert systolic.report(two)["threads"] == 2
+
+
+def test_qlinearadd_within_one_lsb(systolic: Any, tmp_path: Path) -> None:
+    shape = [1, 8, 6, 6]
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(np.float32(v), k) for k, v in (("as", 0.05), ("bs", 0.04), ("cs", 0.07))]
+    inits += [numpy_helper.from_array(np.int8(0), k) for k in ("az", "bz", "cz")]
+    nodes = [helper.make_node("QLinearAdd", ["a", "as", "az", "b", "bs", "bz", "cs", "cz"], ["c"], name="add",
+                              domain="com.microsoft")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, TensorProto.INT8, shape) for n in "ab"],
+                              [helper.make_tensor_value_info("c", TensorProto.INT8, shape)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)], ir_version=8)
+    path = tmp_path / "add.onnx"
+    onnx.save(model, str(path))
+    feeds = {n: rng.integers(-128, 128, shape).astype(np.int8) for n in "ab"}
+    want = _cpu(path).run(None, feeds)[0].astype(np.int32)
+    for mode in MODES:
+        s = systolic.session(path, mode=mode)
+        got = s.run(None, feeds)[0].astype(np.int32)
+        assert np.abs(got - want).max() <= 1
+        assert systolic.report(s)["summary"]["nodes_on_accelerator"] == 1
+
+
+def test_uint8_conv_is_exact_integer_arithmetic(systolic: Any, tmp_path: Path) -> None:
+    """uint8 activations (zero point 7), full-range int8 weights, padding: the EP equals exact integer math
+    (NumPy), in every mode (ORT's CPU EP may not on x86 without VNNI, see _qoperator)."""
+    rng = np.random.default_rng(5)
+    w = rng.integers(-127, 128, (6, 3, 3, 3)).astype(np.int8)
+    b = rng.integers(-3000, 3000, 6).astype(np.int32)
+    xs, xz, ws, ys, yz = np.float32(0.02), np.uint8(7), np.float32(0.003), np.float32(0.05), np.uint8(100)
+    inits = [numpy_helper.from_array(v, k) for k, v in
+             (("xs", xs), ("xz", xz), ("w", w), ("ws", ws), ("wz", np.int8(0)), ("ys", ys), ("yz", yz), ("b", b))]
+    node = helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], ["y"], name="conv",
+                            pads=[1, 1, 1, 1], strides=[2, 2])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 3, 9, 9])],
+                              [helper.make_tensor_value_info("y", TensorProto.UINT8, None)], inits)
+    path = tmp_path / "conv.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    x = rng.integers(0, 256, (1, 3, 9, 9)).astype(np.uint8)
+    xp = np.pad(x.astype(np.int64) - int(xz), ((0, 0), (0, 0), (1, 1), (1, 1)))  # ONNX pads with the zero point
+    acc = np.zeros((6, 5, 5), np.int64) + b[:, None, None]
+    for kh in range(3):
+        for kw in range(3):
+            acc += np.einsum("chw,oc->ohw", xp[0, :, kh:kh + 9:2, kw:kw + 9:2], w[:, :, kh, kw].astype(np.int64))
+    mult = np.float32(xs * ws) / ys
+    want = np.clip(np.rint(acc.astype(np.float32) * mult) + int(yz), 0, 255).astype(np.uint8)[None]
+    for mode in MODES:
+        np.testing.assert_array_equal(systolic.session(path, mode=mode).run(None, {"x": x})[0], want)
+
+
+# ---- QDQ (quantize_static) ---------------------------------------------------------------------------------------
+
+
+def _check_qdq(systolic: Any, model: Path) -> dict[str, Any]:
+    q = _with_quantized_output(model)
+    cpu = _cpu(q)
+    results: dict[int, list[list[np.ndarray]]] = {}
+    for mode in MODES:
+        s = systolic.session(q, mode=mode)
+        results[mode] = [s.run(None, feeds) for feeds in _inputs()]
+        report = systolic.report(s)
+    for mode in MODES[1:]:
+        for a, b in zip(results[0], results[mode], strict=True):
+            _assert_equal(a, b, f"mode 0 vs mode {mode}")
+    basic = _cpu(q, ort.GraphOptimizationLevel.ORT_ENABLE_BASIC)
+    for feeds, got in zip(_inputs(), results[0], strict=True):
+        want = cpu.run(None, feeds)
+        for w, g in zip(want, got, strict=True):
+            if w.dtype in (np.int8, np.uint8):
+                assert np.abs(w.astype(np.int32) - g.astype(np.int32)).max() <= 1
+        # ORT without its QDQ fusions (DequantizeLinear -> float op -> QuantizeLinear) agrees bit for bit here.
+        _assert_equal(basic.run(None, feeds), got, "vs ORT_ENABLE_BASIC")
+    return report
+
+
+def test_qdq_quantize_static_defaults(systolic: Any, float_model: Path) -> None:
+    report = _check_qdq(systolic, _quantize(float_model, "qdq_default"))
+    assert report["summary"]["accelerator_mac_fraction"] >= 0.95, report["summary"]
+    units = [n["unit"] for n in report["nodes"] if n["placement"] == "accelerator" and n["op"] == "Conv"]
+    assert units and all("qdq" in u for u in units)
+
+
+def test_qdq_per_channel_uint8(systolic: Any, float_model: Path) -> None:
+    from onnxruntime.quantization import QuantType
+
+    model = _quantize(float_model, "qdq_pc_u8", per_channel=True, activation_type=QuantType.QUInt8,
+                      reduce_range=True)
+    report = _check_qdq(systolic, model)
+    assert report["summary"]["accelerator_mac_fraction"] >= 0.95, report["summary"]
+    units = [n["unit"] for n in report["nodes"] if n["placement"] == "accelerator" and n["op"] == "Conv"]
+    assert any("per-channel" in u and "uint8" in u for u in units), units
+
+
+# ---- the report ----------------------------------------------------------------------------------------------------
+
+
+def test_report_file_written_at_session_end(systolic: Any, float_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    s = systolic.session(_qoperator(float_model, False), mode=2, report_file=out)
+    s.run(None, _inputs(1)[0])
+    del s
+    gc.collect()
+    data = json.loads(out.read_text())
+    assert data["ep"] == systolic.EP_NAME and data["mode"] == "ws" and data["runs"] == 1
+    assert data["total"]["cycles"] > 0
+    assert not list(tmp_path.glob("report.json.tmp*"))
