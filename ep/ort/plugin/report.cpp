@@ -6,24 +6,11 @@
 
 #include <unistd.h>
 
+#include "json_text.h"
+
 namespace rcnn::ep {
 
-std::string json_quote(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
+using ort::json_quote;
 
 namespace {
 
@@ -109,7 +96,9 @@ std::string Report::json() const {
     }
     nodes += "}";
     if (d.macs < 0) {
-      if (d.macs == -1 && !d.op.empty() && (d.op.find("Conv") != std::string::npos || d.op.find("MatMul") != std::string::npos || d.op == "Gemm")) ++unknown;
+      const bool mac_op = d.op.find("Conv") != std::string::npos || d.op.find("MatMul") != std::string::npos ||
+                          d.op == "Gemm";
+      if (d.macs == -1 && mac_op) ++unknown;
       continue;
     }
     (d.accelerator ? acc : cpu) += d.macs;
@@ -120,7 +109,8 @@ std::string Report::json() const {
          ", \"compiled_nodes\": " + std::to_string(chains_) + ", \"macs_accelerator\": " + std::to_string(acc) +
          ", \"macs_cpu\": " + std::to_string(cpu) + ", \"mac_ops_with_unknown_shapes\": " + std::to_string(unknown);
   char frac[32];
-  std::snprintf(frac, sizeof frac, "%.6f", acc + cpu > 0 ? static_cast<double>(acc) / static_cast<double>(acc + cpu) : 0.0);
+  const double fraction = acc + cpu > 0 ? static_cast<double>(acc) / static_cast<double>(acc + cpu) : 0.0;
+  std::snprintf(frac, sizeof frac, "%.6f", fraction);
   out += std::string(", \"accelerator_mac_fraction\": ") + frac + "}";
   out += ", \"runs\": " + std::to_string(runs_) + ", \"compiled_node_runs\": " + std::to_string(node_runs_);
   systolic::Counters total;

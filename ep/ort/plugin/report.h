@@ -51,6 +51,4 @@ std::string report_json(const char* id);
 // file). Returns false on failure.
 bool write_file_atomically(const std::string& path, const std::string& text);
 
-std::string json_quote(const std::string& text);
-
 }  // namespace rcnn::ep

@@ -2,27 +2,12 @@
 
 #include <cstdio>
 
+#include "json_text.h"
+
 namespace rcnn::ort {
 namespace {
 
-std::string quote(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-std::string field(const char* key, const std::string& json_value) { return quote(key) + ": " + json_value; }
+std::string field(const char* key, const std::string& json_value) { return json_quote(key) + ": " + json_value; }
 std::string field(const char* key, uint64_t value) { return field(key, std::to_string(value)); }
 std::string field(const char* key, int64_t value) { return field(key, std::to_string(value)); }
 
@@ -31,7 +16,7 @@ std::string counters_json(const systolic::Counters& c, const char* elem = nullpt
   std::string out = "{";
   const char* separator = "";
   if (elem != nullptr) {
-    out += field("elem", quote(elem));
+    out += field("elem", json_quote(elem));
     separator = ", ";
   }
 #define RCNN_SYSTOLIC_COUNTER(name, meaning) \
@@ -45,10 +30,11 @@ std::string counters_json(const systolic::Counters& c, const char* elem = nullpt
 }
 
 std::string config_json(const systolic::AcceleratorConfig& cfg) {
-  return "{" + field("description", quote(cfg.describe())) + ", " + field("dim", cfg.dim) + ", " +
+  return "{" + field("description", json_quote(cfg.describe())) + ", " + field("dim", cfg.dim) + ", " +
          field("sp_banks", cfg.sp_banks) + ", " + field("sp_bank_rows", cfg.sp_bank_rows) + ", " +
-         field("acc_rows", cfg.acc_rows) + ", " + field("dataflow", quote(systolic::mode_name(cfg.dataflow))) + ", " +
-         field("elem", quote(systolic::elem_name(cfg.elem))) + ", " +
+         field("acc_rows", cfg.acc_rows) + ", " +
+         field("dataflow", json_quote(systolic::mode_name(cfg.dataflow))) + ", " +
+         field("elem", json_quote(systolic::elem_name(cfg.elem))) + ", " +
          field("dma_bytes_per_cycle", cfg.dma_bytes_per_cycle) + "}";
 }
 
@@ -64,10 +50,10 @@ std::string stats_json(const Registration& reg) {
     total += c;
     ops += (k ? ", " : "") + field(op_kind_name(kind), counters_json(c, systolic::elem_name(op_kind_elem(kind))));
   }
-  return "{" + field("library", quote("rcnn_systolic_ops")) + ", " + field("registration", reg.id()) + ", " +
+  return "{" + field("library", json_quote("rcnn_systolic_ops")) + ", " + field("registration", reg.id()) + ", " +
          field("config", config_json(s.config)) + ", " + field("fallback_config", config_json(s.fallback)) + ", " +
          field("execution", s.execution < 0 ? std::string("null") : std::to_string(s.execution)) + ", " +
-         field("mode", quote(systolic::mode_name(s.mode))) + ", " + field("threads", int64_t{s.threads}) + ", " +
+         field("mode", json_quote(systolic::mode_name(s.mode))) + ", " + field("threads", int64_t{s.threads}) + ", " +
          field("ops", "{" + ops + "}") + ", " + field("total", counters_json(total)) + "}";
 }
 
