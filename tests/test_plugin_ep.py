@@ -38,7 +38,7 @@ SIZE = 32
 def systolic() -> Any:
     path = paths.host_ep_library()
     if path is None or not path.is_file():
-        pytest.skip("librcnn_systolic_ep.so is not built (needs ORT >= 1.23 headers; set RCNN_EP_LIB)")
+        pytest.fail("librcnn_systolic_ep.so is not built: run ./setup.sh (or set RCNN_EP_LIB)")
     import rcnn.systolic
 
     rcnn.systolic.register()

@@ -1,6 +1,7 @@
 #include "args.h"
 
 #include <charconv>
+#include <filesystem>
 #include <set>
 #include <string_view>
 
@@ -69,6 +70,12 @@ const FlagSpec kFlags[] = {
     {'\0', "threads", true, false,
      [](Options& o, const std::string& v) { o.threads = parse_int("--threads", v, 1, 1024); }},
     {'\0', "custom-op-lib", true, true, [](Options& o, const std::string& v) { o.custom_op_libs.push_back(v); }},
+    // Absolute: ORT resolves a relative library path against its own folder, not the working directory.
+    {'\0', "ep-lib", true, false,
+     [](Options& o, const std::string& v) {
+       if (v.empty()) throw UsageError("--ep-lib needs a library path");
+       o.ep_lib = std::filesystem::absolute(v).string();
+     }},
     {'\0', "systolic-config", true, false, [](Options& o, const std::string& v) { o.systolic_config = v; }},
     // Range checked loosely here; the library says which dims the accelerator model accepts.
     {'\0', "dim", true, false, [](Options& o, const std::string& v) { o.dim = parse_int("--dim", v, 1, 65536); }},
@@ -178,6 +185,9 @@ Session:
   -d, --log-severity N     ORT log severity 0 verbose | 1 info | 2 warning | 3 error | 4 fatal (default 3)
       --threads N          intra-op threads, also the accelerator library's pool (default 1)
       --custom-op-lib PATH custom-op shared library to register (repeatable)
+      --ep-lib PATH        the Systolic plugin execution provider (librcnn_systolic_ep.so, ORT >= 1.23) to
+                           register and append before the CPU EP; it claims the quantized nodes it can run and
+                           takes -x, --threads, --systolic-config and --dim as provider options
       --session-config K=V ONNX Runtime session config entry (repeatable; set before the libraries are
                            registered, overrides the systolic.* entries below)
   -s, --save-optimized P   save the optimized graph to P (default: not saved)
@@ -190,7 +200,9 @@ Accelerator (the rcnn.systolic custom-op library, librcnn_systolic_ops.so, reads
       --dim N              systolic array size, overriding the config's dim: systolic.dim
   After the runs, every --custom-op-lib that exports RcnnSystolicStats gets a config line and a per-op-type
   counters table (calls, MACs, tiles, mvin/mvout KiB, estimated cycles; totals over all runs); with -o, the
-  first such library's statistics also go to outputs.json under "systolic".
+  first such library's statistics also go to outputs.json under "systolic". With --ep-lib, the EP's placement
+  (nodes and MACs on the accelerator) and estimated cycles are printed, and its report goes to outputs.json under
+  "systolic_ep".
 
 Run and output:
   -r, --repeat N           run inference N times; prints each time, min and median (default 1)

@@ -23,6 +23,7 @@ struct Options {
   std::optional<std::string> output_dir;
   int threads = 1;                           // also the custom-op libraries' pool (systolic.threads)
   std::vector<std::string> custom_op_libs;
+  std::optional<std::string> ep_lib;           // --ep-lib PATH: the Systolic plugin EP library to register
   std::optional<std::string> systolic_config;  // --systolic-config FILE: its text goes to systolic.config
   std::optional<int> dim;                      // --dim N: systolic.dim
   std::vector<std::pair<std::string, std::string>> session_config;  // --session-config KEY=VALUE, in order

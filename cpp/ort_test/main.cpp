@@ -18,6 +18,7 @@
 #include "output_dir.h"
 #include "report.h"
 #include "run_summary.h"
+#include "session_config.h"
 #include "session_setup.h"
 #include "size_limits.h"
 #include "systolic_query.h"
@@ -86,6 +87,12 @@ void report_accelerators(const Options& options, const Ort::SessionOptions& sess
     print_systolic_stats(std::cout, stats, options.repeat);
     if (!summary.systolic_json) summary.systolic_json = stats.json;
   }
+  if (options.ep_lib) {
+    const std::optional<std::string> report = query_systolic_ep_report(*options.ep_lib, kSystolicEpReportId);
+    if (!report) throw std::runtime_error("--ep-lib " + *options.ep_lib + " kept no report for this session");
+    print_systolic_ep_report(std::cout, *report, *options.ep_lib);
+    summary.systolic_ep_json = report;
+  }
 }
 
 int run(const Options& options, const Limits& limits) {
@@ -108,7 +115,7 @@ int run(const Options& options, const Limits& limits) {
   print_options(std::cout, options);
   if (options.preprocess && !options.image) std::cout << "Note: -p has no effect without -i\n";
 
-  const Ort::SessionOptions session_options = make_session_options(options);
+  const Ort::SessionOptions session_options = make_session_options(options, env);
   const auto start = std::chrono::steady_clock::now();
   Ort::Session session(env, options.model.c_str(), session_options);
   summary.session_create_ms = elapsed_ms(start);

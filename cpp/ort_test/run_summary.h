@@ -19,6 +19,7 @@ struct RunSummary {
   double session_create_ms = 0.0;
   std::vector<double> inference_ms;          // one per run, at least one
   std::optional<std::string> systolic_json;  // a custom-op library's RcnnSystolicStats document, if any
+  std::optional<std::string> systolic_ep_json;  // the plugin EP's report (--ep-lib), if any
 };
 
 }  // namespace ort_test

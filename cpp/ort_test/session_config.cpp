@@ -28,9 +28,21 @@ std::vector<std::pair<std::string, std::string>> session_config_entries(const Op
     set(entries, kSystolicConfigKey, std::string(bytes.begin(), bytes.end()));
   }
   if (options.dim) set(entries, kDimConfigKey, std::to_string(*options.dim));
-  if (!options.custom_op_libs.empty() && options.threads > 1) set(entries, kAllowSpinningKey, "0");
+  const bool accelerator_pool = !options.custom_op_libs.empty() || options.ep_lib;
+  if (accelerator_pool && options.threads > 1) set(entries, kAllowSpinningKey, "0");
   for (const auto& [key, value] : options.session_config) set(entries, key, value);
   return entries;
+}
+
+std::unordered_map<std::string, std::string> systolic_ep_options(const Options& options) {
+  std::unordered_map<std::string, std::string> ep;
+  for (const auto& [key, value] : session_config_entries(options)) {
+    // The custom-op library's systolic.* entries, under the EP's own option names.
+    const std::string prefix = "systolic.";
+    if (key.compare(0, prefix.size(), prefix) == 0) ep[key.substr(prefix.size())] = value;
+  }
+  ep["report_id"] = kSystolicEpReportId;
+  return ep;
 }
 
 }  // namespace ort_test

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -23,5 +24,14 @@ constexpr const char* kAllowSpinningKey = "session.intra_op.allow_spinning";
 // Each key once, in the order first set. Reads the --systolic-config file (std::runtime_error naming it if it
 // cannot be read).
 std::vector<std::pair<std::string, std::string>> session_config_entries(const Options& options);
+
+// The Systolic plugin EP's registration name, device name, and the report id ort_test gives it.
+constexpr const char* kSystolicEpRegistration = "rcnn_systolic_ep";
+constexpr const char* kSystolicEpName = "SystolicExecutionProvider";
+constexpr const char* kSystolicEpReportId = "ort_test";
+
+// Provider options of the plugin EP (--ep-lib): the systolic.* entries above without their prefix (execution,
+// threads, config, dim; --session-config systolic.X=V wins as for the library) plus report_id.
+std::unordered_map<std::string, std::string> systolic_ep_options(const Options& options);
 
 }  // namespace ort_test

@@ -1,5 +1,9 @@
 #include "session_setup.h"
 
+#include <stdexcept>
+#include <string>
+#include <vector>
+
 #include "session_config.h"
 
 namespace ort_test {
@@ -38,9 +42,23 @@ IoSpec make_spec(std::string name, const Ort::TypeInfo& type_info) {
   return spec;
 }
 
+// The EP goes first, so it sees the graph before the CPU EP takes what is left.
+void append_systolic_ep(const std::string& library, const Options& options, Ort::Env& env,
+                        Ort::SessionOptions& session_options) {
+  env.RegisterExecutionProviderLibrary(kSystolicEpRegistration, library);
+  std::vector<Ort::ConstEpDevice> devices;
+  for (const Ort::ConstEpDevice& device : env.GetEpDevices()) {
+    if (std::string(device.EpName()) == kSystolicEpName) devices.push_back(device);
+  }
+  if (devices.empty()) {
+    throw std::runtime_error("--ep-lib " + library + " registered no " + kSystolicEpName + " device");
+  }
+  session_options.AppendExecutionProvider_V2(env, {devices.front()}, systolic_ep_options(options));
+}
+
 }  // namespace
 
-Ort::SessionOptions make_session_options(const Options& options) {
+Ort::SessionOptions make_session_options(const Options& options, Ort::Env& env) {
   Ort::SessionOptions session_options;
   session_options.SetIntraOpNumThreads(options.threads);
   session_options.SetGraphOptimizationLevel(static_cast<GraphOptimizationLevel>(options.optimization_level));
@@ -54,6 +72,7 @@ Ort::SessionOptions make_session_options(const Options& options) {
   for (const std::string& library : options.custom_op_libs) {
     session_options.RegisterCustomOpsLibrary(library.c_str());
   }
+  if (options.ep_lib) append_systolic_ep(*options.ep_lib, options, env, session_options);
   return session_options;
 }
 

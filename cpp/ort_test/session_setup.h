@@ -13,7 +13,8 @@
 
 namespace ort_test {
 
-Ort::SessionOptions make_session_options(const Options& options);
+// Registers the --ep-lib library with `env` and appends its device, so `env` must outlive the session.
+Ort::SessionOptions make_session_options(const Options& options, Ort::Env& env);
 
 std::vector<IoSpec> read_input_specs(const Ort::Session& session);
 std::vector<IoSpec> read_output_specs(const Ort::Session& session);

@@ -3,31 +3,45 @@
 #include <dlfcn.h>
 
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 
 #include "rcnn/systolic_ops.h"
 
 namespace ort_test {
+namespace {
 
-std::optional<std::string> query_systolic_stats(const std::string& library, const OrtSessionOptions* options) {
-  // RTLD_NOLOAD: only a library that is already loaded (by ORT's RegisterCustomOpsLibrary) is returned.
-  void* handle = dlopen(library.c_str(), RTLD_NOW | RTLD_NOLOAD);
-  if (handle == nullptr) return std::nullopt;
-  struct Close {
-    void* handle;
-    ~Close() { dlclose(handle); }  // drops the reference NOLOAD added
-  } close{handle};
-  void* symbol = dlsym(handle, "RcnnSystolicStats");
-  if (symbol == nullptr) return std::nullopt;
-  RcnnSystolicStatsFn stats_fn = nullptr;
-  static_assert(sizeof stats_fn == sizeof symbol, "function and object pointers differ in size");
-  std::memcpy(&stats_fn, &symbol, sizeof stats_fn);  // POSIX guarantees this conversion works
+// The library ONNX Runtime already loaded (RTLD_NOLOAD: never a second copy), closed again on destruction.
+class LoadedLibrary {
+ public:
+  explicit LoadedLibrary(const std::string& path) : handle_(dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD)) {}
+  ~LoadedLibrary() {
+    if (handle_ != nullptr) dlclose(handle_);  // drops the reference NOLOAD added
+  }
+  LoadedLibrary(const LoadedLibrary&) = delete;
+  LoadedLibrary& operator=(const LoadedLibrary&) = delete;
 
+  // The exported function `name` as a pointer of type Fn, or null.
+  template <typename Fn>
+  Fn function(const char* name) const {
+    void* symbol = handle_ != nullptr ? dlsym(handle_, name) : nullptr;
+    Fn fn = nullptr;
+    static_assert(sizeof fn == sizeof symbol, "function and object pointers differ in size");
+    std::memcpy(&fn, &symbol, sizeof fn);  // POSIX guarantees this conversion works
+    return fn;
+  }
+
+ private:
+  void* handle_;
+};
+
+// Both libraries' JSON ABIs: fill(buf, len) returns the full length, -1 for "nothing", < -1 for an error.
+std::optional<std::string> read_json(const std::function<int(char*, size_t)>& fill, const std::string& what) {
   std::string json;
   for (int attempt = 0; attempt < 4; ++attempt) {  // counters may grow between the sizing call and the copy
-    const int length = stats_fn(options, json.empty() ? nullptr : json.data(), json.size());
+    const int length = fill(json.empty() ? nullptr : json.data(), json.size());
     if (length == -1) return std::nullopt;
-    if (length < 0) throw std::runtime_error("custom-op library '" + library + "' failed to report statistics");
+    if (length < 0) throw std::runtime_error(what + " failed to report statistics");
     const size_t needed = static_cast<size_t>(length);
     if (needed < json.size()) {
       json.resize(needed);  // drop the NUL and the spare room
@@ -35,7 +49,27 @@ std::optional<std::string> query_systolic_stats(const std::string& library, cons
     }
     json.assign(needed + 1, '\0');
   }
-  throw std::runtime_error("custom-op library '" + library + "' kept changing its statistics' size");
+  throw std::runtime_error(what + " kept changing its statistics' size");
+}
+
+using EpReportFn = int (*)(const char* report_id, char* buf, size_t len);
+
+}  // namespace
+
+std::optional<std::string> query_systolic_stats(const std::string& library, const OrtSessionOptions* options) {
+  const LoadedLibrary loaded(library);
+  const auto stats_fn = loaded.function<RcnnSystolicStatsFn>("RcnnSystolicStats");
+  if (stats_fn == nullptr) return std::nullopt;
+  return read_json([&](char* buf, size_t len) { return stats_fn(options, buf, len); },
+                   "custom-op library '" + library + "'");
+}
+
+std::optional<std::string> query_systolic_ep_report(const std::string& library, const char* report_id) {
+  const LoadedLibrary loaded(library);
+  const auto report_fn = loaded.function<EpReportFn>("RcnnSystolicEpReport");
+  if (report_fn == nullptr) return std::nullopt;
+  return read_json([&](char* buf, size_t len) { return report_fn(report_id, buf, len); },
+                   "EP library '" + library + "'");
 }
 
 }  // namespace ort_test

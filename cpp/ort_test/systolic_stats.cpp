@@ -115,4 +115,34 @@ void print_systolic_stats(std::ostream& out, const SystolicStats& stats, int run
   if (used > 1) print_row(out, stats.total);
 }
 
+void print_systolic_ep_report(std::ostream& out, const std::string& json, const std::string& library) {
+  try {
+    const JsonValue doc = parse_json(json);
+    const JsonValue& summary = member(doc, "summary", JsonValue::Kind::Object, "");
+    const uint64_t acc = counter(summary, "macs_accelerator", "summary.");
+    const uint64_t cpu = counter(summary, "macs_cpu", "summary.");
+    const double percent = acc + cpu > 0 ? 100.0 * static_cast<double>(acc) / static_cast<double>(acc + cpu) : 0.0;
+    char share[32];
+    std::snprintf(share, sizeof share, "%.1f", percent);
+    out << "Systolic EP: " << counter(summary, "nodes_on_accelerator", "summary.") << " of "
+        << counter(summary, "nodes", "summary.") << " nodes in " << counter(summary, "compiled_nodes", "summary.")
+        << " compiled node(s); " << acc << " of " << (acc + cpu) << " MACs on the accelerator (" << share << " %)\n";
+    for (const JsonValue& node : member(doc, "nodes", JsonValue::Kind::Array, "").items) {
+      const JsonValue* placement = node.find("placement");
+      const JsonValue* reason = node.find("reason");
+      if (placement == nullptr || placement->text != "cpu" || reason == nullptr) continue;
+      const JsonValue* name = node.find("name");
+      const JsonValue* op = node.find("op");
+      out << "  on the CPU: " << (name ? name->text : "?") << " (" << (op ? op->text : "?") << "): " << reason->text
+          << "\n";
+    }
+    const JsonValue& total = member(doc, "total", JsonValue::Kind::Object, "");
+    out << "Systolic EP: " << counter(total, "calls", "total.") << " accelerator op calls, "
+        << counter(total, "macs", "total.") << " MACs, estimated cycles " << counter(total, "cycles", "total.") << " (all runs)\n";
+  } catch (const std::exception& e) {
+    throw std::runtime_error("EP library '" + library + "' returned an unusable report: " + e.what());
+  }
+}
+
 }  // namespace ort_test
+

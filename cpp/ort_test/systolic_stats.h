@@ -43,4 +43,9 @@ SystolicStats parse_systolic_stats(const std::string& json, const std::string& l
 // "no rcnn.systolic op ran" when none did.
 void print_systolic_stats(std::ostream& out, const SystolicStats& stats, int runs);
 
+// The plugin EP's report (ep/ort/plugin/README.md): placement in nodes and MACs, every node left on the CPU with
+// its reason, and the accelerator's estimated cycles over all runs. Throws std::runtime_error naming `library` when
+// the document lacks what is printed.
+void print_systolic_ep_report(std::ostream& out, const std::string& json, const std::string& library);
+
 }  // namespace ort_test

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "args.h"
@@ -36,6 +37,22 @@ void no_spinning_when_a_library_shares_the_cores(test::Checker& t) {
   const Entries user = session_config_entries(parse({"-m", "m", "--threads", "2", "--custom-op-lib", "l.so",
                                                      "--session-config", "session.intra_op.allow_spinning=1"}));
   CHECK_EQ(user.back().second, std::string("1"));
+}
+
+void ep_options_are_the_systolic_entries(test::Checker& t) {
+  using Map = std::unordered_map<std::string, std::string>;
+  const Options o = parse({"-m", "m", "-x", "2", "--threads", "2", "--dim", "8", "--ep-lib", "ep.so",
+                           "--session-config", "systolic.execution=1", "--session-config", "other=a"});
+  CHECK((systolic_ep_options(o) ==
+         Map{{"execution", "1"}, {"threads", "2"}, {"dim", "8"}, {"report_id", kSystolicEpReportId}}));
+  // The EP's kernels share the cores with ORT's intra-op pool as the custom-op library's do.
+  CHECK_EQ(session_config_entries(o).back().first, std::string("other"));
+  bool spinning_off = false;
+  for (const auto& [key, value] : session_config_entries(o)) {
+    spinning_off = spinning_off || (key == "session.intra_op.allow_spinning" && value == "0");
+  }
+  CHECK(spinning_off);
+  CHECK(o.ep_lib && o.ep_lib->front() == '/');  // made absolute: ORT resolves relative paths against itself
 }
 
 void overrides_keep_one_entry_per_key(test::Checker& t) {
@@ -73,6 +90,7 @@ int main(int argc, char** argv) {
   return test::run_tests("session_config",
                          {{"defaults", defaults},
                           {"overrides_keep_one_entry_per_key", overrides_keep_one_entry_per_key},
+                          {"ep_options_are_the_systolic_entries", ep_options_are_the_systolic_entries},
                           {"no_spinning_when_a_library_shares_the_cores", no_spinning_when_a_library_shares_the_cores},
                           {"config_file_text", [&](test::Checker& t) { config_file_text(t, dir); }}});
 }
