@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,15 @@ def run_cli(module: str, *args: str | Path, cwd: Path, timeout: float = 600) -> 
     """python -m <module> args..., as a user types it; output captured."""
     return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def riscv64_ort_version() -> str:
+    """The ONNX Runtime version the riscv64 sysroot holds, from its lock (the one place that pins it): what a
+    run under qemu must report."""
+    lock = (ROOT / "toolchain" / "sysroot.lock").read_text()
+    m = re.search(r"^libonnxruntime[0-9.]+=([0-9.]+)", lock, re.M)
+    assert m, "toolchain/sysroot.lock pins no libonnxruntime"
+    return m.group(1)
 
 
 def only_run_dir(parent: Path) -> Path:

@@ -13,9 +13,9 @@ from rcnn import paths
 from conftest import ROOT
 
 # Targets of the ctest label "threads" (tests/cpp/CMakeLists.txt, tests/cpp/systolic/CMakeLists.txt): building only
-# these keeps the ThreadSanitizer tree to the accelerator model, the custom-op library and ort_test.
-THREAD_TEST_TARGETS = ["systolic_test_matmul", "systolic_test_conv", "systolic_test_resadd", "ort_test",
-                       "rcnn_systolic_ops"]
+# these keeps the ThreadSanitizer tree to the accelerator model, the custom-op library, the plugin EP and ort_test.
+THREAD_TEST_TARGETS = ["systolic_test_matmul", "systolic_test_conv", "systolic_test_resadd",
+                       "systolic_test_quant_forms", "ort_test", "rcnn_systolic_ops", "rcnn_systolic_ep"]
 
 
 def _ctest(build: Path, configure: list[str], targets: list[str] | None = None, label: str | None = None,

@@ -1,8 +1,7 @@
 """The Systolic plugin execution provider (ep/ort/plugin, librcnn_systolic_ep.so) inside the PyPI wheel's ORT.
 
-The library comes from rcnn.paths.host_ep_library(): $RCNN_EP_LIB, pip's rcnn/lib copy, or build/host*/ (it needs
-ORT >= 1.23 headers; while build/sysroot still has 1.21's, build it in build/host-ep against /tmp/sid-sysroot).
-The tests skip when no library is built.
+The library comes from rcnn.paths.host_ep_library(): $RCNN_EP_LIB, pip's rcnn/lib copy (setup.sh builds it against
+the sysroot's ORT >= 1.23 headers), or a by-hand build in build/host/. The tests fail when no library is built.
 
 References:
 - QOperator models: ONNX Runtime's CPU EP on the same model with each com.microsoft QLinearAdd replaced by Gemmini's

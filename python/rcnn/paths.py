@@ -60,16 +60,21 @@ def host_library(name: str = "librcnn_systolic_ops.so") -> Path | None:
 EP_LIBRARY = "librcnn_systolic_ep.so"
 
 
+def riscv64_ep_library() -> Path:
+    """The riscv64 Systolic plugin EP library (ORT >= 1.23 in the sysroot)."""
+    return riscv64_build_dir() / "ep" / "ort" / "plugin" / EP_LIBRARY
+
+
 def host_ep_library() -> Path | None:
     """The host Systolic plugin EP library: $RCNN_EP_LIB, else pip's copy in rcnn/lib, else a by-hand build's.
 
-    The by-hand builds looked at: build/host and build/host-ep (the tree built against ORT >= 1.23 headers).
+    The by-hand build looked at: build/host (configured with the sysroot, whose ORT >= 1.23 headers it needs).
     """
     override = os.environ.get("RCNN_EP_LIB")
     if override:
         return Path(override).resolve()
     candidates = [Path(p) / "lib" / EP_LIBRARY for p in rcnn.__path__]
-    candidates += [build_dir() / tree / "ep" / "ort" / "plugin" / EP_LIBRARY for tree in ("host", "host-ep")]
+    candidates.append(build_dir() / "host" / "ep" / "ort" / "plugin" / EP_LIBRARY)
     return next((c for c in candidates if c.is_file()), None)
 
 

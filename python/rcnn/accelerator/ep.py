@@ -41,8 +41,8 @@ def library_path() -> Path:
         raise RcnnError(
             f"the Systolic plugin EP library ({paths.EP_LIBRARY}) is not built"
             + (f" at RCNN_EP_LIB={path}" if path else "")
-            + ": build it against ONNX Runtime >= 1.23 headers, e.g. `cmake -S . -B build/host-ep -G Ninja "
-            "-DRCNN_SYSROOT=/tmp/sid-sysroot && cmake --build build/host-ep -j2`, or set RCNN_EP_LIB")
+            + f": run {paths.source_root() or '.'}/setup.sh (pip builds it against the sysroot's ONNX Runtime >= 1.23 "
+            "headers), or set RCNN_EP_LIB")
     return path
 
 
