@@ -234,6 +234,8 @@ def test_qoperator_resnet_bit_exact(systolic: Any, float_model: Path, uint8: boo
     assert {"QLinearConv", "QLinearMatMul"} <= placed
     if not uint8:  # this model's adds have scale ratios <= 1: the accelerator's resadd runs them
         assert "QLinearAdd" in placed
+        # quantize_static's symmetric int8 leaves DequantizeLinear -> Relu -> QuantizeLinear between the convs
+        assert {"DequantizeLinear", "Relu", "QuantizeLinear"} <= placed
     assert r["runs"] == len(_inputs()) and r["compiled_node_runs"] == len(_inputs()) * r["summary"]["compiled_nodes"]
     assert r["total"]["macs"] == r["summary"]["macs_accelerator"] * len(_inputs())
     assert (r["total"]["cycles"] > 0) == (mode != 0)
@@ -294,6 +296,40 @@ def test_uint8_conv_is_exact_integer_arithmetic(systolic: Any, tmp_path: Path) -
     want = np.clip(np.rint(acc.astype(np.float32) * mult) + int(yz), 0, 255).astype(np.uint8)[None]
     for mode in MODES:
         np.testing.assert_array_equal(systolic.session(path, mode=mode).run(None, {"x": x})[0], want)
+
+
+@pytest.mark.parametrize("u8", [False, True], ids=["int8", "uint8"])
+@pytest.mark.parametrize("ratio", [0.37, 1.0, 1.7, 2.0, 3.1])  # 2.0: ties, rounded half to even
+def test_requantizing_relu_after_a_conv_is_exact(systolic: Any, tmp_path: Path, ratio: float, u8: bool) -> None:
+    """QLinearConv -> DequantizeLinear -> Relu -> MaxPool -> QuantizeLinear with another scale (what quantize_static's
+    QOperator int8 emits for conv -> relu): the EP takes the chain as one unit and maps the conv's output through a
+    table built with ONNX Runtime's float operations. Every one of the 256 conv output values, every mode: equal to
+    the CPU EP without and with its graph optimizations (which rewrite the float pool into Q/DQ-wrapped int8)."""
+    qt, lo = (TensorProto.UINT8, 0) if u8 else (TensorProto.INT8, -128)
+    dt = np.uint8 if u8 else np.int8
+    x = np.arange(lo, lo + 256).astype(dt).reshape(1, 1, 16, 16)  # the identity conv passes every value through
+    zx, zy, zr = (dt(131), dt(120), dt(3)) if u8 else (dt(-5), dt(0), dt(0))
+    inits = [numpy_helper.from_array(v, k) for k, v in (
+        ("s", np.float32(0.05)), ("zx", zx), ("zy", zy), ("w", np.ones((1, 1, 1, 1), np.int8)),
+        ("ws", np.float32(1.0)), ("wz", np.int8(0)), ("rs", np.float32(0.05 * ratio)), ("zr", zr))]
+    nodes = [helper.make_node("QLinearConv", ["x", "s", "zx", "w", "ws", "wz", "s", "zy"], ["c"], name="conv"),
+             helper.make_node("DequantizeLinear", ["c", "s", "zy"], ["cf"], name="dq"),
+             helper.make_node("Relu", ["cf"], ["r"], name="relu"),
+             helper.make_node("MaxPool", ["r"], ["p"], name="pool", kernel_shape=[2, 2], strides=[1, 1]),
+             helper.make_node("QuantizeLinear", ["p", "rs", "zr"], ["y"], name="q")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", qt, [1, 1, 16, 16])],
+                              [helper.make_tensor_value_info("y", qt, None)], inits)
+    path = tmp_path / "requant.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    wants = [_cpu(path.read_bytes(), level).run(None, {"x": x})[0]
+             for level in (ort.GraphOptimizationLevel.ORT_DISABLE_ALL, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)]
+    np.testing.assert_array_equal(wants[0], wants[1])
+    for mode in MODES:
+        s = systolic.session(path, mode=mode)
+        np.testing.assert_array_equal(s.run(None, {"x": x})[0], wants[0], err_msg=f"mode {mode}")
+        nodes_report = systolic.report(s)["nodes"]
+        assert all(n["placement"] == "accelerator" for n in nodes_report), nodes_report
+        assert "requantized" in nodes_report[0]["unit"]
 
 
 # ---- QDQ (quantize_static) ---------------------------------------------------------------------------------------

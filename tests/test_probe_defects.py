@@ -220,6 +220,7 @@ def test_external_weights_partition_from_any_folder(tmp_path: Path, native: bool
     elsewhere.mkdir()
     env = _env(XDG_CACHE_HOME=str(tmp_path / "cache"))
     flags = ["--native"] if native else []
+    flags += ["--binding", "custom-ops"]  # the offline partition and its cache
     r = _rcnn("rcnn.run", "-m", model, "--input", x, "-o", "runs", "--partition", "on", "--no-build", *flags,
               cwd=elsewhere, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -397,7 +398,7 @@ def test_partition_notes_are_printed_by_run(tmp_path: Path) -> None:
     model.ir_version = 11
     onnx.save(model, str(path))
     x = random_input(tmp_path / "x.pb", (1, 3, 16, 16))
-    r = _rcnn("rcnn.run", "-m", path, "--input", x, "--native", cwd=tmp_path,
+    r = _rcnn("rcnn.run", "-m", path, "--input", x, "--native", "--binding", "custom-ops", cwd=tmp_path,
               env=_env(XDG_CACHE_HOME=str(tmp_path / "cache")))
     assert r.returncode == 0, r.stderr[-2000:]
     assert "note: IR version lowered from 11 to 10" in r.stdout
@@ -410,8 +411,11 @@ def test_float_model_hint_names_a_flag_rcnn_run_has(tmp_path: Path, models: dict
     line = next(ln for ln in r.stdout.splitlines() if ln.startswith("== placement: none"))
     assert "--elem" not in line and "--systolic-config" in line
     r = _rcnn("rcnn.run", "-m", models["fp32"], "--input", x, "--native", "--partition", "on", cwd=tmp_path)
-    _one_line_error(r, "rcnn.run", 1, "no int8 QOperator nodes", "--systolic-config")
+    _one_line_error(r, "rcnn.run", 1, "the Systolic EP placed no node", "--systolic-config")
     assert "--elem" not in r.stderr
+    r = _rcnn("rcnn.run", "-m", models["fp32"], "--input", x, "--native", "--partition", "on", "--binding",
+              "custom-ops", cwd=tmp_path)
+    _one_line_error(r, "rcnn.run", 1, "no int8 QOperator nodes", "--systolic-config")
     r = _rcnn("rcnn.partition", models["fp32"], "--no-cache", cwd=tmp_path)
     _one_line_error(r, "rcnn.partition", 1, "no int8 QOperator nodes", "--elem fp32")
 
@@ -420,8 +424,8 @@ def test_unwritable_cache_runs_anyway_and_says_why(tmp_path: Path, models: dict[
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the cache's parent should be\n")
     x = random_input(tmp_path / "x.pb", (1, 3, 32, 32))
-    r = _rcnn("rcnn.run", "-m", models["int8"], "--input", x, "--native", "-o", tmp_path / "runs", cwd=tmp_path,
-              env=_env(XDG_CACHE_HOME=str(blocker)))
+    r = _rcnn("rcnn.run", "-m", models["int8"], "--input", x, "--native", "-o", tmp_path / "runs",
+              "--binding", "custom-ops", cwd=tmp_path, env=_env(XDG_CACHE_HOME=str(blocker)))
     assert r.returncode == 0, r.stderr[-2000:]
     assert "not written (Not a directory)" in r.stdout and "partitioned model goes to the run directory" in r.stdout
     run_dir = next((tmp_path / "runs").iterdir())
@@ -431,8 +435,8 @@ def test_unwritable_cache_runs_anyway_and_says_why(tmp_path: Path, models: dict[
 
 def test_truncated_runner_binary_is_named_with_the_fix(tmp_path: Path, models: dict[str, Path]) -> None:
     build = tmp_path / "build"
-    runner, library = paths.riscv64_binary(), paths.riscv64_library()
-    for src in (runner, library):
+    runner = paths.riscv64_binary()
+    for src in (runner, paths.riscv64_library(), paths.riscv64_ep_library()):
         dst = build / src.relative_to(paths.build_dir())
         dst.parent.mkdir(parents=True)
         shutil.copy2(src, dst)

@@ -32,8 +32,12 @@ def test_image_run_bit_identical_native_and_qemu(models: dict[str, Path], image:
 def test_runner_flags_reach_the_runner(models: dict[str, Path], tmp_path: Path) -> None:
     x = random_input(tmp_path / "x.pb", (1, 3, 32, 32))
     opt = tmp_path / "optimized.onnx"
-    r = run_cli("rcnn.run", "--native", "-m", models["int8"], "--input", x, "-x", "2", "-O", "1", "-r", "3",
-                "--threads", "2", "-t", "trace", "-s", opt, "-o", tmp_path / "runs", cwd=tmp_path)
+    args = ["--native", "-m", models["int8"], "--input", x, "-x", "2", "-O", "1", "-r", "3", "--threads", "2",
+            "-t", "trace", "-s", opt, "-o", tmp_path / "runs"]
+    r = run_cli("rcnn.run", *args, cwd=tmp_path)
+    # The EP's compiled nodes cannot be serialized by ONNX Runtime: said before anything runs.
+    assert r.returncode == 2 and "--binding custom-ops" in r.stderr and not (tmp_path / "runs").exists()
+    r = run_cli("rcnn.run", *args, "--binding", "custom-ops", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     report, _ = read_outputs(only_run_dir(tmp_path / "runs"))
     assert report["execution"] == 2 and report["graph_optimization_level"] == 1 and report["threads"] == 2

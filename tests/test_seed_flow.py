@@ -47,6 +47,6 @@ def test_seed_flow_on_a_small_mask_rcnn_runs_under_qemu(tmp_path: Path) -> None:
     n = len(outputs["scores"])
     assert outputs["boxes"].shape == (n, 4) and outputs["masks"].shape == (n, 1, 28, 28)
     assert np.isfinite(outputs["boxes"]).all()
-    assert report["systolic"]["total"]["macs"] > 10**9  # the dense network ran on the accelerator
+    assert report["systolic_ep"]["total"]["macs"] > 10**9  # the dense network ran on the accelerator (the EP)
     assert "% of MACs" in out and (run_dir / "annotated.png").is_file()
     assert isinstance(json.loads((run_dir / "detections.json").read_text()), list)

@@ -1,8 +1,12 @@
 #include "systolic_stats.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
+#include <set>
 #include <stdexcept>
 #include <string_view>
+#include <vector>
 
 #include "json_reader.h"
 
@@ -50,6 +54,53 @@ void print_row(std::ostream& out, const SystolicOpCounters& c) {
                 static_cast<unsigned long long>(c.tiles), kib(c.mvin_bytes).c_str(), kib(c.mvout_bytes).c_str(),
                 static_cast<unsigned long long>(c.cycles));
   out << line;
+}
+
+// Nodes the EP left on the CPU. Those that carry MACs (a conv or matmul it declined) one by one, since they are what
+// a user wants on the accelerator; the rest (reshapes, resizes, ...) one line per reason, as there can be thousands.
+void print_cpu_nodes(std::ostream& out, const JsonValue& nodes) {
+  struct Group {
+    size_t count = 0;
+    std::set<std::string> ops;
+  };
+  std::map<std::string, Group> by_reason;
+  std::map<std::string, size_t> no_op;  // op type -> nodes
+  size_t no_op_nodes = 0;
+  for (const JsonValue& node : nodes.items) {
+    const JsonValue* placement = node.find("placement");
+    const JsonValue* reason = node.find("reason");
+    if (placement == nullptr || placement->text != "cpu" || reason == nullptr) continue;
+    const JsonValue* name = node.find("name");
+    const JsonValue* op = node.find("op");
+    const JsonValue* macs = node.find("macs");
+    const std::string op_type = op ? op->text : "?";
+    if (macs != nullptr && macs->kind == JsonValue::Kind::Number) {
+      out << "  on the CPU: " << (name ? name->text : "?") << " (" << op_type << ", " << macs->text
+          << " MACs): " << reason->text << "\n";
+      continue;
+    }
+    if (reason->text == "no accelerator op for " + op_type) {
+      ++no_op[op_type];
+      ++no_op_nodes;
+      continue;
+    }
+    Group& group = by_reason[reason->text];
+    ++group.count;
+    group.ops.insert(op_type);
+  }
+  for (const auto& [reason, group] : by_reason) {
+    std::string ops;
+    for (const std::string& op : group.ops) ops += (ops.empty() ? "" : ", ") + op;
+    out << "  on the CPU: " << group.count << (group.count == 1 ? " node" : " nodes") << " (" << ops
+        << "): " << reason << "\n";
+  }
+  if (no_op_nodes == 0) return;
+  std::vector<std::pair<size_t, std::string>> ranked;
+  for (const auto& [op, count] : no_op) ranked.emplace_back(count, op);
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  out << "  on the CPU: " << no_op_nodes << " nodes of ops the accelerator does not have:";
+  for (size_t k = 0; k < ranked.size(); ++k) out << (k ? ", " : " ") << ranked[k].second << " " << ranked[k].first;
+  out << "\n";
 }
 
 }  // namespace
@@ -127,15 +178,7 @@ void print_systolic_ep_report(std::ostream& out, const std::string& json, const 
     out << "Systolic EP: " << counter(summary, "nodes_on_accelerator", "summary.") << " of "
         << counter(summary, "nodes", "summary.") << " nodes in " << counter(summary, "compiled_nodes", "summary.")
         << " compiled node(s); " << acc << " of " << (acc + cpu) << " MACs on the accelerator (" << share << " %)\n";
-    for (const JsonValue& node : member(doc, "nodes", JsonValue::Kind::Array, "").items) {
-      const JsonValue* placement = node.find("placement");
-      const JsonValue* reason = node.find("reason");
-      if (placement == nullptr || placement->text != "cpu" || reason == nullptr) continue;
-      const JsonValue* name = node.find("name");
-      const JsonValue* op = node.find("op");
-      out << "  on the CPU: " << (name ? name->text : "?") << " (" << (op ? op->text : "?") << "): " << reason->text
-          << "\n";
-    }
+    print_cpu_nodes(out, member(doc, "nodes", JsonValue::Kind::Array, ""));
     const JsonValue& total = member(doc, "total", JsonValue::Kind::Object, "");
     out << "Systolic EP: " << counter(total, "calls", "total.") << " accelerator op calls, "
         << counter(total, "macs", "total.") << " MACs, estimated cycles " << counter(total, "cycles", "total.") << " (all runs)\n";

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rcnn.accelerator.place import PARTITION_CHOICES
+from rcnn.accelerator.place import FLOAT_MODEL_HINT, PARTITION_CHOICES
 from rcnn.accelerator.placement import PlacementReport
 from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
 from rcnn.models.demo import DEMO_IMAGE, DEMO_MODEL
 from rcnn.runtime.preprocess import ALIASES, MODES
 from rcnn.runtime.runner import DEFAULT_SESSION_CONFIG, RunConfig, RunResult
-from rcnn.tools.runmodel import RunRequest, run_model
+from rcnn.tools.runmodel import BINDINGS, RunRequest, run_model
 
 LIST_DETECTIONS = 12  # printed after a run; detections.json has them all
 
@@ -46,7 +46,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("-t", "--trace", default=None, metavar="PREFIX",
                    help="write an ONNX Runtime profiling trace (JSON) with this file prefix (default: no trace)")
     p.add_argument("-s", "--save-optimized", type=Path, default=None, metavar="PATH",
-                   help="save the graph as optimized by ONNX Runtime to PATH (default: not saved)")
+                   help="save the graph as optimized by ONNX Runtime to PATH (default: not saved; needs --binding "
+                        "custom-ops or --partition off)")
     p.add_argument("-o", "--output-dir", type=Path, default=Path("runs"),
                    help="parent directory of the fresh run directory that receives inputs, outputs and logs")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
@@ -54,9 +55,14 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--custom-op-lib", type=Path, action="append", default=[], metavar="SO",
                    help="custom-op library to register (for --native a host .so, else a riscv64 .so)")
     p.add_argument("--partition", choices=PARTITION_CHOICES, default="auto",
-                   help="place int8 conv/matmul/add on the systolic accelerator (python -m rcnn.partition) and run "
-                        "with its custom-op library: auto = when anything can be placed, on = insist, off = run the "
-                        "model as it is on ONNX Runtime's CPU EP")
+                   help="place quantized conv/matmul/add on the systolic accelerator: auto = what the accelerator "
+                        "can run, on = the same but fail when nothing is placed, off = run the model as it is on "
+                        "ONNX Runtime's CPU EP")
+    p.add_argument("--binding", choices=BINDINGS, default="ep",
+                   help="how the accelerator is reached: ep = the Systolic plugin execution provider "
+                        "(librcnn_systolic_ep.so, ONNX Runtime >= 1.23) places nodes when the session is created; "
+                        "custom-ops = the model is rewritten offline (python -m rcnn.partition) into rcnn.systolic "
+                        "custom ops run by librcnn_systolic_ops.so (any ONNX Runtime, e.g. 1.21)")
     p.add_argument("--systolic-config", type=Path, default=None, metavar="FILE",
                    help="accelerator config (TOML subset, like ep/systolic/accelerator.toml; default: that file)")
     p.add_argument("--dim", type=int, default=None, help="systolic array size (default: the config's dim)")
@@ -84,6 +90,9 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         p.error("--threads and --repeat must be ≥ 1")
     if any("=" not in entry or entry.startswith("=") for entry in a.session_config):
         p.error("--session-config takes KEY=VALUE")
+    if a.save_optimized is not None and a.binding == "ep" and a.partition != "off":
+        p.error("-s saves the optimized graph, which ONNX Runtime cannot serialize with the Systolic EP's compiled "
+                "nodes in it: add --binding custom-ops (or --partition off)")
     if a.model is None:
         a.model = DEMO_MODEL
         if a.image is None and not a.input:
@@ -91,11 +100,15 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
 
 
 def print_placement(report: PlacementReport) -> None:
+    if report.placed == 0:
+        print(f"== placement: none ({len(report.nodes)} nodes, none for the {report.elem} accelerator; "
+              f"{FLOAT_MODEL_HINT})")
+        return
     share = report.mac_share
+    how = (f" in {report.compiled_nodes} compiled node(s) of the Systolic EP" if report.compiled_nodes is not None
+           else f", {report.transposes_inserted} transposes inserted" + (" (cached)" if report.from_cache else ""))
     print(f"== placement: {report.placed} of {len(report.nodes)} nodes on the accelerator ({report.elem})"
-          + (f", {100 * share:.1f} % of MACs" if share is not None else "")
-          + f", {report.transposes_inserted} transposes inserted"
-          + (" (cached)" if report.from_cache else ""))
+          + (f", {100 * share:.1f} % of MACs" if share is not None else "") + how)
     for note in report.notes:
         print(f"  note: {note}")
 
@@ -135,14 +148,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                        timeout=a.timeout, qemu_cpu=a.qemu_cpu, build=not a.no_build, echo=not a.quiet,
                        session_config={**DEFAULT_SESSION_CONFIG, **dict(e.split("=", 1) for e in a.session_config)})
     request = RunRequest(model=a.model, image=a.image, inputs=list(a.input), preprocess=a.preprocess,
-                         partition=a.partition, score_threshold=a.score_threshold, classes=a.classes,
+                         partition=a.partition, binding=a.binding, score_threshold=a.score_threshold, classes=a.classes,
                          output_dir=a.output_dir, config=config)
     outcome = run_model(request, on_message=print)
     result, placement, annotated = outcome.result, outcome.placement, outcome.annotated
     print_summary(result, target)
     if placement is not None:
         print_placement(placement)
-    print_systolic(result.report.get("systolic", {}))
+    print_systolic(result.report.get("systolic_ep") or result.report.get("systolic", {}))
     if annotated is not None:
         shown = ", ".join(annotated[:LIST_DETECTIONS]) + (f", … {len(annotated) - LIST_DETECTIONS} more"
                                                            if len(annotated) > LIST_DETECTIONS else "")

@@ -96,7 +96,7 @@ CompiledChain::CompiledChain(std::string name, std::vector<Unit> units, std::vec
       p.w_packed = u.weights;
     }
     if (u.kind != Unit::QAdd)
-      for (float ws : u.w_scales) p.multipliers.push_back(systolic::make_multiplier(x_scale, ws, u.output.scale));
+      for (float ws : u.w_scales) p.multipliers.push_back(systolic::make_multiplier(x_scale, ws, u.op_output().scale));
     u.weights.clear();
     u.weights.shrink_to_fit();
     produced[u.output.name] = u.output.elem;
@@ -161,7 +161,7 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
         a.relu = u.relu;
         a.output = out.data.data();
         a.x_zero_point = static_cast<int8_t>(u.inputs[0].zero_point);
-        a.y_zero_point = u.output.zero_point;
+        a.y_zero_point = u.op_output().zero_point;
         c = systolic::conv2d(config_, mode_, a, opt);
       }
     } else if (u.kind == Unit::QMatMul) {
@@ -188,7 +188,7 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
         a.relu = u.relu;
         a.C = out.data.data();
         a.x_zero_point = static_cast<int8_t>(u.inputs[0].zero_point);
-        a.y_zero_point = u.output.zero_point;
+        a.y_zero_point = u.op_output().zero_point;
         c = systolic::matmul(config_, mode_, a, opt);
       }
     } else {
@@ -208,16 +208,18 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
         r.n = static_cast<int64_t>(out.data.size());
         r.A = a.data.data();
         r.B = b.data.data();
-        r.a_ratio = systolic::make_ratio(u.inputs[0].scale, u.output.scale);
-        r.b_ratio = systolic::make_ratio(u.inputs[1].scale, u.output.scale);
+        r.a_ratio = systolic::make_ratio(u.inputs[0].scale, u.op_output().scale);
+        r.b_ratio = systolic::make_ratio(u.inputs[1].scale, u.op_output().scale);
         r.a_zero_point = static_cast<int8_t>(u.inputs[0].zero_point);
         r.b_zero_point = static_cast<int8_t>(u.inputs[1].zero_point);
-        r.c_zero_point = u.output.zero_point;
+        r.c_zero_point = u.op_output().zero_point;
         r.relu = u.relu;
         r.C = out.data.data();
         c = systolic::resadd(config_, mode_, r, opt);
       }
     }
+    if (u.requant.enabled)  // the float DQ -> Relu -> Q that followed the op, as ONNX Runtime computes it
+      for (int8_t& v : out.data) v = u.requant.table[static_cast<size_t>(v + 128)];
     if (report_) report_->add(u.kind, c);
     bufs[u.output.name] = std::move(out);
   }

@@ -84,6 +84,7 @@ std::string Unit::describe() const {
   if (u8) s += ", uint8";
   if (relu) s += ", relu";
   if (pool.enabled) s += ", maxpool";
+  if (requant.enabled) s += ", requantized";
   return s + ")";
 }
 
@@ -440,8 +441,10 @@ bool qdq_output(const GraphModel& g, int op, Unit& u, Reason& why) {
   return true;
 }
 
-// After a QDQ conv unit: DequantizeLinear -> MaxPool -> QuantizeLinear with the unit's own scale and zero point.
+// After a conv unit: DequantizeLinear -> MaxPool -> QuantizeLinear with the unit's own scale and zero point (QDQ
+// form; also what ONNX Runtime's QDQ propagation makes of a float MaxPool after a requantizing Relu).
 void qdq_pool(const GraphModel& g, Unit& u) {
+  if (u.kind != Unit::QConv || u.pool.enabled) return;
   const int dq_i = g.sole_consumer(u.output.name);
   const NodeInfo* dq = node_at(g, dq_i);
   if (dq == nullptr || !is_op(*dq, "DequantizeLinear")) return;
@@ -461,6 +464,58 @@ void qdq_pool(const GraphModel& g, Unit& u) {
   u.pool = p;
   u.nodes.insert(u.nodes.end(), {dq_i, mp_i, q_i});
   u.output = out;
+}
+
+// ONNX Runtime's float path for one int8-domain value: DequantizeLinear ((q - zp) * scale), Relu, QuantizeLinear
+// (x / scale rounded half to even, plus zp, saturated). A MaxPool in between commutes with it (monotone).
+int8_t requantize(int32_t q, const QTensor& from, bool relu, const QTensor& to) {
+  float x = static_cast<float>(q - from.zero_point) * from.scale;
+  if (relu) x = std::max(x, 0.0f);
+  const float lo = static_cast<float>(-128 - to.zero_point), hi = static_cast<float>(127 - to.zero_point);
+  const float y = std::nearbyint(std::min(std::max(x / to.scale, lo), hi));
+  return static_cast<int8_t>(static_cast<int32_t>(y) + to.zero_point);
+}
+
+// After a unit: DequantizeLinear (its own quantization) -> [Relu] [MaxPool] -> QuantizeLinear, each the sole
+// consumer of the one before (quantize_static's QOperator int8 output puts a float Relu between convs this way).
+void requant_tail(const GraphModel& g, Unit& u) {
+  const int dq_i = g.sole_consumer(u.output.name);
+  const NodeInfo* dq = node_at(g, dq_i);
+  if (u.requant.enabled || dq == nullptr || !is_op(*dq, "DequantizeLinear")) return;
+  QTensor from;
+  Reason why;
+  if (!read_qtensor(g, dq->input(0), dq->input(1), dq->input(2), "requant input", from, why) || !(from == u.output))
+    return;
+  std::vector<int> nodes{dq_i};
+  bool relu = false;
+  systolic::PoolParams pool;
+  for (std::string t = dq->outputs.at(0);;) {
+    const int c = g.sole_consumer(t);
+    const NodeInfo* n = node_at(g, c);
+    if (n == nullptr || n->input(0) != t) return;
+    if (is_op(*n, "Relu") && !relu) {
+      relu = true;
+    } else if (is_op(*n, "MaxPool") && u.kind == Unit::QConv && !u.pool.enabled && !pool.enabled) {
+      if (!pool_params(g, *n, pool, why)) return;
+    } else if (is_op(*n, "QuantizeLinear")) {
+      QTensor to;
+      if (!read_qtensor(g, n->outputs.at(0), n->input(1), n->input(2), "requant output", to, why)) return;
+      const TensorInfo* qt = g.tensor(n->outputs.at(0));
+      if (qt != nullptr && qt->elem != kUndefined && qt->elem != to.elem) return;
+      u.requant.enabled = true;
+      u.requant.from = from;
+      for (int v = -128; v < 128; ++v) u.requant.table[static_cast<size_t>(v + 128)] = requantize(v, from, relu, to);
+      if (pool.enabled) u.pool = pool;
+      nodes.push_back(c);
+      u.nodes.insert(u.nodes.end(), nodes.begin(), nodes.end());
+      u.output = to;
+      return;
+    } else {
+      return;
+    }
+    nodes.push_back(c);
+    t = n->outputs.at(0);
+  }
 }
 
 // After a QOperator unit: int8 Relu (zero point 0) and, for a conv, MaxPool on the quantized tensor.
@@ -504,6 +559,8 @@ std::variant<Unit, std::string> qlinear_conv(const GraphModel& g, int idx, const
   if (!read_bias(g, n.input(8), u.w_dims[0], u, why)) return why;
   if (!check_features(u, rules, why)) return why;
   qop_tail(g, u);
+  requant_tail(g, u);
+  qdq_pool(g, u);
   return u;
 }
 
@@ -526,6 +583,8 @@ std::variant<Unit, std::string> qlinear_matmul(const GraphModel& g, int idx, con
   if (!read_qtensor(g, n.outputs.at(0), n.input(6), n.input(7), "y", u.output, why)) return why;
   if (!check_features(u, rules, why)) return why;
   qop_tail(g, u);
+  requant_tail(g, u);
+  qdq_pool(g, u);
   return u;
 }
 
@@ -569,6 +628,8 @@ std::variant<Unit, std::string> qlinear_add(const GraphModel& g, int idx, const 
   if (!add_shapes(g, n.input(0), n.input(3), why) || !add_ratios(u, why)) return why;
   if (!check_features(u, rules, why)) return why;
   qop_tail(g, u);
+  requant_tail(g, u);
+  qdq_pool(g, u);
   return u;
 }
 
@@ -599,6 +660,8 @@ std::variant<Unit, std::string> qdq_conv(const GraphModel& g, int idx, const Rul
   }
   if (!qdq_output(g, idx, u, why)) return why;
   if (!check_features(u, rules, why)) return why;
+  qdq_pool(g, u);
+  requant_tail(g, u);
   qdq_pool(g, u);
   return u;
 }
@@ -651,6 +714,7 @@ std::variant<Unit, std::string> qdq_matmul(const GraphModel& g, int idx, const R
   }
   if (!qdq_output(g, idx, u, why)) return why;
   if (!check_features(u, rules, why)) return why;
+  requant_tail(g, u);
   return u;
 }
 
@@ -673,6 +737,7 @@ std::variant<Unit, std::string> qdq_add(const GraphModel& g, int idx, const Rule
   if (!add_shapes(g, a.name, b.name, why)) return why;
   if (!qdq_output(g, idx, u, why)) return why;
   if (!add_ratios(u, why) || !check_features(u, rules, why)) return why;
+  requant_tail(g, u);
   return u;
 }
 

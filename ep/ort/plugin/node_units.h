@@ -8,6 +8,7 @@
 // recognize() returns the unit or the reason (one line, for the placement report) the node is declined.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -31,6 +32,15 @@ struct QTensor {
   }
 };
 
+// DequantizeLinear -> [Relu] [MaxPool] -> QuantizeLinear after a unit, with another scale or zero point: ONNX
+// Runtime computes it in float, which is a monotone function of each int8 value, so the accelerator's output goes
+// through a 256-entry table built with the same float operations (exact). `from` is the unit's own quantization.
+struct Requant {
+  bool enabled = false;
+  QTensor from;
+  std::array<int8_t, 256> table{};  // int8 domain in (index v + 128) and out
+};
+
 struct Unit {
   enum Kind { QConv, QMatMul, QAdd };
   Kind kind = QConv;
@@ -50,8 +60,11 @@ struct Unit {
   int64_t group = 1;
   bool relu = false;
   systolic::PoolParams pool;    // fused MaxPool (PoolPadding::Ignore: ONNX semantics)
+  Requant requant;              // output -> DQ -> [Relu] [MaxPool] -> Q fused; `output` is then the Q's tensor
   int64_t macs = -1;            // of the primary node, -1 when the shapes are unknown
   std::string describe() const; // e.g. "QConv (qdq, per-channel, uint8, relu, pool)"
+  // The quantization the accelerator op itself produces (before a fused requantization).
+  const QTensor& op_output() const noexcept { return requant.enabled ? requant.from : output; }
 };
 
 const char* unit_kind_name(Unit::Kind k) noexcept;

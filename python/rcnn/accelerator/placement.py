@@ -40,6 +40,18 @@ class PlacementReport:
     notes: list[str] = field(default_factory=list)
     from_cache: bool = False
     cache_key: str | None = None
+    compiled_nodes: int | None = None  # placed by the Systolic EP: the compiled nodes it fused them into
+
+    @classmethod
+    def from_ep(cls, report: dict[str, Any], model: str) -> PlacementReport:
+        """The placement the Systolic plugin EP decided and reported (its report's nodes, ep/ort/plugin/README.md)."""
+        nodes = [NodePlacement(n["name"], n["op"], n.get("domain", ""),
+                               SYSTOLIC if n["placement"] == "accelerator" else CPU,
+                               systolic_node=(f"compiled node {n['compiled_node']}" if "compiled_node" in n else None),
+                               role=n.get("unit"), reason=n.get("reason"), macs=n.get("macs"))
+                 for n in report["nodes"]]
+        return cls(model=model, elem=report["config"]["elem"], partitioner_version=f"{report['ep']} "
+                   f"{report['version']}", nodes=nodes, compiled_nodes=report["summary"]["compiled_nodes"])
 
     # ---- derived numbers ------------------------------------------------------------------------------------
 
@@ -125,8 +137,11 @@ class PlacementReport:
                         if self.systolic_nodes else ""))
         lines.append("by op type (systolic/cpu): " + ", ".join(
             f"{op} {t[SYSTOLIC]}/{t[CPU]}" for op, t in self.totals().items()))
-        lines.append(f"transposes inserted: {self.transposes_inserted} "
-                     f"({self.transposes_to_nhwc} into NHWC, {self.transposes_to_nchw} back to NCHW)")
+        if self.compiled_nodes is not None:
+            lines.append(f"compiled nodes of the Systolic EP: {self.compiled_nodes}")
+        else:
+            lines.append(f"transposes inserted: {self.transposes_inserted} "
+                         f"({self.transposes_to_nhwc} into NHWC, {self.transposes_to_nchw} back to NCHW)")
         share = self.mac_share
         if share is None:
             lines.append("MACs: no conv/matmul with known shapes")

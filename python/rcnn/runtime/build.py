@@ -69,6 +69,11 @@ def ensure_riscv64_library(build: bool = True) -> Path:
     return _ensure_riscv64("rcnn_systolic_ops", paths.riscv64_library(), build)
 
 
+def ensure_riscv64_ep_library(build: bool = True) -> Path:
+    """The riscv64 Systolic plugin EP library, (re)built incrementally like the runner."""
+    return _ensure_riscv64("rcnn_systolic_ep", paths.riscv64_ep_library(), build)
+
+
 def _ensure_riscv64(target: str, binary: Path, build: bool) -> Path:
     sysroot, root = paths.sysroot(), paths.source_root()
     setup_hint = f"{root}/setup.sh" if root else "setup.sh from the source tree"
@@ -98,6 +103,10 @@ def ensure_host_runner() -> Path:
 
 def ensure_host_library() -> Path:
     return _ensure_host(paths.host_library(), "host accelerator library")
+
+
+def ensure_host_ep_library() -> Path:
+    return _ensure_host(paths.host_ep_library(), "host Systolic plugin EP library")
 
 
 def _ensure_host(found: Path | None, what: str) -> Path:

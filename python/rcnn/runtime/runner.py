@@ -49,6 +49,7 @@ class RunConfig:
     trace: str | None = None
     save_optimized: Path | None = None
     custom_op_libs: list[Path] = field(default_factory=list)
+    ep_lib: Path | None = None  # the Systolic plugin EP library to register (ort_test --ep-lib)
     systolic_config: Path | None = None  # accelerator config file (default: the library's built-in one)
     dim: int | None = None  # systolic array size override
     timeout: float = 1800.0
@@ -71,6 +72,11 @@ class RunResult:
 def systolic_library(native: bool, build_it: bool = True) -> Path:
     """The accelerator's custom-op library for the target: host build, or riscv64 (rebuilt incrementally)."""
     return build.ensure_host_library() if native else build.ensure_riscv64_library(build=build_it)
+
+
+def systolic_ep_library(native: bool, build_it: bool = True) -> Path:
+    """The Systolic plugin EP library for the target: host build, or riscv64 (rebuilt incrementally)."""
+    return build.ensure_host_ep_library() if native else build.ensure_riscv64_ep_library(build=build_it)
 
 
 def runner_command(config: RunConfig) -> list[str]:
@@ -96,6 +102,8 @@ def ort_test_args(config: RunConfig, model: Path, inputs: Iterable[Path], out_di
         args += ["-s", str(config.save_optimized)]
     for lib in config.custom_op_libs:
         args += ["--custom-op-lib", str(lib)]
+    if config.ep_lib:
+        args += ["--ep-lib", str(config.ep_lib)]
     if config.systolic_config:
         args += ["--systolic-config", str(config.systolic_config)]
     if config.dim:

@@ -23,7 +23,7 @@ from rcnn.accelerator.partition import partition_file
 from rcnn.accelerator.placement import PlacementReport
 from rcnn.errors import RcnnError
 from rcnn.onnxgraph.model_info import read_model_info
-from rcnn.runtime.runner import RunConfig, run, runner_command, systolic_library
+from rcnn.runtime.runner import RunConfig, run, runner_command, systolic_ep_library, systolic_library
 from rcnn.runtime.tensors import save_tensor
 
 TARGETS = ("native", "qemu")
@@ -64,46 +64,68 @@ def random_inputs(model: Path, directory: Path, seed: int = 0) -> list[Path]:
     return files
 
 
-def measure(case: Case, model: Path, partitioned: Path, inputs: list[Path], repeat: int, threads: int,
-            work: Path) -> tuple[float, dict[str, np.ndarray]]:
+@dataclass
+class Measured:
+    median_ms: float
+    outputs: dict[str, np.ndarray]
+    ep_report: dict | None  # the Systolic EP's report (binding ep)
+
+
+def measure(case: Case, model: Path, partitioned: Path | None, inputs: list[Path], repeat: int, threads: int,
+            work: Path) -> Measured:
+    """One case; the accelerator through the plugin EP on `model`, or (partitioned given) through the custom-op
+    library on the partitioned model."""
     native = case.target == "native"
-    systolic = case.engine == "systolic"
-    config = RunConfig(native=native, execution=case.mode, threads=threads, repeat=repeat, echo=False, build=False,
-                       custom_op_libs=[systolic_library(native, build_it=False)] if systolic else [])
+    config = RunConfig(native=native, execution=case.mode, threads=threads, repeat=repeat, echo=False, build=False)
+    if case.engine == "systolic" and partitioned is not None:
+        config.custom_op_libs = [systolic_library(native, build_it=False)]
+        model = partitioned
+    elif case.engine == "systolic":
+        config.ep_lib = systolic_ep_library(native, build_it=False)
     out = Path(tempfile.mkdtemp(dir=work))
-    result = run(partitioned if systolic else model, inputs, out, config)
+    result = run(model, inputs, out, config)
     times = result.report["timings_ms"]["inference"]
     # The first inference pays one-time costs (weight packing, allocations): leave it out when there are others.
-    return statistics.median(times[1:] if len(times) > 1 else times), result.outputs
+    median = statistics.median(times[1:] if len(times) > 1 else times)
+    return Measured(median, result.outputs, result.report.get("systolic_ep"))
 
 
 @dataclass
 class BenchResult:
     model: Path
-    placement: PlacementReport
+    binding: str  # how the accelerator was reached: ep | custom-ops
+    placement: PlacementReport | None  # None: no accelerator case ran
     medians: dict[Case, float]  # ms per inference
     identical: bool | None  # every systolic case gave the same outputs (None: fewer than two systolic cases)
 
 
 def run_bench(model: Path | None, targets: Sequence[str], modes: Sequence[int], repeat: int = 5,
-              threads: int = 1) -> BenchResult:
-    """Every case (ORT CPU EP per target, the accelerator per target and mode) on the model (default: a ResNet-style
-    int8 model built here); medians with a tqdm progress bar."""
+              threads: int = 1, binding: str = "ep") -> BenchResult:
+    """Every case (ORT CPU EP per target, the accelerator per target and mode, reached through `binding`: "ep" or
+    "custom-ops") on the model (default: a ResNet-style int8 model built here); medians with a tqdm progress bar."""
     with tempfile.TemporaryDirectory(prefix="rcnn-bench-") as tmp:
         work = Path(tmp)
         model = model or default_model(work)
-        part = partition_file(model)
-        assert part.model_path is not None
+        placement: PlacementReport | None = None
+        partitioned = None
+        if binding == "custom-ops":
+            part = partition_file(model)
+            placement, partitioned = part.report, part.model_path
         inputs = random_inputs(model, work)
         for native in {t == "native" for t in targets}:  # build once, before the clock runs
             runner_command(RunConfig(native=native))
-            systolic_library(native)
+            if partitioned is not None:
+                systolic_library(native)
+            else:
+                systolic_ep_library(native)
         cases = [Case(t, "ort-cpu", 0) for t in targets] + [Case(t, "systolic", m) for t in targets for m in modes]
-        medians: dict[Case, float] = {}
-        outputs: dict[Case, dict[str, np.ndarray]] = {}
-        for case in tqdm(cases, desc="bench", unit="case"):
-            medians[case], outputs[case] = measure(case, model, part.model_path, inputs, repeat, threads, work)
-    return BenchResult(model, part.report, medians, outputs_identical(outputs))
+        measured = {case: measure(case, model, partitioned, inputs, repeat, threads, work)
+                    for case in tqdm(cases, desc="bench", unit="case")}
+    reports = [m.ep_report for m in measured.values() if m.ep_report is not None]
+    if placement is None and reports:
+        placement = PlacementReport.from_ep(reports[0], str(model))
+    return BenchResult(model, binding, placement, {c: m.median_ms for c, m in measured.items()},
+                       outputs_identical({c: m.outputs for c, m in measured.items()}))
 
 
 def ratio_lines(medians: dict[Case, float], modes: Sequence[int]) -> list[str]:

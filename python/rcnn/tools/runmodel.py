@@ -1,5 +1,6 @@
-"""One run of a model, the way python -m rcnn.run does it: inputs prepared, the model placed on the accelerator,
-ort_test run (natively or under qemu) into a fresh run directory, detections post-processed, run.json written.
+"""One run of a model, the way python -m rcnn.run does it: inputs prepared, the accelerator attached (the Systolic
+plugin EP, which places nodes when ort_test creates its session; or the offline partition into rcnn.systolic custom
+ops), ort_test run (natively or under qemu) into a fresh run directory, detections post-processed, run.json written.
 
 `run_model` returns what happened (`RunOutcome`); the CLI prints it.
 """
@@ -12,16 +13,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rcnn.accelerator.place import place_on_accelerator
+from rcnn.accelerator.place import FLOAT_MODEL_HINT, Placement, place_on_accelerator
 from rcnn.accelerator.placement import PlacementReport
 from rcnn.accelerator.systolic import read_config
 from rcnn.detection.detections import find_detection_outputs, looks_like_detections, to_image_space
 from rcnn.detection.postprocess import ANNOTATE_MIN_SIDE, image_id_of, resolve_classes, write_results
+from rcnn.errors import RcnnError
 from rcnn.onnxgraph.model_info import ModelInfo, read_model_info
 from rcnn.runtime.inputs import prepare_inputs
 from rcnn.runtime.preprocess import load_rgb, target_hw
 from rcnn.runtime.rundir import fresh_run_dir
-from rcnn.runtime.runner import RunConfig, RunResult, run, systolic_library
+from rcnn.runtime.runner import RunConfig, RunResult, run, systolic_ep_library, systolic_library
+
+# How a run reaches the accelerator: the plugin EP (ORT >= 1.23) claims nodes itself; custom-ops runs the model
+# rewritten offline by rcnn.partition on the custom-op library (any ORT, e.g. Debian 13's 1.21).
+BINDINGS = ("ep", "custom-ops")
 
 
 @dataclass
@@ -33,6 +39,7 @@ class RunRequest:
     inputs: list[Path] = field(default_factory=list)
     preprocess: str | None = None
     partition: str = "auto"  # auto, on, off (rcnn.accelerator.place)
+    binding: str = "ep"  # ep | custom-ops: how the accelerator is reached (BINDINGS)
     score_threshold: float = 0.5
     classes: str | None = None
     output_dir: Path = Path("runs")
@@ -62,6 +69,13 @@ def annotate_detections(work: Path, result: RunResult, info: ModelInfo, image: P
     return [f"{names.name(int(label))} {score:.2f}" for label, score in zip(dets.labels, dets.scores, strict=True)]
 
 
+def check_ep_placed(placement: PlacementReport, how: str, model_name: str) -> None:
+    """--partition on insists that the EP placed something (it decides only when the session is created)."""
+    if how == "on" and placement.placed == 0:
+        raise RcnnError(f"--partition on: the Systolic EP placed no node of {model_name} on the {placement.elem} "
+                        f"accelerator; {FLOAT_MODEL_HINT}")
+
+
 def run_model(req: RunRequest, on_message: Callable[[str], None] | None = None) -> RunOutcome:
     """Runs `req` into a fresh run directory; `on_message` hears the placement's messages as soon as they are known
     (they are in the outcome too)."""
@@ -70,17 +84,25 @@ def run_model(req: RunRequest, on_message: Callable[[str], None] | None = None) 
     elem = read_config(req.config.systolic_config)["elem"]
     with fresh_run_dir(req.output_dir, f"{req.model.stem}-{'native' if native else 'rv64'}") as holder:
         work = holder[0]
-        placed = place_on_accelerator(info.path, req.partition, elem, fallback_dir=work)
+        if req.binding == "ep":
+            placed = Placement(info.path, None)
+            ep_lib = systolic_ep_library(native, build_it=req.config.build) if req.partition != "off" else None
+            config = dataclasses.replace(req.config, ep_lib=ep_lib)
+        else:
+            placed = place_on_accelerator(info.path, req.partition, elem, fallback_dir=work)
+            libs = list(req.config.custom_op_libs)
+            if placed.model != info.path:
+                libs.append(systolic_library(native, build_it=req.config.build))
+            config = dataclasses.replace(req.config, custom_op_libs=libs)
         model, placement = placed.model, placed.report
         for message in placed.messages if on_message else ():
             on_message(message)
-        libs = list(req.config.custom_op_libs)
-        if model != info.path:
-            libs.append(systolic_library(native, build_it=req.config.build))
-        config = dataclasses.replace(req.config, custom_op_libs=libs)
         inputs, mode = prepare_inputs(info, req.image, req.inputs, req.preprocess, work)
         result = run(model.resolve(), [f.resolve() for f in inputs], work.resolve(), config)
         (work / "stdout.txt").write_text(result.stdout)
+        if "systolic_ep" in result.report:
+            placement = PlacementReport.from_ep(result.report["systolic_ep"], str(info.path))
+            check_ep_placed(placement, req.partition, info.path.name)
         annotated = annotate_detections(work, result, info, req.image, req.score_threshold, req.classes)
         if placement is not None:
             (work / "placement.txt").write_text(placement.format_table() + "\n")
