@@ -11,12 +11,17 @@ References:
   in float (DequantizeLinear -> float Conv -> QuantizeLinear, see the optimized model), which can round 1 LSB away
   from the integer op the EP runs: the quantized output is asserted within 1 LSB, and the three modes identical.
   The CPU EP at ORT_ENABLE_BASIC (every QDQ unit simulated in float) agrees bit for bit on these inputs.
+- Float models on the fp32 accelerator config: ONNX Runtime's CPU EP within FP32_RTOL / FP32_ATOL (the two sum the
+  float products in different orders); the EP's three modes bit-identical to each other on this network.
+- uint8 weights: taken as w - zero point when every such value fits int8 (exact, so bit-identical like the int8
+  QOperator models), otherwise declined with the zero point and the span in the reason.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +34,14 @@ from onnx import TensorProto, helper, numpy_helper
 from rcnn import paths
 from rcnn.models import testnets
 
+from conftest import ROOT
+
 MODES = (0, 1, 2)
 SIZE = 32
+FP32_CONFIG = ROOT / "ep" / "systolic" / "accelerator_fp32.toml"
+# Measured: at most 3.6e-7 absolute on logits up to 2.6 (a few float32 ulps); the bound leaves room for other
+# summation orders (CPUs, MLAS kernels) without letting a wrong tap or bias through.
+FP32_RTOL, FP32_ATOL = 1e-5, 1e-5
 
 
 @pytest.fixture(scope="module")
@@ -212,8 +223,46 @@ def test_float_model_stays_on_the_cpu_ep(systolic: Any, float_model: Path) -> No
     r = systolic.report(s)
     assert r["summary"]["nodes_on_accelerator"] == 0 and r["summary"]["compiled_nodes"] == 0
     convs = [n for n in r["nodes"] if n["op"] == "Conv"]
-    assert convs and all("float Conv" in n["reason"] for n in convs)
+    assert convs and all("float Conv: the accelerator config is int8" in n["reason"] for n in convs)
+    assert all(n["reason"] for n in r["nodes"])
     assert r["total"]["calls"] == 0
+
+
+# ---- float models on the fp32 accelerator config --------------------------------------------------------------------
+
+
+def test_fp32_config_runs_the_float_resnet(systolic: Any, float_model: Path) -> None:
+    cpu = _cpu(float_model)
+    results: dict[int, list[np.ndarray]] = {}
+    for mode in MODES:
+        s = systolic.session(float_model, mode=mode, config=FP32_CONFIG)
+        results[mode] = [s.run(None, feeds)[0] for feeds in _inputs()]
+        r = systolic.report(s)
+        assert r["config"]["elem"] == "fp32"
+        assert r["summary"]["accelerator_mac_fraction"] >= 0.95, r["summary"]
+        units = {n["unit"] for n in r["nodes"] if n["placement"] == "accelerator"}
+        assert any(u.startswith("Conv (float, relu, maxpool)") for u in units), units  # the stem: conv+relu+pool
+        assert any(u.startswith("MatMul (float)") for u in units), units
+        assert all(n["reason"] for n in r["nodes"] if n["placement"] == "cpu")
+        assert r["ops"]["Conv"]["calls"] > 0 and r["ops"]["MatMul"]["calls"] > 0
+        assert r["ops"]["QConv"]["calls"] == 0
+        assert r["total"]["macs"] == r["summary"]["macs_accelerator"] * len(_inputs())
+        assert (r["total"]["cycles"] > 0) == (mode != 0)
+    for mode in MODES[1:]:
+        for a, b in zip(results[0], results[mode], strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=f"mode 0 vs mode {mode}")
+    for feeds, got in zip(_inputs(), results[0], strict=True):
+        want = cpu.run(None, feeds)[0]
+        assert got.dtype == want.dtype == np.float32 and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=FP32_RTOL, atol=FP32_ATOL)
+
+
+def test_fp32_config_declines_quantized_ops(systolic: Any, float_model: Path) -> None:
+    s = systolic.session(_qoperator(float_model, False), mode=2, config=FP32_CONFIG)
+    r = systolic.report(s)
+    assert r["summary"]["nodes_on_accelerator"] == 0
+    convs = [n for n in r["nodes"] if n["op"] == "QLinearConv"]
+    assert convs and all("quantized QLinearConv: the accelerator config is fp32" in n["reason"] for n in convs)
 
 
 # ---- QOperator: bit-exact ------------------------------------------------------------------------------------------
@@ -330,6 +379,49 @@ def test_requantizing_relu_after_a_conv_is_exact(systolic: Any, tmp_path: Path, 
         nodes_report = systolic.report(s)["nodes"]
         assert all(n["placement"] == "accelerator" for n in nodes_report), nodes_report
         assert "requantized" in nodes_report[0]["unit"]
+# ---- uint8 weights --------------------------------------------------------------------------------------------------
+
+
+def _qoperator_u8_weights(src: Path, symmetric: bool) -> Path:
+    from onnxruntime.quantization import QuantFormat, QuantType
+
+    return _quantize(src, f"qop_u8w_{'sym' if symmetric else 'asym'}", quant_format=QuantFormat.QOperator,
+                     activation_type=QuantType.QUInt8, weight_type=QuantType.QUInt8,
+                     extra_options={"WeightSymmetric": symmetric})
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_uint8_weights_symmetric_placed_and_exact(systolic: Any, float_model: Path, mode: int) -> None:
+    """Symmetric uint8 weights have zero point 128 and values in [1, 255]: w - 128 fits int8, every conv and the
+    matmul run on the accelerator, bit-identical to the CPU EP (uint8 x uint8 is exact in MLAS)."""
+    model = _qoperator_u8_weights(float_model, True)
+    s = systolic.session(model, mode=mode)
+    r = systolic.report(s)
+    assert r["summary"]["accelerator_mac_fraction"] == 1.0, r["summary"]
+    units = [n["unit"] for n in r["nodes"] if n["op"] in ("QLinearConv", "QLinearMatMul")]
+    assert units and all("uint8 weights" in u for u in units), units
+    names = {n["name"] for n in r["nodes"] if n["placement"] == "accelerator"}
+    ref = _cpu(_resadd_reference(model, names), ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    for feeds in _inputs():
+        _assert_equal(ref.run(None, feeds), s.run(None, feeds), f"mode {mode}")
+
+
+def test_uint8_weights_asymmetric_declined_with_the_span(systolic: Any, float_model: Path) -> None:
+    """Asymmetric uint8 weights use the whole [0, 255] around a zero point != 128: w - zp leaves int8, so those
+    nodes stay on the CPU EP and say why; whatever was placed is still exact."""
+    model = _qoperator_u8_weights(float_model, False)
+    s = systolic.session(model, mode=2)
+    r = systolic.report(s)
+    declined = [n for n in r["nodes"] if n["op"] in ("QLinearConv", "QLinearMatMul") and n["placement"] == "cpu"]
+    assert declined
+    for n in declined:
+        assert re.fullmatch(r"uint8 (weights|B) with zero point \d+: w - zero point spans \[-?\d+, -?\d+\], outside "
+                            r"int8 \(the accelerator's weights are int8 with zero point 0\)", n["reason"]), n["reason"]
+    assert r["summary"]["accelerator_mac_fraction"] < 0.5
+    names = {n["name"] for n in r["nodes"] if n["placement"] == "accelerator"}
+    ref = _cpu(_resadd_reference(model, names), ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    for feeds in _inputs():
+        _assert_equal(ref.run(None, feeds), s.run(None, feeds), "mode 2")
 
 
 # ---- QDQ (quantize_static) ---------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "dims.h"
+#include "op_args.h"
 #include "systolic/conv.h"
 #include "systolic/matmul.h"
 #include "systolic/numerics.h"
@@ -12,17 +14,18 @@
 namespace rcnn::ep {
 namespace {
 
+// A tensor inside the chain: int8-domain bytes (quantized units) or float32 (float units).
 struct Buf {
-  std::vector<int8_t> data;   // int8 domain
+  bool is_float = false;
+  std::vector<int8_t> q;      // int8 domain
+  std::vector<float> f;
   std::vector<int64_t> dims;  // logical ONNX dims (NCHW for rank 4)
   bool nhwc = false;          // data stored as NHWC (rank 4 only)
+
+  size_t size() const noexcept { return is_float ? f.size() : q.size(); }
 };
 
-std::string dims_str(const std::vector<int64_t>& d) {
-  std::string s = "[";
-  for (size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + std::to_string(d[i]);
-  return s + "]";
-}
+std::string dims_str(const std::vector<int64_t>& d) { return ort::format_dims(d); }
 
 int64_t numel(const std::vector<int64_t>& d) {
   int64_t n = 1;
@@ -30,32 +33,65 @@ int64_t numel(const std::vector<int64_t>& d) {
   return n;
 }
 
-void to_nhwc(Buf& b) {
-  if (b.nhwc || b.dims.size() != 4) return;
-  const int64_t N = b.dims[0], C = b.dims[1], H = b.dims[2], W = b.dims[3];
-  std::vector<int8_t> out(b.data.size());
+// NCHW <-> NHWC of one buffer's data (dims stay the logical NCHW ones).
+template <typename T>
+void transpose(std::vector<T>& data, const std::vector<int64_t>& dims, bool to_nhwc) {
+  const int64_t N = dims[0], C = dims[1], HW = dims[2] * dims[3];
+  std::vector<T> out(data.size());
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < C; ++c) {
-      const int8_t* src = b.data.data() + ((n * C + c) * H) * W;
-      int8_t* dst = out.data() + n * H * W * C + c;
-      for (int64_t hw = 0; hw < H * W; ++hw) dst[hw * C] = src[hw];
+      const int64_t planar = (n * C + c) * HW, packed = n * HW * C + c;
+      for (int64_t hw = 0; hw < HW; ++hw) {
+        if (to_nhwc) out[static_cast<size_t>(packed + hw * C)] = data[static_cast<size_t>(planar + hw)];
+        else out[static_cast<size_t>(planar + hw)] = data[static_cast<size_t>(packed + hw * C)];
+      }
     }
-  b.data.swap(out);
+  data.swap(out);
+}
+
+void to_nhwc(Buf& b) {
+  if (b.nhwc || b.dims.size() != 4) return;
+  if (b.is_float) transpose(b.f, b.dims, true);
+  else transpose(b.q, b.dims, true);
   b.nhwc = true;
 }
 
 void to_nchw(Buf& b) {
   if (!b.nhwc) return;
-  const int64_t N = b.dims[0], C = b.dims[1], H = b.dims[2], W = b.dims[3];
-  std::vector<int8_t> out(b.data.size());
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c) {
-      const int8_t* src = b.data.data() + n * H * W * C + c;
-      int8_t* dst = out.data() + ((n * C + c) * H) * W;
-      for (int64_t hw = 0; hw < H * W; ++hw) dst[hw] = src[hw * C];
-    }
-  b.data.swap(out);
+  if (b.is_float) transpose(b.f, b.dims, false);
+  else transpose(b.q, b.dims, false);
   b.nhwc = false;
+}
+
+// OIHW [oc, ic/g, kh, kw] -> HWIO, the accelerator model's conv weight layout.
+template <typename T>
+std::vector<T> pack_hwio(const std::vector<T>& w, const std::vector<int64_t>& d) {
+  const int64_t OC = d[0], ICg = d[1], KH = d[2], KW = d[3];
+  std::vector<T> out(w.size());
+  for (int64_t oc = 0; oc < OC; ++oc)
+    for (int64_t ic = 0; ic < ICg; ++ic)
+      for (int64_t kh = 0; kh < KH; ++kh)
+        for (int64_t kw = 0; kw < KW; ++kw)
+          out[static_cast<size_t>(((kh * KW + kw) * ICg + ic) * OC + oc)] =
+              w[static_cast<size_t>(((oc * ICg + ic) * KH + kh) * KW + kw)];
+  return out;
+}
+
+// The custom-op library's conv attributes for a unit (its pool keeps the unit's ONNX padding semantics).
+ort::ConvAttributes conv_attributes(const Unit& u) {
+  ort::ConvAttributes a;
+  a.stride_h = u.stride_h;
+  a.stride_w = u.stride_w;
+  a.dil_h = u.dil_h;
+  a.dil_w = u.dil_w;
+  a.pad_top = u.pad_top;
+  a.pad_left = u.pad_left;
+  a.pad_bottom = u.pad_bottom;
+  a.pad_right = u.pad_right;
+  a.group = u.group;
+  a.relu = u.relu;
+  a.pool = u.pool;
+  return a;
 }
 
 }  // namespace
@@ -66,12 +102,15 @@ CompiledChain::CompiledChain(std::string name, std::vector<Unit> units, std::vec
     : name_(std::move(name)),
       inputs_(std::move(inputs)),
       outputs_(std::move(outputs)),
-      config_(settings.config_for(systolic::ElemType::Int8)),
+      config_(settings.config),  // one element type per session: its units are all int8 or all float
       mode_(settings.mode),
       pool_(std::move(pool)),
       report_(std::move(report)) {
   std::map<std::string, int32_t> produced;  // tensor -> element type
   for (Unit& u : units) {
+    if (u.is_float() != (config_.elem == systolic::ElemType::Fp32))
+      throw std::invalid_argument(std::string(unit_kind_name(u.kind)) + " unit on an " +
+                                  systolic::elem_name(config_.elem) + " accelerator config");
     Prepared p;
     for (const QTensor& in : u.inputs) {
       int slot = -1;
@@ -82,23 +121,18 @@ CompiledChain::CompiledChain(std::string name, std::vector<Unit> units, std::vec
       }
       p.input_slots.push_back(slot);
     }
-    const float x_scale = u.inputs.at(0).scale;
-    if (u.kind == Unit::QConv) {
-      const int64_t OC = u.w_dims[0], ICg = u.w_dims[1], KH = u.w_dims[2], KW = u.w_dims[3];
-      p.w_packed.resize(u.weights.size());
-      for (int64_t oc = 0; oc < OC; ++oc)
-        for (int64_t ic = 0; ic < ICg; ++ic)
-          for (int64_t kh = 0; kh < KH; ++kh)
-            for (int64_t kw = 0; kw < KW; ++kw)
-              p.w_packed[static_cast<size_t>(((kh * KW + kw) * ICg + ic) * OC + oc)] =
-                  u.weights[static_cast<size_t>(((oc * ICg + ic) * KH + kh) * KW + kw)];
-    } else if (u.kind == Unit::QMatMul) {
-      p.w_packed = u.weights;
-    }
-    if (u.kind != Unit::QAdd)
+    if (u.kind == Unit::QConv) p.w_packed = pack_hwio(u.weights, u.w_dims);
+    else if (u.kind == Unit::QMatMul) p.w_packed = u.weights;
+    else if (u.kind == Unit::Conv) p.wf_packed = pack_hwio(u.weights_f32, u.w_dims);
+    else if (u.kind == Unit::MatMul) p.wf_packed = u.weights_f32;
+    if (u.kind == Unit::QConv || u.kind == Unit::QMatMul) {
+      const float x_scale = u.inputs.at(0).scale;
       for (float ws : u.w_scales) p.multipliers.push_back(systolic::make_multiplier(x_scale, ws, u.op_output().scale));
+    }
     u.weights.clear();
     u.weights.shrink_to_fit();
+    u.weights_f32.clear();
+    u.weights_f32.shrink_to_fit();
     produced[u.output.name] = u.output.elem;
     p.unit = std::move(u);
     units_.push_back(std::move(p));
@@ -124,72 +158,86 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
                                   elem_type_name(q.elem));
     Buf b;
     b.dims = in.dims;
-    const size_t n = static_cast<size_t>(numel(in.dims));
-    b.data.resize(n);
-    if (n > 0) std::memcpy(b.data.data(), in.data, n);
-    if (q.elem == kUint8)
-      for (int8_t& v : b.data) v = static_cast<int8_t>(static_cast<uint8_t>(v) ^ 0x80u);  // x_u8 - 128
+    b.is_float = q.elem == kFloat;
+    const size_t n = static_cast<size_t>(ort::element_count(in.dims, q.name.c_str()));
+    if (b.is_float) {
+      b.f.resize(n);
+      if (n > 0) std::memcpy(b.f.data(), in.data, n * sizeof(float));
+    } else {
+      b.q.resize(n);
+      if (n > 0) std::memcpy(b.q.data(), in.data, n);
+      if (q.elem == kUint8)
+        for (int8_t& v : b.q) v = static_cast<int8_t>(static_cast<uint8_t>(v) ^ 0x80u);  // x_u8 - 128
+    }
     return bufs.emplace(q.name, std::move(b)).first->second;
   };
   for (const Prepared& p : units_) {
     const Unit& u = p.unit;
     Buf out;
+    out.is_float = u.is_float();
     systolic::Counters c;
-    if (u.kind == Unit::QConv) {
+    if (u.kind == Unit::QConv || u.kind == Unit::Conv) {
       Buf& x = fetch(u.inputs[0], p.input_slots[0]);
       if (x.dims.size() != 4) throw std::invalid_argument("conv input " + dims_str(x.dims) + " is not 4-D");
       to_nhwc(x);
-      systolic::ConvArgs a;
-      systolic::ConvShape& s = a.shape;
-      s.batch = x.dims[0]; s.in_ch = x.dims[1]; s.in_h = x.dims[2]; s.in_w = x.dims[3];
-      s.out_ch = u.w_dims[0]; s.kernel_h = u.w_dims[2]; s.kernel_w = u.w_dims[3];
-      s.stride_h = u.stride_h; s.stride_w = u.stride_w; s.dil_h = u.dil_h; s.dil_w = u.dil_w;
-      s.pad_top = u.pad_top; s.pad_left = u.pad_left; s.pad_bottom = u.pad_bottom; s.pad_right = u.pad_right;
-      s.groups = u.group;
-      s.pool = u.pool;
-      if (s.in_ch != u.w_dims[1] * u.group)
-        throw std::invalid_argument("conv input " + dims_str(x.dims) + " does not match the weights");
-      out.dims = {s.batch, s.out_ch, s.out_h(), s.out_w()};
+      const std::vector<int64_t> w_hwio = {u.w_dims[2], u.w_dims[3], u.w_dims[1], u.w_dims[0]};
+      const std::vector<int64_t> b_dims = {u.w_dims[0]};
+      const bool has_bias = u.is_float() ? !u.bias_f32.empty() : !u.bias.empty();
+      const ort::ConvCall call = ort::plan_conv(conv_attributes(u), {x.dims[0], x.dims[2], x.dims[3], x.dims[1]},
+                                                w_hwio, has_bias ? &b_dims : nullptr);
+      const std::vector<int64_t>& y = call.output_dims;  // NHWC
+      out.dims = {y[0], y[3], y[1], y[2]};
       out.nhwc = true;
-      out.data.resize(static_cast<size_t>(numel(out.dims)));
-      if (!out.data.empty()) {
-        a.input = x.data.data();
-        a.weights = p.w_packed.data();
-        a.bias = u.bias.empty() ? nullptr : u.bias.data();
-        if (p.multipliers.size() == 1) a.multiplier = p.multipliers[0];
-        else a.multipliers = p.multipliers.data();
-        a.relu = u.relu;
-        a.output = out.data.data();
-        a.x_zero_point = static_cast<int8_t>(u.inputs[0].zero_point);
-        a.y_zero_point = u.op_output().zero_point;
-        c = systolic::conv2d(config_, mode_, a, opt);
+      const size_t n = static_cast<size_t>(numel(out.dims));
+      if (u.is_float()) {
+        out.f.resize(n);
+        if (!call.empty) {
+          const void* bias = has_bias ? u.bias_f32.data() : nullptr;
+          const auto a = ort::conv_args<systolic::ConvF32Args, float, float>(call, x.f.data(), p.wf_packed.data(),
+                                                                             bias, u.relu, out.f.data());
+          c = systolic::conv2d_f32(config_, mode_, a, opt);
+        }
+      } else {
+        out.q.resize(n);
+        if (!call.empty) {
+          const void* bias = has_bias ? u.bias.data() : nullptr;
+          auto a = ort::conv_args<systolic::ConvArgs, int8_t, int32_t>(call, x.q.data(), p.w_packed.data(), bias,
+                                                                       u.relu, out.q.data());
+          if (p.multipliers.size() == 1) a.multiplier = p.multipliers[0];
+          else a.multipliers = p.multipliers.data();
+          a.x_zero_point = static_cast<int8_t>(u.inputs[0].zero_point);
+          a.y_zero_point = u.op_output().zero_point;
+          c = systolic::conv2d(config_, mode_, a, opt);
+        }
       }
-    } else if (u.kind == Unit::QMatMul) {
+    } else if (u.kind == Unit::QMatMul || u.kind == Unit::MatMul) {
       Buf& x = fetch(u.inputs[0], p.input_slots[0]);
       to_nchw(x);
-      const int64_t K = u.w_dims[0], N = u.w_dims[1];
-      if (x.dims.empty() || x.dims.back() != K)
-        throw std::invalid_argument("matmul input " + dims_str(x.dims) + " does not end in K = " + std::to_string(K));
-      out.dims = x.dims;
-      out.dims.back() = N;
-      out.data.resize(static_cast<size_t>(numel(out.dims)));
-      const int64_t I = numel(x.dims) / K;
-      if (I > 0) {
-        systolic::MatmulArgs a;
-        a.I = I; a.J = N; a.K = K;
-        a.A = x.data.data();
-        a.B = p.w_packed.data();
-        if (!u.bias.empty()) {
-          a.bias_kind = systolic::BiasKind::PerColumn;
-          a.bias = u.bias.data();
+      const std::vector<int64_t> b_dims = {u.w_dims[1]};
+      const bool has_bias = u.is_float() ? !u.bias_f32.empty() : !u.bias.empty();
+      const ort::MatmulCall call = ort::plan_matmul(x.dims, u.w_dims, has_bias ? &b_dims : nullptr);
+      out.dims = call.output_dims;
+      const size_t n = static_cast<size_t>(numel(out.dims));
+      if (u.is_float()) {
+        out.f.resize(n);
+        if (!call.empty) {
+          const void* bias = has_bias ? u.bias_f32.data() : nullptr;
+          const auto a = ort::matmul_args<systolic::MatmulF32Args, float, float>(call, x.f.data(), p.wf_packed.data(),
+                                                                                 bias, u.relu, out.f.data());
+          c = systolic::matmul_f32(config_, mode_, a, opt);
         }
-        if (p.multipliers.size() == 1) a.multiplier = p.multipliers[0];
-        else a.multipliers = p.multipliers.data();
-        a.relu = u.relu;
-        a.C = out.data.data();
-        a.x_zero_point = static_cast<int8_t>(u.inputs[0].zero_point);
-        a.y_zero_point = u.op_output().zero_point;
-        c = systolic::matmul(config_, mode_, a, opt);
+      } else {
+        out.q.resize(n);
+        if (!call.empty) {
+          const void* bias = has_bias ? u.bias.data() : nullptr;
+          auto a = ort::matmul_args<systolic::MatmulArgs, int8_t, int32_t>(call, x.q.data(), p.w_packed.data(), bias,
+                                                                           u.relu, out.q.data());
+          if (p.multipliers.size() == 1) a.multiplier = p.multipliers[0];
+          else a.multipliers = p.multipliers.data();
+          a.x_zero_point = static_cast<int8_t>(u.inputs[0].zero_point);
+          a.y_zero_point = u.op_output().zero_point;
+          c = systolic::matmul(config_, mode_, a, opt);
+        }
       }
     } else {
       Buf& a = fetch(u.inputs[0], p.input_slots[0]);
@@ -202,24 +250,24 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
       }
       out.dims = a.dims;
       out.nhwc = a.nhwc;
-      out.data.resize(a.data.size());
-      if (!out.data.empty()) {
+      out.q.resize(a.q.size());
+      if (!out.q.empty()) {
         systolic::ResaddArgs r;
-        r.n = static_cast<int64_t>(out.data.size());
-        r.A = a.data.data();
-        r.B = b.data.data();
+        r.n = static_cast<int64_t>(out.q.size());
+        r.A = a.q.data();
+        r.B = b.q.data();
         r.a_ratio = systolic::make_ratio(u.inputs[0].scale, u.op_output().scale);
         r.b_ratio = systolic::make_ratio(u.inputs[1].scale, u.op_output().scale);
         r.a_zero_point = static_cast<int8_t>(u.inputs[0].zero_point);
         r.b_zero_point = static_cast<int8_t>(u.inputs[1].zero_point);
         r.c_zero_point = u.op_output().zero_point;
         r.relu = u.relu;
-        r.C = out.data.data();
+        r.C = out.q.data();
         c = systolic::resadd(config_, mode_, r, opt);
       }
     }
     if (u.requant.enabled)  // the float DQ -> Relu -> Q that followed the op, as ONNX Runtime computes it
-      for (int8_t& v : out.data) v = u.requant.table[static_cast<size_t>(v + 128)];
+      for (int8_t& v : out.q) v = u.requant.table[static_cast<size_t>(v + 128)];
     if (report_) report_->add(u.kind, c);
     bufs[u.output.name] = std::move(out);
   }
@@ -227,13 +275,15 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
     Buf& b = bufs.at(outputs_[i]);
     to_nchw(b);
     void* dst = allocate(i, b.dims);
-    if (b.data.empty()) continue;
+    if (b.size() == 0) continue;
     if (dst == nullptr) throw std::runtime_error("no buffer for output '" + outputs_[i] + "'");
-    if (output_elems_[i] == kUint8) {
+    if (b.is_float) {
+      std::memcpy(dst, b.f.data(), b.f.size() * sizeof(float));
+    } else if (output_elems_[i] == kUint8) {
       uint8_t* d = static_cast<uint8_t*>(dst);
-      for (size_t k = 0; k < b.data.size(); ++k) d[k] = static_cast<uint8_t>(static_cast<uint8_t>(b.data[k]) ^ 0x80u);
+      for (size_t k = 0; k < b.q.size(); ++k) d[k] = static_cast<uint8_t>(static_cast<uint8_t>(b.q[k]) ^ 0x80u);
     } else {
-      std::memcpy(dst, b.data.data(), b.data.size());
+      std::memcpy(dst, b.q.data(), b.q.size());
     }
   }
   if (report_) report_->add_node_run();

@@ -4,7 +4,10 @@
 // make_multiplier(x_scale, w_scale[c], y_scale), resadd ratios. Per run: each fused-node input enters the chain
 // in the int8 domain (uint8 bytes shifted by -128), 4-D activations are transposed NCHW -> NHWC when a conv first
 // needs them, the units run in order on systolic::conv2d / matmul / resadd, and each fused-node output leaves in
-// NCHW with its own element type (uint8: +128). ORT-independent: ep.cpp adapts the kernel context.
+// NCHW with its own element type (uint8: +128). Float units (fp32 config) run the same way on float32 tensors
+// through conv2d_f32 / matmul_f32; convs and matmuls of both kinds are planned and their arguments filled by the
+// custom-op library's plumbing (ep/ort/src: plan_conv, plan_matmul, op_args.h). ORT-independent: ep.cpp adapts
+// the kernel context.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +50,7 @@ class CompiledChain {
   struct Prepared {
     Unit unit;
     std::vector<int8_t> w_packed;     // HWIO (conv) or [K, N] (matmul)
+    std::vector<float> wf_packed;     // the same for float units
     std::vector<float> multipliers;   // per channel, or one value
     std::vector<int> input_slots;     // fused-node input index per unit input, -1 when produced in the chain
   };

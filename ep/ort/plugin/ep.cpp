@@ -104,7 +104,7 @@ OrtStatus* SystolicEp::get_capability(const OrtGraph* graph, OrtEpGraphSupportIn
   std::vector<const OrtNode*> handles;
   const GraphModel g = read_graph(graph, &handles);
   Rules rules;
-  rules.config = options_.settings.config_for(systolic::ElemType::Int8);
+  rules.config = options_.settings.config;  // its elem decides: quantized units (int8) or float ones (fp32)
   Placement p = place(g, rules);
   const OrtNode* parent = nullptr;
   check(g_api.ort->Graph_GetParentNode(graph, &parent), "Graph_GetParentNode");

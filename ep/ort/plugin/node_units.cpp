@@ -72,6 +72,8 @@ const char* unit_kind_name(Unit::Kind k) noexcept {
     case Unit::QConv: return "QConv";
     case Unit::QMatMul: return "QMatMul";
     case Unit::QAdd: return "QAdd";
+    case Unit::Conv: return "Conv";
+    case Unit::MatMul: return "MatMul";
   }
   return "?";
 }
@@ -82,6 +84,7 @@ std::string Unit::describe() const {
   bool u8 = output.elem == kUint8;
   for (const QTensor& q : inputs) u8 = u8 || q.elem == kUint8;
   if (u8) s += ", uint8";
+  if (w_elem == kUint8) s += ", uint8 weights";
   if (relu) s += ", relu";
   if (pool.enabled) s += ", maxpool";
   if (requant.enabled) s += ", requantized";
@@ -174,24 +177,62 @@ bool read_qtensor(const GraphModel& g, const std::string& tensor, const std::str
   return true;
 }
 
-// Weight zero points must all be 0 (the accelerator model's weights are int8 with zero point 0).
-bool check_weight_zero_points(const GraphModel& g, const std::string& zp, const std::string& what, Reason& why) {
-  std::vector<int32_t> zps;
-  int32_t elem = kInt8;
-  if (!read_zero_points(g, zp, kInt8, what, zps, elem, why)) return false;
-  if (elem != kInt8) { why = std::string("uint8 ") + what + " (the accelerator takes int8 weights)"; return false; }
-  for (int32_t v : zps)
-    if (v != 0) { why = "non-zero zero point of " + what + " (" + std::to_string(v) + ")"; return false; }
-  return true;
-}
-
-bool read_int8_weights(const GraphModel& g, const std::string& name, Unit& u, Reason& why) {
+// Constant int8 or uint8 weights with their zero points (absent: 0; one value, or one per index of `axis`),
+// stored as w - w_zp in u.weights. Exact only when every w - w_zp fits int8, the accelerator's weight type (it
+// has no weight zero point): checked here, otherwise declined naming the zero point and the span.
+bool read_weights(const GraphModel& g, const std::string& name, const std::string& zp, int64_t axis,
+                  const std::string& what, Unit& u, Reason& why) {
   const TensorInfo* t = g.tensor(name);
-  if (t == nullptr || !t->is_const) { why = "weights are not a constant"; return false; }
-  if (t->elem == kUint8) { why = "uint8 weights (the accelerator takes int8 weights with zero point 0)"; return false; }
-  if (t->elem != kInt8) { why = std::string("weights are ") + elem_type_name(t->elem) + ", not int8"; return false; }
+  if (t == nullptr || !t->is_const) { why = what + " are not a constant"; return false; }
+  if (t->elem != kInt8 && t->elem != kUint8) {
+    why = what + " are " + std::string(elem_type_name(t->elem)) + ", not int8 or uint8";
+    return false;
+  }
+  std::vector<int32_t> zps;
+  int32_t zp_elem = t->elem;
+  if (!read_zero_points(g, zp, t->elem, what, zps, zp_elem, why)) return false;
+  if (zp_elem != t->elem) {
+    why = "zero point of " + what + " is " + elem_type_name(zp_elem) + " but the data is " + elem_type_name(t->elem);
+    return false;
+  }
+  const int64_t rank = static_cast<int64_t>(t->dims.size());
+  int64_t channels = 1, inner = 1;
+  if (zps.size() > 1) {
+    if (axis < 0 || axis >= rank || static_cast<int64_t>(zps.size()) != t->dims[static_cast<size_t>(axis)]) {
+      why = "zero point of " + what + " has " + std::to_string(zps.size()) + " values, not one per output channel";
+      return false;
+    }
+    channels = t->dims[static_cast<size_t>(axis)];
+    for (int64_t d = axis + 1; d < rank; ++d) inner *= t->dims[static_cast<size_t>(d)];
+  }
+  std::vector<int32_t> raw;
+  if (t->elem == kInt8) {
+    for (int8_t v : t->values<int8_t>()) raw.push_back(v);
+  } else {
+    for (uint8_t v : t->values<uint8_t>()) raw.push_back(v);
+  }
+  // Span of w - zp per channel, to name the offending one.
+  std::vector<int32_t> lo(static_cast<size_t>(channels), 0), hi(static_cast<size_t>(channels), 0);
+  std::vector<bool> seen(static_cast<size_t>(channels), false);
+  u.weights.resize(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const size_t c = channels == 1 ? 0 : static_cast<size_t>((static_cast<int64_t>(i) / inner) % channels);
+    const int32_t v = raw[i] - zps[c];
+    lo[c] = seen[c] ? std::min(lo[c], v) : v;
+    hi[c] = seen[c] ? std::max(hi[c], v) : v;
+    seen[c] = true;
+    u.weights[i] = static_cast<int8_t>(std::clamp(v, -128, 127));
+  }
+  for (size_t c = 0; c < lo.size(); ++c) {
+    if (lo[c] >= -128 && hi[c] <= 127) continue;
+    why = std::string(elem_type_name(t->elem)) + " " + what +
+          (channels > 1 ? " (channel " + std::to_string(c) + ")" : std::string()) + " with zero point " +
+          std::to_string(zps[c]) + ": w - zero point spans [" + std::to_string(lo[c]) + ", " +
+          std::to_string(hi[c]) + "], outside int8 (the accelerator's weights are int8 with zero point 0)";
+    return false;
+  }
   u.w_dims = t->dims;
-  u.weights = t->values<int8_t>();
+  u.w_elem = t->elem;
   return true;
 }
 
@@ -228,10 +269,6 @@ bool check_features(const Unit& u, const Rules& rules, Reason& why) {
   if (zp && !rules.config.zero_points) {
     why = "non-zero zero points (uint8 tensors shift by 128) need the accelerator model's zero-point support "
           "(config zero_points = false)";
-    return false;
-  }
-  if (rules.config.elem != systolic::ElemType::Int8) {
-    why = "quantized op: the session runs an fp32 accelerator config";
     return false;
   }
   return true;
@@ -346,8 +383,10 @@ bool dq_activation(const GraphModel& g, const NodeInfo& dq, const std::string& w
 
 // Weight DQ: constant int8 data, zero points 0, scales per tensor or along `axis` (normalized) with n values.
 bool dq_weights(const GraphModel& g, const NodeInfo& dq, int64_t axis, Unit& u, Reason& why) {
-  if (!read_int8_weights(g, dq.input(0), u, why)) return false;
-  if (!check_weight_zero_points(g, dq.input(2), "weights", why)) return false;
+  const TensorInfo* wt = g.tensor(dq.input(0));
+  int64_t zp_axis = dq.attr_int("axis", 1);
+  if (wt != nullptr && zp_axis < 0) zp_axis += static_cast<int64_t>(wt->dims.size());
+  if (!read_weights(g, dq.input(0), dq.input(2), zp_axis, "weights", u, why)) return false;
   std::vector<float> scales;
   if (!read_scales(g, dq.input(1), "weight scale", scales, why)) return false;
   const int64_t rank = static_cast<int64_t>(u.w_dims.size());
@@ -550,8 +589,7 @@ std::variant<Unit, std::string> qlinear_conv(const GraphModel& g, int idx, const
   QTensor x;
   if (!read_qtensor(g, n.input(0), n.input(1), n.input(2), "x", x, why)) return why;
   u.inputs = {x};
-  if (!read_int8_weights(g, n.input(3), u, why)) return why;
-  if (!check_weight_zero_points(g, n.input(5), "weights", why)) return why;
+  if (!read_weights(g, n.input(3), n.input(5), 0, "weights", u, why)) return why;
   if (!conv_geometry(g, n, n.input(0), u, why)) return why;
   std::vector<float> ws;
   if (!read_scales(g, n.input(4), "w_scale", ws, why) || !set_weight_scales(ws, u.w_dims[0], u, why)) return why;
@@ -575,9 +613,8 @@ std::variant<Unit, std::string> qlinear_matmul(const GraphModel& g, int idx, con
   QTensor a;
   if (!read_qtensor(g, n.input(0), n.input(1), n.input(2), "a", a, why)) return why;
   u.inputs = {a};
-  if (!read_int8_weights(g, n.input(3), u, why)) return why;
+  if (!read_weights(g, n.input(3), n.input(5), 1, "B", u, why)) return why;
   if (u.w_dims.size() != 2) return std::string("B is not a 2-D constant");
-  if (!check_weight_zero_points(g, n.input(5), "B", why)) return why;
   std::vector<float> bs;
   if (!read_scales(g, n.input(4), "b_scale", bs, why) || !set_weight_scales(bs, u.w_dims[1], u, why)) return why;
   if (!read_qtensor(g, n.outputs.at(0), n.input(6), n.input(7), "y", u.output, why)) return why;
@@ -741,6 +778,127 @@ std::variant<Unit, std::string> qdq_add(const GraphModel& g, int idx, const Rule
   return u;
 }
 
+// ---- float units (fp32 config) ------------------------------------------------------------------------------
+
+// A float activation input: float32 (or of unknown type), not a constant.
+bool float_activation(const GraphModel& g, const std::string& name, const std::string& what, QTensor& q,
+                      Reason& why) {
+  const TensorInfo* t = g.tensor(name);
+  if (t != nullptr && t->is_const) { why = what + " is a constant (the accelerator takes activations)"; return false; }
+  if (t != nullptr && t->elem != kUndefined && t->elem != kFloat) {
+    why = what + " is " + std::string(elem_type_name(t->elem)) + " (the fp32 accelerator takes float32)";
+    return false;
+  }
+  q.name = name;
+  q.elem = kFloat;
+  return true;
+}
+
+// A constant float32 tensor (weights or bias); `numel` >= 0 asks for that many elements.
+bool float_const(const GraphModel& g, const std::string& name, const std::string& what, int64_t numel,
+                 std::vector<float>& out, std::vector<int64_t>* dims, Reason& why) {
+  const TensorInfo* t = g.tensor(name);
+  if (t == nullptr || !t->is_const) { why = what + " is not a constant"; return false; }
+  if (t->elem != kFloat) { why = what + " is " + std::string(elem_type_name(t->elem)) + ", not float"; return false; }
+  if (numel >= 0 && t->numel() != numel) {
+    why = what + " has " + std::to_string(t->numel()) + " values, expected " + std::to_string(numel);
+    return false;
+  }
+  out = t->values<float>();
+  if (dims != nullptr) *dims = t->dims;
+  return true;
+}
+
+// The float Relu, then (conv only) MaxPool, that consume the unit's output alone: fused like the int8 tail. Relu
+// before the pool is what the accelerator computes; ReLU and max commute, so either order in the graph is fused.
+void float_tail(const GraphModel& g, Unit& u) {
+  for (;;) {
+    const int c = g.sole_consumer(u.output.name);
+    const NodeInfo* n = node_at(g, c);
+    if (n == nullptr || n->input(0) != u.output.name) return;
+    if (is_op(*n, "Relu") && !u.relu) {
+      u.relu = true;
+    } else if (is_op(*n, "MaxPool") && u.kind == Unit::Conv && !u.pool.enabled) {
+      systolic::PoolParams p;
+      Reason why;
+      if (!pool_params(g, *n, p, why)) return;
+      u.pool = p;
+    } else {
+      return;
+    }
+    u.nodes.push_back(c);
+    u.output.name = n->outputs.at(0);
+  }
+}
+
+std::variant<Unit, std::string> float_conv(const GraphModel& g, int idx) {
+  const NodeInfo& n = g.nodes[static_cast<size_t>(idx)];
+  Unit u;
+  u.kind = Unit::Conv;
+  u.form = "float";
+  u.primary = idx;
+  u.nodes = {idx};
+  Reason why;
+  QTensor x;
+  if (!float_activation(g, n.input(0), "X", x, why)) return why;
+  u.inputs = {x};
+  if (!float_const(g, n.input(1), "W", -1, u.weights_f32, &u.w_dims, why)) return why;
+  if (!conv_geometry(g, n, n.input(0), u, why)) return why;
+  if (!n.input(2).empty() && !float_const(g, n.input(2), "B", u.w_dims[0], u.bias_f32, nullptr, why)) return why;
+  u.output.name = n.outputs.at(0);
+  u.output.elem = kFloat;
+  float_tail(g, u);
+  return u;
+}
+
+// MatMul (B a constant [K, N]) or Gemm (transA = 0, alpha = beta = 1, C a constant [N] or [1, N]).
+std::variant<Unit, std::string> float_matmul(const GraphModel& g, int idx, bool gemm) {
+  const NodeInfo& n = g.nodes[static_cast<size_t>(idx)];
+  Unit u;
+  u.kind = Unit::MatMul;
+  u.form = "float";
+  u.primary = idx;
+  u.nodes = {idx};
+  Reason why;
+  bool trans_b = false;
+  if (gemm) {
+    if (n.attr_int("transA", 0) != 0) return std::string("Gemm with transA=1");
+    if (n.attr_float("alpha", 1.0f) != 1.0f) return std::string("Gemm with alpha != 1");
+    if (!n.input(2).empty() && n.attr_float("beta", 1.0f) != 1.0f) return std::string("Gemm with beta != 1");
+    trans_b = n.attr_int("transB", 0) != 0;
+  }
+  QTensor a;
+  if (!float_activation(g, n.input(0), "A", a, why)) return why;
+  u.inputs = {a};
+  if (!float_const(g, n.input(1), "B", -1, u.weights_f32, &u.w_dims, why)) return why;
+  if (u.w_dims.size() != 2) return std::string("B is not a 2-D constant");
+  if (trans_b) {  // [N, K] -> [K, N]
+    const int64_t N = u.w_dims[0], K = u.w_dims[1];
+    std::vector<float> t(u.weights_f32.size());
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t k = 0; k < K; ++k)
+        t[static_cast<size_t>(k * N + i)] = u.weights_f32[static_cast<size_t>(i * K + k)];
+    u.weights_f32 = std::move(t);
+    u.w_dims = {K, N};
+  }
+  const TensorInfo* ta = g.tensor(n.input(0));
+  if (ta != nullptr && ta->has_shape && (ta->dims.size() < 2 || (gemm && ta->dims.size() != 2)))
+    return std::string("A has rank ") + std::to_string(ta->dims.size());
+  if (ta != nullptr && ta->has_shape && ta->dims.back() >= 0 && ta->dims.back() != u.w_dims[0])
+    return std::string("A's last dim does not match K");
+  if (gemm && !n.input(2).empty()) {
+    const TensorInfo* c = g.tensor(n.input(2));
+    const int64_t N = u.w_dims[1];
+    if (c != nullptr && c->has_shape && !(c->dims == std::vector<int64_t>{N} || c->dims == std::vector<int64_t>{1, N}))
+      return std::string("Gemm C is not [N] or [1, N] (the accelerator adds one bias row)");
+    if (!float_const(g, n.input(2), "C", N, u.bias_f32, nullptr, why)) return why;
+  }
+  u.output.name = n.outputs.at(0);
+  u.output.elem = kFloat;
+  float_tail(g, u);
+  return u;
+}
+
 bool has_dq_input(const GraphModel& g, const NodeInfo& n) {
   const NodeInfo* p = node_at(g, g.producer(n.input(0)));
   return p != nullptr && is_op(*p, "DequantizeLinear");
@@ -780,23 +938,33 @@ int64_t node_macs(const GraphModel& g, int idx) {
 
 std::variant<Unit, std::string> recognize(const GraphModel& g, int idx, const Rules& rules) {
   const NodeInfo& n = g.nodes[static_cast<size_t>(idx)];
+  const bool fp32 = rules.config.elem == systolic::ElemType::Fp32;
+  const bool qlinear = is_op(n, "QLinearConv") || is_op(n, "QLinearMatMul") || is_op(n, "QLinearAdd", "com.microsoft");
+  const bool std_op = is_op(n, "Conv") || is_op(n, "MatMul") || is_op(n, "Gemm") || is_op(n, "Add");
   std::variant<Unit, std::string> r = std::string("no accelerator op for ") + n.op;
-  if (is_op(n, "QLinearConv")) {
+  if (fp32 && (qlinear || (std_op && has_dq_input(g, n)))) {
+    r = "quantized " + n.op + ": the accelerator config is fp32 (elem = \"fp32\"); quantized ops need an int8 config";
+  } else if (is_op(n, "QLinearConv")) {
     r = qlinear_conv(g, idx, rules);
   } else if (is_op(n, "QLinearMatMul")) {
     r = qlinear_matmul(g, idx, rules);
   } else if (is_op(n, "QLinearAdd", "com.microsoft")) {
     r = qlinear_add(g, idx, rules);
-  } else if (is_op(n, "Conv") || is_op(n, "MatMul") || is_op(n, "Gemm") || is_op(n, "Add")) {
+  } else if (std_op) {
     if (has_dq_input(g, n)) {
       if (n.op == "Conv") r = qdq_conv(g, idx, rules);
       else if (n.op == "Add") r = qdq_add(g, idx, rules);
       else r = qdq_matmul(g, idx, rules, n.op == "Gemm");
     } else if (n.op == "Add") {
-      r = std::string("float Add: no accelerator op (only quantized residual adds)");
+      r = std::string("float Add: no accelerator op (") +
+          (fp32 ? "the fp32 accelerator has no residual add)" : "only quantized residual adds)");
+    } else if (!fp32) {
+      r = "float " + n.op + ": the accelerator config is int8 (elem = \"int8\"); float Conv/MatMul/Gemm run on an fp32 "
+          "config (elem = \"fp32\", ep/systolic/accelerator_fp32.toml)";
+    } else if (n.op == "Conv") {
+      r = float_conv(g, idx);
     } else {
-      r = "float " + n.op + ": the plugin EP runs quantized ops only (fp32 Conv/MatMul for the fp32 accelerator "
-          "config: not built yet, the custom-op library's partitioner places them)";
+      r = float_matmul(g, idx, n.op == "Gemm");
     }
   }
   if (Unit* u = std::get_if<Unit>(&r)) u->macs = node_macs(g, idx);

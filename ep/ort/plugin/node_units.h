@@ -4,7 +4,13 @@
 // DequantizeLinear -> MaxPool -> QuantizeLinear with unchanged scale and zero point fused into a conv).
 //
 // A unit is expressed in the accelerator's int8 domain: uint8 tensors are shifted by -128 (x_i8 = x_u8 - 128,
-// zp_i8 = zp_u8 - 128), which leaves x - zp unchanged, so the integer results are exactly those of uint8.
+// zp_i8 = zp_u8 - 128), which leaves x - zp unchanged, so the integer results are exactly those of uint8. Weights
+// with a zero point (uint8 weights, or int8 ones with zp != 0) become w - w_zp when every such value fits int8:
+// the accumulator then sums exactly the integers QLinearConv / QLinearMatMul sum.
+//
+// With an fp32 accelerator config (elem = "fp32") the units are float instead: Conv [-> Relu] [-> MaxPool],
+// MatMul [-> Relu] and Gemm [-> Relu] with constant float weights, run by the model's conv2d_f32 / matmul_f32.
+// A session's config has one element type, so it takes either the quantized units or the float ones.
 // recognize() returns the unit or the reason (one line, for the placement report) the node is declined.
 #pragma once
 
@@ -42,18 +48,23 @@ struct Requant {
 };
 
 struct Unit {
-  enum Kind { QConv, QMatMul, QAdd };
+  enum Kind { QConv, QMatMul, QAdd, Conv, MatMul };  // Conv / MatMul: float32 (fp32 config)
+  static constexpr size_t kKinds = 5;
   Kind kind = QConv;
-  std::string form;             // "qoperator" | "qdq"
+  std::string form;             // "qoperator" | "qdq" | "float"
   int primary = -1;             // the Conv/MatMul/Gemm/Add (or QLinear*) node
   std::vector<int> nodes;       // every node the unit absorbs (primary included)
   std::vector<QTensor> inputs;  // activations: conv/matmul [x], add [a, b]
   QTensor output;               // the quantized tensor the unit produces
   // QConv: weights OIHW int8 [oc, ic/g, kh, kw]; QMatMul: B as [K, N] (a Gemm's transB resolved).
   std::vector<int64_t> w_dims;
-  std::vector<int8_t> weights;
+  std::vector<int8_t> weights;  // w - w_zp (exact: checked to fit int8)
+  int32_t w_elem = kInt8;       // the weights' own element type (kUint8: shifted by their zero point)
   std::vector<float> w_scales;  // 1 value (per tensor) or one per output channel / column
   std::vector<int32_t> bias;    // empty or one per output channel / column
+  // Float units: weights in the same layouts as `weights`, bias one per output channel / column (or empty).
+  std::vector<float> weights_f32;
+  std::vector<float> bias_f32;
   // Conv geometry
   int64_t stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
   int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
@@ -62,7 +73,8 @@ struct Unit {
   systolic::PoolParams pool;    // fused MaxPool (PoolPadding::Ignore: ONNX semantics)
   Requant requant;              // output -> DQ -> [Relu] [MaxPool] -> Q fused; `output` is then the Q's tensor
   int64_t macs = -1;            // of the primary node, -1 when the shapes are unknown
-  std::string describe() const; // e.g. "QConv (qdq, per-channel, uint8, relu, pool)"
+  std::string describe() const; // e.g. "QConv (qdq, per-channel, uint8, relu, pool)", "Conv (float, relu)"
+  bool is_float() const noexcept { return kind == Conv || kind == MatMul; }
   // The quantization the accelerator op itself produces (before a fused requantization).
   const QTensor& op_output() const noexcept { return requant.enabled ? requant.from : output; }
 };
@@ -70,7 +82,9 @@ struct Unit {
 const char* unit_kind_name(Unit::Kind k) noexcept;
 
 struct Rules {
-  systolic::AcceleratorConfig config;  // the int8 config the session runs on (quantization features)
+  // The config the session runs on: its elem picks quantized (int8) or float (fp32) units, its features
+  // (per_channel_scale, zero_points) which quantization forms the int8 units may use.
+  systolic::AcceleratorConfig config;
 };
 
 // Nodes that can start a unit: QLinearConv, QLinearMatMul, QLinearAdd (com.microsoft), Conv, MatMul, Gemm, Add.

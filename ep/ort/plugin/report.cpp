@@ -78,7 +78,7 @@ std::string Report::json() const {
                     ", \"report_id\": " + json_quote(id_);
   out += ", \"execution\": " + (s.execution < 0 ? std::string("null") : std::to_string(s.execution));
   out += ", \"mode\": " + json_quote(systolic::mode_name(s.mode)) + ", \"threads\": " + std::to_string(s.threads);
-  out += ", \"config\": " + config_json(s.config_for(systolic::ElemType::Int8));
+  out += ", \"config\": " + config_json(s.config);  // the one the EP's units run on (int8 or fp32)
   int64_t acc = 0, cpu = 0;
   size_t unknown = 0, placed_nodes = 0;
   std::string nodes;
@@ -115,10 +115,9 @@ std::string Report::json() const {
   out += ", \"runs\": " + std::to_string(runs_) + ", \"compiled_node_runs\": " + std::to_string(node_runs_);
   systolic::Counters total;
   std::string ops;
-  const char* names[] = {"QConv", "QMatMul", "QAdd"};
   for (size_t i = 0; i < counters_.size(); ++i) {
     if (!ops.empty()) ops += ", ";
-    ops += json_quote(names[i]) + ": " + counters_json(counters_[i]);
+    ops += json_quote(unit_kind_name(static_cast<Unit::Kind>(i))) + ": " + counters_json(counters_[i]);
     total += counters_[i];
   }
   out += ", \"ops\": {" + ops + "}, \"total\": " + counters_json(total) + "}";

@@ -38,7 +38,7 @@ class Report {
   size_t compiled_ = 0;
   uint64_t runs_ = 0;
   uint64_t node_runs_ = 0;
-  std::array<systolic::Counters, 3> counters_{};  // QConv, QMatMul, QAdd
+  std::array<systolic::Counters, Unit::kKinds> counters_{};  // by Unit::Kind
 };
 
 constexpr size_t kMaxReports = 256;

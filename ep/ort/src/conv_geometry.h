@@ -1,14 +1,17 @@
 // Geometry of QConv / Conv: the attributes (read and checked at kernel creation) and, per Compute, the shape of the
-// call derived from the input dims (checked against the weights and bias).
+// call derived from the input dims (checked against the weights and bias). plan_conv has no ORT dependency: the
+// plugin EP's compiled chains (ep/ort/plugin) plan their convs with it too; read_conv_attributes (defined in
+// conv_attributes.cpp) is the custom-op kernels' own.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-#include "ort_glue.h"
 #include "systolic/conv.h"
 
 namespace rcnn::ort {
+
+class AttributeReader;  // ort_glue.h
 
 struct ConvAttributes {
   int64_t stride_h = 1, stride_w = 1;

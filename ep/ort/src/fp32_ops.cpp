@@ -1,6 +1,7 @@
 // rcnn.systolic Conv and MatMul on float32 (the fp32 accelerator config, ep/systolic/accelerator_fp32.toml):
 // the same geometry as QConv / QMatMul without scales.
 #include "custom_op.h"
+#include "kernel_util.h"
 #include "op_args.h"
 
 namespace rcnn::ort {
@@ -17,7 +18,8 @@ class ConvF32Kernel final : public Kernel {
     const ConvCall call = plan_conv(geometry_, x.dims, w.dims, b ? &b->dims : nullptr);
     void* y = io.output(0, call.output_dims);
     if (call.empty) return;
-    const auto args = conv_args<systolic::ConvF32Args, float, float>(call, x, w, b, geometry_.relu, y);
+    const void* bias = b ? b->data : nullptr;
+    const auto args = conv_args<systolic::ConvF32Args, float, float>(call, x.data, w.data, bias, geometry_.relu, y);
     record(systolic::conv2d_f32(config(), mode(), args, exec()));
   }
 
@@ -36,7 +38,8 @@ class MatMulF32Kernel final : public Kernel {
     const MatmulCall call = plan_matmul(a.dims, b.dims, bias ? &bias->dims : nullptr);
     void* y = io.output(0, call.output_dims);
     if (call.empty) return;
-    const auto args = matmul_args<systolic::MatmulF32Args, float, float>(call, a, b, bias, relu_, y);
+    const void* c = bias ? bias->data : nullptr;
+    const auto args = matmul_args<systolic::MatmulF32Args, float, float>(call, a.data, b.data, c, relu_, y);
     record(systolic::matmul_f32(config(), mode(), args, exec()));
   }
 

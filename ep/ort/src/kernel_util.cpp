@@ -3,7 +3,6 @@
 #include "systolic/numerics.h"
 
 #include <cmath>
-#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -56,18 +55,6 @@ std::vector<int64_t> int_list(const AttributeReader& attrs, const char* name, co
                                 " integers >= " + std::to_string(min) + ", got " + format_dims(values));
   }
   return values;
-}
-
-int64_t element_count(const std::vector<int64_t>& dims, const char* name) {
-  int64_t n = 1;
-  for (int64_t d : dims) {
-    if (d < 0) throw std::invalid_argument(std::string(name) + " has a negative dimension " + format_dims(dims));
-    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) {
-      throw std::invalid_argument(std::string(name) + " is too large " + format_dims(dims));
-    }
-    n *= d;
-  }
-  return n;
 }
 
 }  // namespace rcnn::ort

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "dims.h"  // element_count, format_dims
 #include "ort_glue.h"
 
 namespace rcnn::ort {
@@ -25,8 +26,5 @@ bool flag(const AttributeReader& attrs, const char* name);
 // An int list attribute with exactly `count` values, each >= `min` (default when absent).
 std::vector<int64_t> int_list(const AttributeReader& attrs, const char* name, const std::vector<int64_t>& fallback,
                               int64_t min);
-
-// Product of dims (0 when any dim is 0). Throws when a dim is negative or the product overflows.
-int64_t element_count(const std::vector<int64_t>& dims, const char* name);
 
 }  // namespace rcnn::ort

@@ -3,7 +3,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "kernel_util.h"
+#include "dims.h"
 
 namespace rcnn::ort {
 

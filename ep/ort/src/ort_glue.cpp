@@ -38,12 +38,6 @@ OrtStatus* status_from_current_exception(const OrtApi& api, const std::string& w
   }
 }
 
-std::string format_dims(const std::vector<int64_t>& dims) {
-  std::string text = "[";
-  for (size_t i = 0; i < dims.size(); ++i) text += (i ? "," : "") + std::to_string(dims[i]);
-  return text + "]";
-}
-
 // ---------------------------------------------------------------------------------------------- attributes
 
 bool AttributeReader::is_missing(OrtStatus* status) const {

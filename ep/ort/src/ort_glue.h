@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "dims.h"
+
 namespace rcnn::ort {
 
 // A failed ORT call, keeping ORT's error code.
@@ -47,9 +49,6 @@ OrtStatus* guarded(const OrtApi& api, const std::string& where, Body&& body) noe
     return status_from_current_exception(api, where);
   }
 }
-
-// "[1,56,56,64]"
-std::string format_dims(const std::vector<int64_t>& dims);
 
 // Reads node attributes at kernel creation. Missing optional attributes take their default; a present attribute of
 // the wrong type is an error (ORT says which).

@@ -1,5 +1,6 @@
 // rcnn.systolic QConv: int8 NHWC convolution with fused bias, scaling, ReLU and max-pool (ep/ort/README.md).
 #include "custom_op.h"
+#include "kernel_util.h"
 #include "op_args.h"
 
 namespace rcnn::ort {
@@ -17,7 +18,8 @@ class QConvKernel final : public Kernel {
     const ConvCall call = plan_conv(geometry_, x.dims, w.dims, b ? &b->dims : nullptr);
     void* y = io.output(0, call.output_dims);
     if (call.empty) return;
-    auto args = conv_args<systolic::ConvArgs, int8_t, int32_t>(call, x, w, b, geometry_.relu, y);
+    const void* bias = b ? b->data : nullptr;
+    auto args = conv_args<systolic::ConvArgs, int8_t, int32_t>(call, x.data, w.data, bias, geometry_.relu, y);
     args.multiplier = multiplier_;
     record(systolic::conv2d(config(), mode(), args, exec()));
   }

@@ -1,5 +1,6 @@
 // rcnn.systolic QMatMul: int8 A [..., K] x B [K, N] (+ int32 bias [N]) -> int8 [..., N] (ep/ort/README.md).
 #include "custom_op.h"
+#include "kernel_util.h"
 #include "op_args.h"
 
 namespace rcnn::ort {
@@ -17,7 +18,8 @@ class QMatMulKernel final : public Kernel {
     const MatmulCall call = plan_matmul(a.dims, b.dims, bias ? &bias->dims : nullptr);
     void* y = io.output(0, call.output_dims);
     if (call.empty) return;
-    auto args = matmul_args<systolic::MatmulArgs, int8_t, int32_t>(call, a, b, bias, relu_, y);
+    const void* c = bias ? bias->data : nullptr;
+    auto args = matmul_args<systolic::MatmulArgs, int8_t, int32_t>(call, a.data, b.data, c, relu_, y);
     args.multiplier = multiplier_;
     record(systolic::matmul(config(), mode(), args, exec()));
   }

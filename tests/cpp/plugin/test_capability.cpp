@@ -1,6 +1,7 @@
 // The plugin EP's placement rules on hand-built graphs (no ORT): QDQ and QOperator units, fused max-pool, the
-// reasons for declined nodes, chain grouping without cycles, the options, and one compiled chain against a direct
-// accelerator-model call.
+// reasons for declined nodes, chain grouping without cycles, the options, one compiled chain against a direct
+// accelerator-model call; float units on an fp32 config (and their reasons on an int8 one); weights with a zero
+// point (uint8), taken as w - zp when that fits int8 and declined with the span otherwise.
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "compiled_chain.h"
 #include "options.h"
 #include "systolic/conv.h"
+#include "systolic/matmul.h"
 #include "systolic/numerics.h"
 
 using namespace rcnn::ep;
@@ -252,6 +254,229 @@ void test_chain_numerics(test::Checker& t) {
   }
 }
 
+Rules fp32_rules() {
+  Rules r;
+  r.config = rcnn::systolic::AcceleratorConfig::fp32_defaults();
+  return r;
+}
+
+Attr one_int(int64_t v) {
+  Attr a;
+  a.kind = Attr::Int;
+  a.i = v;
+  return a;
+}
+
+// x -> Conv(3x3, pad 1, bias) -> Relu -> MaxPool(2x2/2) -> y1 -> Flatten -> Gemm(transB, C [N]) -> Relu -> y2,
+// and a float residual Add beside it.
+GraphModel float_net() {
+  GraphModel g;
+  set_act(g, "x", kFloat, {1, 4, 6, 6});
+  std::vector<float> w(4 * 4 * 9);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(static_cast<int>(i * 7 % 13) - 6) / 8.0f;
+  set_const<float>(g, "w", kFloat, {4, 4, 3, 3}, w);
+  set_const<float>(g, "b", kFloat, {4}, {0.5f, -0.25f, 0.125f, -1.0f});
+  NodeInfo conv = node("conv", "Conv", {"x", "w", "b"}, {"c"});
+  conv.attrs["pads"] = ints({1, 1, 1, 1});
+  g.nodes.push_back(conv);
+  g.nodes.push_back(node("relu", "Relu", {"c"}, {"r"}));
+  NodeInfo mp = node("pool", "MaxPool", {"r"}, {"y1"});
+  mp.attrs["kernel_shape"] = ints({2, 2});
+  mp.attrs["strides"] = ints({2, 2});
+  g.nodes.push_back(mp);
+  set_act(g, "c", kFloat, {1, 4, 6, 6});
+  set_act(g, "r", kFloat, {1, 4, 6, 6});
+  set_act(g, "y1", kFloat, {1, 4, 3, 3});
+  g.nodes.push_back(node("flat", "Flatten", {"y1"}, {"f"}));
+  set_act(g, "f", kFloat, {1, 36});
+  std::vector<float> fc(5 * 36);
+  for (size_t i = 0; i < fc.size(); ++i) fc[i] = static_cast<float>(static_cast<int>(i % 9) - 4) / 16.0f;
+  set_const<float>(g, "fc", kFloat, {5, 36}, fc);  // [N, K]: transB
+  set_const<float>(g, "fcb", kFloat, {5}, {1.0f, 2.0f, 3.0f, 4.0f, 5.0f});
+  NodeInfo gemm = node("gemm", "Gemm", {"f", "fc", "fcb"}, {"g"});
+  gemm.attrs["transB"] = one_int(1);
+  g.nodes.push_back(gemm);
+  g.nodes.push_back(node("grelu", "Relu", {"g"}, {"y2"}));
+  set_act(g, "g", kFloat, {1, 5});
+  set_act(g, "y2", kFloat, {1, 5});
+  g.nodes.push_back(node("add", "Add", {"y1", "y1"}, {"y3"}));
+  set_act(g, "y3", kFloat, {1, 4, 3, 3});
+  g.link();
+  g.tensors["y1"].graph_output = true;  // read by Flatten and the Add too: the pool output leaves the chain
+  g.tensors["y2"].graph_output = true;
+  g.tensors["y3"].graph_output = true;
+  return g;
+}
+
+void test_fp32_config_claims_float_units(test::Checker& t) {
+  const GraphModel g = float_net();
+  Placement p = place(g, fp32_rules());
+  CHECK_EQ(p.units.size(), size_t{2});
+  if (p.units.size() != 2) return;
+  const Unit& conv = p.units[0];
+  CHECK(conv.kind == Unit::Conv && conv.relu && conv.pool.enabled);
+  CHECK(conv.pool.padding == rcnn::systolic::PoolPadding::Ignore);
+  CHECK_EQ(conv.output.name, std::string("y1"));
+  CHECK_EQ(conv.bias_f32.size(), size_t{4});
+  const Unit& fc = p.units[1];
+  CHECK(fc.kind == Unit::MatMul && fc.relu);
+  CHECK(fc.w_dims == (std::vector<int64_t>{36, 5}));  // transB resolved to [K, N]
+  CHECK_EQ(fc.weights_f32[1], -0.25f);                // B[0][1] = fc[1][0] = (36 % 9 - 4) / 16
+  CHECK_EQ(fc.weights_f32[5], -0.1875f);              // B[1][0] = fc[0][1] = (1 - 4) / 16
+  CHECK_EQ(fc.bias_f32.size(), size_t{5});
+  for (const char* n : {"conv", "relu", "pool", "gemm", "grelu"}) CHECK(decision(p, n)->accelerator);
+  CHECK_EQ(decision(p, "conv")->macs, int64_t{1 * 4 * 6 * 6 * 4 * 9});
+  CHECK(decision(p, "conv")->unit.find("Conv (float, relu, maxpool)") != std::string::npos);
+  CHECK(decision(p, "add")->reason.find("float Add") != std::string::npos);
+  CHECK(!decision(p, "flat")->accelerator);
+  // Flatten sits between them: two compiled nodes.
+  CHECK_EQ(p.chains.size(), size_t{2});
+
+  // The same graph on the int8 config: every float op stays on the CPU EP with the reason naming the configs.
+  Placement q = place(g, Rules{});
+  CHECK(q.units.empty());
+  for (const char* n : {"conv", "gemm"}) {
+    CHECK(decision(q, n)->reason.find("the accelerator config is int8") != std::string::npos);
+    CHECK(decision(q, n)->reason.find("fp32") != std::string::npos);
+  }
+  for (const NodeDecision& d : q.decisions) CHECK(!d.reason.empty());
+}
+
+void test_fp32_config_declines(test::Checker& t) {
+  GraphModel g = float_net();
+  // Gemm with alpha != 1; a conv whose weights are a graph input.
+  g.nodes[4].attrs["alpha"] = Attr{};
+  g.nodes[4].attrs["alpha"].kind = Attr::Float;
+  g.nodes[4].attrs["alpha"].f = 2.0f;
+  g.tensors["w"].is_const = false;
+  Placement p = place(g, fp32_rules());
+  CHECK(p.units.empty());
+  CHECK_EQ(decision(p, "gemm")->reason, std::string("Gemm with alpha != 1"));
+  CHECK(decision(p, "conv")->reason.find("W is not a constant") != std::string::npos);
+  CHECK(decision(p, "relu")->reason.find("fused only right after") != std::string::npos);
+  // A quantized unit on the fp32 config.
+  GraphModel qg;
+  set_act(qg, "x", kInt8, {1, 4, 6, 6});
+  qdq_conv(qg, "a_", "x", "y", false, false);
+  qg.tensors["y"].graph_output = true;
+  qg.link();
+  Placement q = place(qg, fp32_rules());
+  CHECK(q.units.empty());
+  CHECK(decision(q, "a_conv")->reason.find("quantized Conv: the accelerator config is fp32") != std::string::npos);
+}
+
+// The compiled chain of the float net's conv unit against a direct conv2d_f32 call, and its Gemm against
+// matmul_f32: the same numbers in every mode.
+void test_fp32_chain_numerics(test::Checker& t) {
+  const GraphModel g = float_net();
+  Placement p = place(g, fp32_rules());
+  CHECK_EQ(p.units.size(), size_t{2});
+  if (p.units.size() != 2) return;
+  const Unit conv = p.units[0], fc = p.units[1];
+  std::vector<float> x(4 * 36);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(static_cast<int>(i * 37 % 101) - 50) / 25.0f;
+  const rcnn::systolic::AcceleratorConfig cfg = rcnn::systolic::AcceleratorConfig::fp32_defaults();
+  std::vector<float> first;
+  for (int mode = 0; mode < 3; ++mode) {
+    EpOptions o = parse_options({{"execution", std::to_string(mode)},
+                                 {"config", "dim = 8\nelem = \"fp32\"\ndataflow = \"ws\"\n"}});
+    CompiledChain chain("c", {conv}, {"x"}, {"y1"}, o.settings, nullptr, nullptr);
+    std::vector<float> out;
+    std::vector<int64_t> out_dims;
+    chain.run({ChainInput{x.data(), {1, 4, 6, 6}, kFloat}}, [&](size_t, const std::vector<int64_t>& d) -> void* {
+      out_dims = d;
+      out.resize(static_cast<size_t>(d[0] * d[1] * d[2] * d[3]));
+      return out.data();
+    });
+    CHECK(out_dims == (std::vector<int64_t>{1, 4, 3, 3}));
+    rcnn::systolic::ConvF32Args a;
+    a.shape.in_h = 6; a.shape.in_w = 6; a.shape.in_ch = 4; a.shape.out_ch = 4;
+    a.shape.kernel_h = 3; a.shape.kernel_w = 3;
+    a.shape.pad_top = a.shape.pad_left = a.shape.pad_bottom = a.shape.pad_right = 1;
+    a.shape.pool = conv.pool;
+    std::vector<float> xn(x.size()), wh(4 * 4 * 9), y(4 * 9);
+    const std::vector<float> w = g.tensor("w")->values<float>();
+    for (int c = 0; c < 4; ++c)
+      for (int hw = 0; hw < 36; ++hw) xn[static_cast<size_t>(hw * 4 + c)] = x[static_cast<size_t>(c * 36 + hw)];
+    for (int oc = 0; oc < 4; ++oc)
+      for (int ic = 0; ic < 4; ++ic)
+        for (int k = 0; k < 9; ++k)
+          wh[static_cast<size_t>((k * 4 + ic) * 4 + oc)] = w[static_cast<size_t>((oc * 4 + ic) * 9 + k)];
+    a.input = xn.data(); a.weights = wh.data(); a.bias = conv.bias_f32.data(); a.relu = true; a.output = y.data();
+    rcnn::systolic::conv2d_f32(cfg, rcnn::systolic::Mode::CPU, a);
+    bool same = true, positive = false;
+    for (int c = 0; c < 4; ++c)
+      for (int hw = 0; hw < 9; ++hw) {
+        same = same && out[static_cast<size_t>(c * 9 + hw)] == y[static_cast<size_t>(hw * 4 + c)];
+        positive = positive || out[static_cast<size_t>(c * 9 + hw)] > 0.0f;
+      }
+    CHECK(same);
+    CHECK(positive);  // not a vacuous all-zero comparison
+    if (mode == 0) first = out;
+    CHECK(out == first);  // modes agree bit for bit on this size
+
+    // The Gemm unit on the pooled output, flattened.
+    CompiledChain head("h", {fc}, {"f"}, {"y2"}, o.settings, nullptr, nullptr);
+    std::vector<float> logits(5);
+    head.run({ChainInput{out.data(), {1, 36}, kFloat}}, [&](size_t, const std::vector<int64_t>&) -> void* {
+      return logits.data();
+    });
+    std::vector<float> want(5);
+    rcnn::systolic::MatmulF32Args m;
+    m.I = 1; m.J = 5; m.K = 36;
+    m.A = out.data(); m.B = fc.weights_f32.data();
+    m.bias_kind = rcnn::systolic::BiasKind::PerColumn;
+    m.bias = fc.bias_f32.data();
+    m.relu = true;
+    m.C = want.data();
+    rcnn::systolic::matmul_f32(cfg, rcnn::systolic::Mode::CPU, m);
+    CHECK(logits == want);
+  }
+  // A float unit cannot run on the int8 config (a session has one element type).
+  CHECK_THROWS(CompiledChain("c", {conv}, {"x"}, {"y1"}, parse_options({}).settings, nullptr, nullptr),
+               "Conv unit on an int8 accelerator config");
+}
+
+// QLinearConv with uint8 weights: zero point 128 and weights in [1, 255] fit int8 as w - 128 (taken, exact);
+// zero point 100 with weights reaching 255 gives w - zp = 155: declined, naming the zero point and the span.
+void test_uint8_weights(test::Checker& t) {
+  GraphModel g;
+  set_act(g, "x", kUint8, {1, 2, 4, 4});
+  set_act(g, "y", kUint8, {1, 2, 4, 4});
+  set_const<float>(g, "xs", kFloat, {}, {0.02f});
+  set_const<uint8_t>(g, "xz", kUint8, {}, {10});
+  std::vector<uint8_t> w(2 * 2 * 1 * 1);
+  w = {1, 255, 128, 200};
+  set_const<uint8_t>(g, "w", kUint8, {2, 2, 1, 1}, w);
+  set_const<float>(g, "ws", kFloat, {}, {0.01f});
+  set_const<uint8_t>(g, "wz", kUint8, {}, {128});
+  set_const<float>(g, "ys", kFloat, {}, {0.05f});
+  set_const<uint8_t>(g, "yz", kUint8, {}, {3});
+  g.nodes.push_back(node("conv", "QLinearConv", {"x", "xs", "xz", "w", "ws", "wz", "ys", "yz"}, {"y"}));
+  g.link();
+  g.tensors["y"].graph_output = true;
+  Placement p = place(g, Rules{});
+  CHECK_EQ(p.units.size(), size_t{1});
+  if (p.units.size() == 1) {
+    CHECK(p.units[0].weights == (std::vector<int8_t>{-127, 127, 0, 72}));
+    CHECK(p.units[0].describe().find("uint8 weights") != std::string::npos);
+  }
+  set_const<uint8_t>(g, "wz", kUint8, {}, {100});
+  Placement q = place(g, Rules{});
+  CHECK(q.units.empty());
+  CHECK_EQ(decision(q, "conv")->reason,
+           std::string("uint8 weights with zero point 100: w - zero point spans [-99, 155], outside int8 (the "
+                       "accelerator's weights are int8 with zero point 0)"));
+  // Per-channel zero points: channel 1 (w 128, 200 with zp 128) fits, channel 0 (1, 255 with zp 0) does not.
+  set_const<uint8_t>(g, "wz", kUint8, {2}, {0, 128});
+  Placement r = place(g, Rules{});
+  CHECK(r.units.empty());
+  CHECK(decision(r, "conv")->reason.find("uint8 weights (channel 0) with zero point 0: w - zero point spans [1, 255]") !=
+        std::string::npos);
+  set_const<uint8_t>(g, "wz", kUint8, {2}, {128, 128});
+  CHECK_EQ(place(g, Rules{}).units.size(), size_t{1});
+}
+
 }  // namespace
 
 int main() {
@@ -260,5 +485,9 @@ int main() {
                                                {"qlinear_add", test_qlinear_add},
                                                {"no_cycles", test_no_cycles},
                                                {"options", test_options},
-                                               {"chain_numerics", test_chain_numerics}});
+                                               {"chain_numerics", test_chain_numerics},
+                                               {"fp32_config_claims_float_units", test_fp32_config_claims_float_units},
+                                               {"fp32_config_declines", test_fp32_config_declines},
+                                               {"fp32_chain_numerics", test_fp32_chain_numerics},
+                                               {"uint8_weights", test_uint8_weights}});
 }
