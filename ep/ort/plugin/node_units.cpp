@@ -636,13 +636,18 @@ bool add_shapes(const GraphModel& g, const std::string& a, const std::string& b,
   return true;
 }
 
-// Gemmini's scaled mvin saturates each input before the sum: only ratios <= 1 stay within 1 LSB of QLinearAdd.
+// Gemmini's scaled mvin saturates each input, (x - zero point) * ratio, to int8 before the sum; QLinearAdd does not.
+// Only adds where no input value can reach that saturation stay within 1 LSB of QLinearAdd: ratio <= 1 is enough
+// with zero point 0, but x - zp spans up to 255 otherwise (uint8, or int8 after a ReLU with zero point -128).
 bool add_ratios(const Unit& u, Reason& why) {
   for (size_t i = 0; i < 2; ++i) {
     const float r = systolic::make_ratio(u.inputs[i].scale, u.output.scale);
-    if (r > 1.0f) {
-      why = std::string(i == 0 ? "A" : "B") + "_scale / C_scale = " + fmt(r) +
-            " > 1: the accelerator saturates the scaled input before the sum, QLinearAdd does not";
+    const int32_t zp = u.inputs[i].zero_point;  // int8 domain
+    const float hi = std::nearbyint(static_cast<float>(127 - zp) * r);
+    const float lo = std::nearbyint(static_cast<float>(-128 - zp) * r);
+    if (r > 1.0f || hi > 127.0f || lo < -128.0f) {
+      why = std::string(i == 0 ? "A" : "B") + ": (x - zero point " + std::to_string(zp) + ") * scale ratio " + fmt(r) +
+            " leaves int8: the accelerator saturates the scaled input before the sum, QLinearAdd does not";
       return false;
     }
   }
