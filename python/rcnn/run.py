@@ -18,8 +18,8 @@ from rcnn.accelerator.placement import PlacementReport
 from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
 from rcnn.models.demo import DEMO_IMAGE, DEMO_MODEL
 from rcnn.runtime.preprocess import ALIASES, MODES
-from rcnn.runtime.runner import DEFAULT_SESSION_CONFIG, RunConfig, RunResult
-from rcnn.tools.runmodel import BINDINGS, RunRequest, run_model
+from rcnn.runtime.runner import RunConfig, RunResult
+from rcnn.tools.runmodel import BINDINGS, RunRequest, default_session_config, run_model
 
 LIST_DETECTIONS = 12  # printed after a run; detections.json has them all
 
@@ -71,9 +71,10 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--classes", default=None, metavar="coco|coco80|FILE.json",
                    help="detection class names (default: the model's rcnn.classes metadata, else COCO)")
     p.add_argument("--session-config", action="append", default=[], metavar="KEY=VALUE",
-                   help="ONNX Runtime session config entry, repeatable (default: session.disable_quant_qdq=1, which "
-                        "stops ORT 1.21 from quantizing the weights of float convs after a DequantizeLinear; give "
-                        "session.disable_quant_qdq=0 to run a QDQ model with ORT's QDQ fusions)")
+                   help="ONNX Runtime session config entry, repeatable (default with the EP: none, since "
+                        "session.disable_quant_qdq=1 would fold the weights' DequantizeLinear before the EP sees a "
+                        "QDQ unit; with --binding custom-ops or --partition off: session.disable_quant_qdq=1, which "
+                        "stops ORT from quantizing the weights of float convs after a DequantizeLinear)")
     p.add_argument("--native", action="store_true",
                    help="run the host build on the host's ONNX Runtime instead of riscv64 under qemu")
     p.add_argument("--timeout", type=positive_seconds, default=1800.0, help="seconds before the run is killed")
@@ -146,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                        threads=a.threads, repeat=a.repeat, trace=a.trace, save_optimized=a.save_optimized,
                        custom_op_libs=list(a.custom_op_lib), systolic_config=a.systolic_config, dim=a.dim,
                        timeout=a.timeout, qemu_cpu=a.qemu_cpu, build=not a.no_build, echo=not a.quiet,
-                       session_config={**DEFAULT_SESSION_CONFIG, **dict(e.split("=", 1) for e in a.session_config)})
+                       session_config={**default_session_config(a.binding, a.partition),
+                                       **dict(e.split("=", 1) for e in a.session_config)})
     request = RunRequest(model=a.model, image=a.image, inputs=list(a.input), preprocess=a.preprocess,
                          partition=a.partition, binding=a.binding, score_threshold=a.score_threshold, classes=a.classes,
                          output_dir=a.output_dir, config=config)

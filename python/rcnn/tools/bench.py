@@ -76,7 +76,9 @@ def measure(case: Case, model: Path, partitioned: Path | None, inputs: list[Path
     """One case; the accelerator through the plugin EP on `model`, or (partitioned given) through the custom-op
     library on the partitioned model."""
     native = case.target == "native"
-    config = RunConfig(native=native, execution=case.mode, threads=threads, repeat=repeat, echo=False, build=False)
+    # ONNX Runtime's own defaults for every case (the EP must see QDQ units unfolded, see default_session_config).
+    config = RunConfig(native=native, execution=case.mode, threads=threads, repeat=repeat, echo=False, build=False,
+                       session_config={})
     if case.engine == "systolic" and partitioned is not None:
         config.custom_op_libs = [systolic_library(native, build_it=False)]
         model = partitioned

@@ -23,11 +23,24 @@ from rcnn.onnxgraph.model_info import ModelInfo, read_model_info
 from rcnn.runtime.inputs import prepare_inputs
 from rcnn.runtime.preprocess import load_rgb, target_hw
 from rcnn.runtime.rundir import fresh_run_dir
-from rcnn.runtime.runner import RunConfig, RunResult, run, systolic_ep_library, systolic_library
+from rcnn.runtime.runner import (
+    DEFAULT_SESSION_CONFIG,
+    RunConfig,
+    RunResult,
+    run,
+    systolic_ep_library,
+    systolic_library,
+)
 
 # How a run reaches the accelerator: the plugin EP (ORT >= 1.23) claims nodes itself; custom-ops runs the model
 # rewritten offline by rcnn.partition on the custom-op library (any ORT, e.g. Debian 13's 1.21).
 BINDINGS = ("ep", "custom-ops")
+
+
+def default_session_config(binding: str, partition: str) -> dict[str, str]:
+    """ONNX Runtime session entries a run starts from. The EP must see QDQ units as they are: disable_quant_qdq=1
+    makes ORT fold the weights' DequantizeLinear into float initializers before partitioning (0 % placed)."""
+    return {} if binding == "ep" and partition != "off" else dict(DEFAULT_SESSION_CONFIG)
 
 
 @dataclass
