@@ -1,27 +1,6 @@
 """python -m rcnn.compare: find the first layer where two runs of a model diverge (the tool for "this run looks wrong").
 
-The model is partitioned for the accelerator as rcnn.run does it (unless --no-partition), then every intermediate
-tensor (each node output whose element type is known or follows from the op) is made a graph output, and the model
-runs natively (host ort_test) and under qemu-riscv64 (riscv64 ort_test) on the same prepared inputs. The table lists,
-in the graph's (topological) node order: the layer, tensor, dtype, shape, max |a - b|, the number of differing
-elements, for integer tensors the max difference in LSBs (the max |a - b| of the integer values), and a status. It
-stops after the first divergent row unless --all.
-
---reference also runs the ORIGINAL, unpartitioned model with every intermediate exposed on ONNX Runtime's CPU EP in
-this process (onnxruntime, no custom ops) and compares it with the qemu run, tensor by tensor where both runs have
-the tensor. A tensor the partitioner keeps in NHWC (`<name>_nhwc`, see rcnn.accelerator.layout) is transposed back (perm
-0,3,1,2) and compared with `<name>`; tensors that exist in only one of the two graphs (fused Relu/MaxPool outputs,
-the int8 tensor before a moved DequantizeLinear, ...) are counted as not comparable and not shown.
-
-Exposing intermediates keeps ONNX Runtime from fusing across them, so a run here may compute slightly differently
-from the same model without the extra outputs (e.g. float Conv+Add fusions); int8 QOperator ops are not affected.
-`QAdd` on the accelerator may differ from ONNX Runtime's QLinearAdd by 1 LSB (documented in ep/ort/README.md): with
---reference that shows up as a divergence at the add.
-
-Exit status: 0 when every compared tensor is identical (floats: within --tolerance), 1 when a divergence is found,
-2 for a bad command line (including a missing model, image or input file), 3 when no comparison could be made
-(inputs that do not fit the model, a failed run).
-A JSON report (--json) holds every compared row of every comparison, also those after the first divergence.
+How it works, the table and the exit status: rcnn.tools.compare (printed by --help).
 """
 
 from __future__ import annotations
@@ -35,6 +14,7 @@ from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
 from rcnn.errors import RcnnError
 from rcnn.runtime.preprocess import ALIASES, MODES
 from rcnn.runtime.rundir import fresh_run_dir
+from rcnn.tools import compare as compare_lib
 from rcnn.tools.compare import (
     EXIT_DIVERGED,
     EXIT_FAILED,
@@ -44,11 +24,13 @@ from rcnn.tools.compare import (
     format_table,
     write_json,
 )
+from rcnn.tools.runmodel import BINDINGS
 
 
 def build_parser() -> ArgumentParser:
-    p = ArgumentParser(prog="python -m rcnn.compare", description=__doc__, formatter_class=HelpFormatter)
-    p.add_argument("model", type=Path, metavar="MODEL", help="ONNX model (int8 QOperator for the accelerator)")
+    p = ArgumentParser(prog="python -m rcnn.compare", description=compare_lib.__doc__, formatter_class=HelpFormatter)
+    p.add_argument("model", type=Path, metavar="MODEL", help="ONNX model (quantized, QOperator or QDQ, for the "
+                   "accelerator)")
     p.add_argument("-i", "--image", type=Path, default=None,
                    help="image file for the model's first input, preprocessed by -p (default: none; give -i or "
                         "--input)")
@@ -59,10 +41,14 @@ def build_parser() -> ArgumentParser:
     p.add_argument("-x", "--execution", type=int, choices=[0, 1, 2], default=0,
                    help="accelerator execution mode for both runs: 0 CPU, 1 output-stationary, 2 weight-stationary")
     p.add_argument("--reference", action="store_true",
-                   help="also run the unpartitioned model on ONNX Runtime's CPU EP (Python) and compare it with "
-                        "the qemu run")
+                   help="also run the original model on ONNX Runtime's CPU EP (Python) and compare it with the "
+                        "qemu run")
     p.add_argument("--no-partition", action="store_true",
-                   help="run the model as it is (no accelerator ops) instead of partitioning it as rcnn.run does")
+                   help="run the model on ONNX Runtime's CPU EP alone (no accelerator) instead of placing it as "
+                        "rcnn.run does")
+    p.add_argument("--binding", choices=BINDINGS, default="ep",
+                   help="how the accelerator is reached (as rcnn.run): ep = the Systolic plugin EP on the model as it "
+                        "is; custom-ops = the model partitioned offline into rcnn.systolic custom ops")
     p.add_argument("--tolerance", type=float, default=0.0,
                    help="max |a-b| still counted as equal for float tensors (0: bit-exact). fp32 results of the "
                         "host and riscv64 builds may differ by ~1e-6: use e.g. 1e-5 for float models. Integer "
@@ -101,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with fresh_run_dir(a.output_dir, f"{a.model.stem}-compare") as holder:
             opts = CompareOptions(image=a.image, inputs=list(a.input), preprocess=a.preprocess, execution=a.execution,
-                                  reference=a.reference, partition=not a.no_partition, tolerance=a.tolerance,
+                                  reference=a.reference, partition=not a.no_partition, binding=a.binding,
+                                  tolerance=a.tolerance,
                                   threads=a.threads, timeout=a.timeout, build=not a.no_build)
             comparisons = compare_model(a.model, opts, holder[0], _progress)
         work = holder[0]

@@ -1,23 +1,27 @@
-"""The library of python -m rcnn.compare: find the first layer where two runs of a model diverge (the tool
-for "this run looks wrong").
+"""python -m rcnn.compare: find the first layer where two runs of a model diverge (the tool for "this run looks
+wrong").
 
-The model is partitioned for the accelerator as rcnn.run does it (unless --no-partition), then every intermediate
-tensor (each node output whose element type is known or follows from the op) is made a graph output, and the model
-runs natively (host ort_test) and under qemu-riscv64 (riscv64 ort_test) on the same prepared inputs. The table lists,
-in the graph's (topological) node order: the layer, tensor, dtype, shape, max |a - b|, the number of differing
-elements, for integer tensors the max difference in LSBs (the max |a - b| of the integer values), and a status. It
-stops after the first divergent row unless --all.
+The accelerator is reached as rcnn.run does it: through the Systolic plugin EP (default), whose placement is asked
+first (a host session) so that the tensors inside one accelerator unit (between a conv and its fused ReLU, pool or
+requantization, or a QDQ unit's float tensors) stay internal; every other intermediate tensor (each node output whose
+element type is known or follows from the op) is made a graph output. With --binding custom-ops the model is
+partitioned offline instead and every intermediate of the partitioned model is exposed. The model then runs natively
+(host ort_test) and under qemu-riscv64 (riscv64 ort_test) on the same prepared inputs. The table lists, in the
+graph's (topological) node order: the layer, where it ran (EP: accelerator or cpu), tensor, dtype, shape,
+max |a - b|, the number of differing elements, for integer tensors the max difference in LSBs (the max |a - b| of
+the integer values), and a status. It stops after the first divergent row unless --all.
 
---reference also runs the ORIGINAL, unpartitioned model with every intermediate exposed on ONNX Runtime's CPU EP in
-this process (onnxruntime, no custom ops) and compares it with the qemu run, tensor by tensor where both runs have
-the tensor. A tensor the partitioner keeps in NHWC (`<name>_nhwc`, see rcnn.accelerator.layout) is transposed back (perm
-0,3,1,2) and compared with `<name>`; tensors that exist in only one of the two graphs (fused Relu/MaxPool outputs,
-the int8 tensor before a moved DequantizeLinear, ...) are counted as not comparable and not shown.
+--reference also runs the ORIGINAL model with the same intermediates exposed on ONNX Runtime's CPU EP in this
+process (onnxruntime, no accelerator) and compares it with the qemu run, tensor by tensor where both runs have the
+tensor. With the EP both graphs are the same. With custom ops, a tensor the partitioner keeps in NHWC
+(`<name>_nhwc`, see rcnn.accelerator.layout) is transposed back (perm 0,3,1,2) and compared with `<name>`; tensors that
+exist in only one of the two graphs (fused Relu/MaxPool outputs, the int8 tensor before a moved DequantizeLinear,
+...) are counted as not comparable and not shown.
 
 Exposing intermediates keeps ONNX Runtime from fusing across them, so a run here may compute slightly differently
 from the same model without the extra outputs (e.g. float Conv+Add fusions); int8 QOperator ops are not affected.
-`QAdd` on the accelerator may differ from ONNX Runtime's QLinearAdd by 1 LSB (documented in ep/ort/README.md): with
---reference that shows up as a divergence at the add.
+The residual add on the accelerator may differ from ONNX Runtime's QLinearAdd by 1 LSB (documented in
+ep/ort/README.md): with --reference that shows up as a divergence at the add.
 
 Exit status: 0 when every compared tensor is identical (floats: within --tolerance), 1 when a divergence is found,
 2 for a bad command line (including a missing model, image or input file), 3 when no comparison could be made
@@ -48,7 +52,8 @@ from rcnn.onnxgraph.graph_index import GraphIndex
 from rcnn.onnxgraph.model_info import read_model_info
 from rcnn.runtime.inputs import prepare_inputs
 from rcnn.runtime.native import run_native
-from rcnn.runtime.runner import RunConfig, run, systolic_library
+from rcnn.runtime.runner import RunConfig, RunResult, run, systolic_ep_library, systolic_library
+from rcnn.tools.runmodel import default_session_config
 
 EXIT_SAME, EXIT_DIVERGED, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 IDENTICAL, WITHIN = "identical", "within tolerance"
@@ -82,8 +87,10 @@ def _output_elem(ix: GraphIndex, node: onnx.NodeProto, out: str) -> int:
     return ix.elem_type(node.input[0]) if node.input and node.input[0] else 0
 
 
-def expose_intermediates(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[Exposed], list[str]]:
-    """A copy of `model` with every node output of known tensor type as a graph output (in node order).
+def expose_intermediates(model: onnx.ModelProto, internal: frozenset[str] = frozenset()
+                         ) -> tuple[onnx.ModelProto, list[Exposed], list[str]]:
+    """A copy of `model` with every node output of known tensor type, except the `internal` ones, as a graph output
+    (in node order).
 
     Returns the copy, the exposed tensors (existing graph outputs included, so they are compared too) and the names
     skipped because their type is unknown or not a tensor (sequences, maps); empty optional outputs are ignored.
@@ -96,7 +103,7 @@ def expose_intermediates(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[
     skipped: list[str] = []
     for idx, node in ix.iter_nodes():
         for name in node.output:
-            if not name:
+            if not name or (name in internal and name not in already):
                 continue
             elem = _output_elem(ix, node, name)
             if not elem or elem == onnx.TensorProto.UNDEFINED:
@@ -124,6 +131,8 @@ class Row:
     max_lsb_diff: int | None  # integer tensors only
     status: str
     note: str = ""
+    on: str = ""  # where the producing node ran: "accelerator" or "cpu" (Systolic EP runs), "" when not known
+    unit: str = ""  # on the accelerator: the kind of EP unit the node belongs to (QConv, QMatMul, QAdd, ...)
 
     @property
     def diverges(self) -> bool:
@@ -205,9 +214,10 @@ def reference_view(order: Sequence[Exposed], reference: dict[str, np.ndarray]) -
     return comparable, arrays, len(order) - len(comparable)
 
 
-def run_reference(model: onnx.ModelProto, inputs: list[Path], work: Path, threads: int) -> dict[str, np.ndarray]:
-    """Every intermediate of the unpartitioned `model` on ONNX Runtime's CPU EP (Python onnxruntime)."""
-    exposed, _, _ = expose_intermediates(model)
+def run_reference(model: onnx.ModelProto, inputs: list[Path], work: Path, threads: int,
+                  internal: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
+    """Every intermediate (but `internal`) of the original `model` on ONNX Runtime's CPU EP (Python onnxruntime)."""
+    exposed, _, _ = expose_intermediates(model, internal)
     path = work / "reference_exposed.onnx"
     onnx.save(exposed, str(path))
     return dict(run_native(path, inputs, threads=threads)[0])
@@ -226,10 +236,11 @@ def format_table(rows: Sequence[Row], show_all: bool = False) -> str:
     """Rows up to and including the first divergent one (all of them with show_all)."""
     stop = first_divergence(rows)
     shown = rows if show_all or stop is None else rows[:stop + 1]
-    header = ("#", "layer", "op", "tensor", "dtype", "shape", "max|diff|", "#diff", "LSB", "status")
-    cells = [header] + [(str(k), r.layer, r.op, r.tensor, r.dtype or "-", str(r.shape) if r.dtype else "-",
-                         _num(r.max_abs_diff), _num(r.differing), _num(r.max_lsb_diff),
-                         r.status + (f" ({r.note})" if r.note else "")) for k, r in enumerate(shown)]
+    header = ("#", "layer", "op", "on", "tensor", "dtype", "shape", "max|diff|", "#diff", "LSB", "status")
+    cells = [header] + [(str(k), r.layer, r.op, r.on or "-", r.tensor, r.dtype or "-",
+                         str(r.shape) if r.dtype else "-", _num(r.max_abs_diff), _num(r.differing),
+                         _num(r.max_lsb_diff), r.status + (f" ({r.note})" if r.note else ""))
+                        for k, r in enumerate(shown)]
     widths = [max(len(c[i]) for c in cells) for i in range(len(header) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1] for row in cells]
     if not show_all and stop is not None and stop + 1 < len(rows):
@@ -259,10 +270,12 @@ class Comparison:
             agree = sum(r.status == WITHIN for r in self.rows)
             return f"   no divergence ({agree} float tensor(s) within --tolerance)" if agree else "   all identical"
         r = self.rows[k]
-        text = f"   first divergence: row {k}, layer {r.layer} ({r.op}), tensor {r.tensor}: {r.status}"
-        if self.a == "reference" and r.op == f"{DOMAIN}.QAdd" and r.max_lsb_diff == 1:
+        unit = f", in the accelerator's {r.unit}" if r.unit else ""
+        text = f"   first divergence: row {k}, layer {r.layer} ({r.op}{unit}), tensor {r.tensor}: {r.status}"
+        if self.a == "reference" and _is_accelerator_add(r) and r.max_lsb_diff == 1:
             # Not a bug: the accelerator's add rounds each input on its own (see the module docstring).
-            text += "\n   (1 LSB at a QAdd is the accelerator's documented rounding difference, ep/ort/README.md)"
+            text += ("\n   (1 LSB at a residual add on the accelerator is its documented rounding difference, "
+                     "ep/ort/README.md)")
         elif r.max_lsb_diff is None and r.max_abs_diff is not None and r.max_abs_diff < 1e-4:
             text += "\n   (a tiny float difference: rounding of the two builds? see --tolerance, e.g. 1e-5)"
         return text
@@ -270,6 +283,45 @@ class Comparison:
     def to_dict(self) -> dict:
         return {"a": self.a, "b": self.b, "compared": len(self.rows), "not_comparable": self.not_comparable,
                 "first_divergence": self.first, "notes": self.notes, "rows": [asdict(r) for r in self.rows]}
+
+
+def _is_accelerator_add(r: Row) -> bool:
+    return r.op == f"{DOMAIN}.QAdd" or r.unit == "QAdd"
+
+
+# ---- the EP's units ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EpPlacement:
+    """What the Systolic EP decided for a model: where each node runs, and the tensors inside its units."""
+
+    on: dict[str, str]  # node name -> "accelerator" | "cpu"
+    unit: dict[str, str]  # node name -> kind of its accelerator unit ("QConv", "QAdd", ...)
+    internal: frozenset[str]  # tensors produced and consumed only inside one accelerator unit
+    mac_fraction: float
+
+
+def ep_placement(model: onnx.ModelProto, path: Path, execution: int) -> EpPlacement:
+    """Asks the host's Systolic EP (a session that is created, not run) how it places `model`."""
+    from rcnn.accelerator import ep
+
+    report = ep.report(ep.session(path, mode=execution))
+    on = {n["name"]: n["placement"] for n in report["nodes"]}
+    unit = {n["name"]: n["unit"] for n in report["nodes"] if n["placement"] == "accelerator" and n.get("unit")}
+    ix = GraphIndex(model)
+    outputs = set(ix.graph_outputs)
+    internal = set()
+    for node in model.graph.node:
+        u = unit.get(node.name)
+        if u is None:
+            continue
+        for t in node.output:
+            consumers = [ix.nodes[k].name for k in ix.consumers.get(t, [])]
+            if t and t not in outputs and consumers and all(unit.get(c) == u for c in consumers):
+                internal.add(t)
+    kinds = {name: u.split(" ", 1)[0] for name, u in unit.items()}
+    return EpPlacement(on, kinds, frozenset(internal), float(report["summary"]["accelerator_mac_fraction"]))
 
 
 # ---- the pipeline ---------------------------------------------------------------------------------------------------
@@ -285,6 +337,7 @@ class CompareOptions:
     execution: int = 0
     reference: bool = False
     partition: bool = True
+    binding: str = "ep"  # ep | custom-ops (rcnn.tools.runmodel.BINDINGS)
     tolerance: float = 0.0
     threads: int = 1
     timeout: float = 1800.0
@@ -295,18 +348,22 @@ def _silent(text: str) -> None:
     pass
 
 
-def _run_target(model: Path, inputs: list[Path], work: Path, native: bool, partitioned: bool, opts: CompareOptions,
-                progress: Callable[[str], None]) -> dict[str, np.ndarray]:
+def _run_target(model: Path, inputs: list[Path], work: Path, native: bool, how: str, opts: CompareOptions,
+                progress: Callable[[str], None]) -> RunResult:
+    """One run; `how`: "ep" (the plugin EP), "custom-ops" (a partitioned model) or "off" (ORT's CPU EP alone)."""
     label = "native" if native else "qemu"
     out = work / label
     out.mkdir()
-    libs = [systolic_library(native, build_it=opts.build)] if partitioned else []
-    config = RunConfig(native=native, execution=opts.execution, threads=opts.threads, custom_op_libs=libs,
-                       timeout=opts.timeout, build=opts.build, echo=False)
+    config = RunConfig(native=native, execution=opts.execution, threads=opts.threads, timeout=opts.timeout,
+                       build=opts.build, echo=False, session_config=default_session_config(how, "auto"))
+    if how == "ep":
+        config.ep_lib = systolic_ep_library(native, build_it=opts.build)
+    elif how == "custom-ops":
+        config.custom_op_libs = [systolic_library(native, build_it=opts.build)]
     progress(f"-- running {label} ({'host ort_test' if native else 'riscv64 ort_test under qemu-riscv64'})")
     result = run(model.resolve(), [f.resolve() for f in inputs], out.resolve(), config)
     progress(f"   {len(result.outputs)} tensor(s) in {result.wall_s:.1f} s")
-    return result.outputs
+    return result
 
 
 def compare_model(model: Path, opts: CompareOptions, work: Path,
@@ -314,25 +371,49 @@ def compare_model(model: Path, opts: CompareOptions, work: Path,
     """The pipeline: partition, expose intermediates, run each target, compare. `progress` hears each step."""
     info = read_model_info(model)
     inputs, _ = prepare_inputs(info, opts.image, opts.inputs, opts.preprocess, work)
-    elem = read_config()["elem"]
-    model_path = place_on_accelerator(info.path, "auto" if opts.partition else "off", elem, fallback_dir=work).model
-    partitioned = model_path != info.path
-    exposed_model, order, skipped = expose_intermediates(gate.load_model(model_path))
+    how = opts.binding if opts.partition else "off"
+    placement: EpPlacement | None = None
+    model_path = info.path
+    if how == "custom-ops":
+        model_path = place_on_accelerator(info.path, "auto", read_config()["elem"], fallback_dir=work).model
+        how = "custom-ops" if model_path != info.path else "off"
+    graph = gate.load_model(model_path)
+    if how == "ep":
+        placement = ep_placement(graph, info.path, opts.execution)
+    exposed_model, order, skipped = expose_intermediates(graph, placement.internal if placement else frozenset())
     exposed_path = work / "exposed.onnx"
     onnx.save(exposed_model, str(exposed_path))
-    progress(f"-- {len(order)} tensor(s) exposed ({'partitioned' if partitioned else 'unpartitioned'} model"
+    kind = {"ep": "the Systolic EP's", "custom-ops": "partitioned", "off": "unpartitioned"}[how]
+    progress(f"-- {len(order)} tensor(s) exposed ({kind} model"
+             + (f"; {len(placement.internal)} inside accelerator units kept internal" if placement else "")
              + (f"; {len(skipped)} skipped, type unknown or not a tensor" if skipped else "") + ")")
-    native = _run_target(exposed_path, inputs, work, True, partitioned, opts, progress)
-    qemu = _run_target(exposed_path, inputs, work, False, partitioned, opts, progress)
+    native_run = _run_target(exposed_path, inputs, work, True, how, opts, progress)
+    qemu_run = _run_target(exposed_path, inputs, work, False, how, opts, progress)
+    native, qemu = native_run.outputs, qemu_run.outputs
     comparisons = [Comparison("native", "qemu", compare_runs(order, native, qemu, opts.tolerance))]
+    if placement is not None:
+        exposed_ep = qemu_run.report.get("systolic_ep", {})
+        on = {n["name"]: n["placement"] for n in exposed_ep.get("nodes", [])} or placement.on
+        layer_on = {item.layer: on.get(item.layer, "") for item in order}
+        for row in comparisons[0].rows:
+            row.on, row.unit = layer_on.get(row.layer, ""), placement.unit.get(row.layer, "")
+        share = exposed_ep.get("summary", {}).get("accelerator_mac_fraction")
+        if share is not None and share < placement.mac_fraction - 1e-6:
+            comparisons[0].notes.append(
+                f"with the intermediates exposed the EP placed {100 * share:.1f} % of MACs on the accelerator, "
+                f"{100 * placement.mac_fraction:.1f} % without: an exposed tensor split a unit")
     if skipped:
         comparisons[0].notes.append(f"not exposed (type unknown or not a tensor): {', '.join(skipped)}")
     if opts.reference:
-        progress("-- running the unpartitioned model on ONNX Runtime's CPU EP (Python)")
-        reference = run_reference(gate.load_model(info.path), inputs, work, opts.threads)
+        progress("-- running the original model on ONNX Runtime's CPU EP (Python)")
+        internal = placement.internal if placement else frozenset()
+        reference = run_reference(gate.load_model(info.path), inputs, work, opts.threads, internal)
         comparable, ref_arrays, missing = reference_view(order, reference)
         ref = Comparison("reference", "qemu", compare_runs(comparable, ref_arrays, qemu, opts.tolerance),
                          not_comparable=missing)
+        where = {r.tensor: (r.on, r.unit) for r in comparisons[0].rows}
+        for row in ref.rows:
+            row.on, row.unit = where.get(row.tensor, ("", ""))
         only_ref = len(reference) - len({_orig_name(i.tensor, reference) for i in comparable})
         if only_ref:
             ref.notes.append(f"{only_ref} tensor(s) of the unpartitioned model do not exist in the partitioned one "
