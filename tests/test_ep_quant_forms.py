@@ -34,9 +34,10 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 from rcnn import paths
+from resadd_reference import add_units, resadd_reference
 
 MODELS = Path(__file__).resolve().parent.parent / "python" / "rcnn" / "models" / "shapes"
 MODES = (0, 1, 2)
@@ -169,76 +170,6 @@ def _placed(report: dict[str, Any]) -> set[str]:
 # ---- the exact integer reference ------------------------------------------------------------------------------------
 
 
-def _add_units(m: onnx.ModelProto, placed: set[str]) -> dict[str, tuple[list[str], str, set[str]]]:
-    """Placed residual adds: node name -> ([a, a_s, a_z, b, b_s, b_z, c_s, c_z], output, nodes it replaces)."""
-    producer = {o: n for n in m.graph.node for o in n.output}
-    readers: dict[str, list[onnx.NodeProto]] = {}
-    for n in m.graph.node:
-        for t in n.input:
-            readers.setdefault(t, []).append(n)
-    units = {}
-    for n in m.graph.node:
-        if n.name not in placed:
-            continue
-        if n.op_type == "QLinearAdd":
-            units[n.name] = (list(n.input), n.output[0], {n.name})
-        elif n.op_type == "Add":  # QDQ unit: DQ a, DQ b -> Add -> Q (the EP takes no Relu between here)
-            dq = [producer[t] for t in n.input]
-            (q,) = readers[n.output[0]]
-            assert [d.op_type for d in dq] == ["DequantizeLinear"] * 2 and q.op_type == "QuantizeLinear", n.name
-            units[n.name] = ([*dq[0].input, *dq[1].input, q.input[1], q.input[2]], q.output[0], {n.name, q.name})
-    return units
-
-
-def _exact_reference(model: Path, placed: set[str]) -> bytes:
-    """The model in the int8 domain (every uint8 zero point and tensor shifted by -128) with each placed residual add
-    written as Gemmini's resadd in standard ops:
-    a' = sat8(RNE(float(a - a_zp) * (a_scale / c_scale))), b' likewise, c = clamp(a' + b' + c_zp, -128, 127)."""
-    m = onnx.load(str(model))
-    for i in m.graph.initializer:
-        if i.data_type == TensorProto.UINT8:  # zero points (weights are int8 in every form)
-            i.CopyFrom(numpy_helper.from_array((numpy_helper.to_array(i) ^ 0x80).view(np.int8), i.name))
-    for o in m.graph.output:
-        if o.type.tensor_type.elem_type == TensorProto.UINT8:
-            o.type.tensor_type.elem_type = TensorProto.INT8
-    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
-    units = _add_units(m, placed)
-    replaced = set().union(*(u[2] for u in units.values())) if units else set()
-    nodes: list[onnx.NodeProto] = []
-    extra: list[onnx.TensorProto] = []
-    for node in m.graph.node:
-        if node.name not in units:
-            if node.name not in replaced:
-                nodes.append(node)
-            continue
-        (a, a_s, a_z, b, b_s, b_z, c_s, c_z), out, _ = units[node.name]
-        p = f"{node.name}_resadd"
-        extra += [numpy_helper.from_array(np.float32(1.0), f"{p}_one"),
-                  numpy_helper.from_array(np.int8(0), f"{p}_zero"),
-                  numpy_helper.from_array(np.int32(inits[c_z]), f"{p}_czp"),
-                  numpy_helper.from_array(np.int32(-128), f"{p}_lo"),
-                  numpy_helper.from_array(np.int32(127), f"{p}_hi")]
-        scaled = []
-        for tag, x, s, z in (("a", a, a_s, a_z), ("b", b, b_s, b_z)):
-            extra += [numpy_helper.from_array(np.float32(inits[s]) / np.float32(inits[c_s]), f"{p}_{tag}_ratio"),
-                      numpy_helper.from_array(np.float32(inits[z]), f"{p}_{tag}_zpf")]
-            nodes += [helper.make_node("Cast", [x], [f"{p}_{tag}_f"], to=TensorProto.FLOAT),
-                      helper.make_node("Sub", [f"{p}_{tag}_f", f"{p}_{tag}_zpf"], [f"{p}_{tag}_c"]),
-                      helper.make_node("Mul", [f"{p}_{tag}_c", f"{p}_{tag}_ratio"], [f"{p}_{tag}_m"]),
-                      helper.make_node("QuantizeLinear", [f"{p}_{tag}_m", f"{p}_one", f"{p}_zero"], [f"{p}_{tag}_q"]),
-                      helper.make_node("Cast", [f"{p}_{tag}_q"], [f"{p}_{tag}_i"], to=TensorProto.INT32)]
-            scaled.append(f"{p}_{tag}_i")
-        nodes += [helper.make_node("Add", scaled, [f"{p}_sum"]),
-                  helper.make_node("Add", [f"{p}_sum", f"{p}_czp"], [f"{p}_shift"]),
-                  helper.make_node("Clip", [f"{p}_shift", f"{p}_lo", f"{p}_hi"], [f"{p}_clip"]),
-                  helper.make_node("Cast", [f"{p}_clip"], [out], to=TensorProto.INT8)]
-    del m.graph.node[:]
-    m.graph.node.extend(nodes)
-    m.graph.initializer.extend(extra)
-    m.graph.ClearField("value_info")
-    return m.SerializeToString()
-
-
 # Without it ORT's x86 build keeps int8 QDQ Conv/MatMul units in float (DequantizeLinear -> float op ->
 # QuantizeLinear) unless the CPU has VNNI; with it they become its exact S8S8 QLinearConv / QLinearMatMul.
 EXACT_CPU_CONFIG = {"session.qdqisint8allowed": "1"}
@@ -304,7 +235,7 @@ def test_native_every_mode_bit_exact(demo_forms: dict[str, Form], native_results
         for k in range(IMAGES):
             for name, want in native_results[form, 0][k].items():
                 assert np.array_equal(want, native_results[form, mode][k][name]), (mode, k, name)
-    ref = _cpu(_exact_reference(f.probed, _placed(native_results[form, "report"])), EXACT_CPU_CONFIG)
+    ref = _cpu(resadd_reference(f.probed, _placed(native_results[form, "report"]), int8_domain=True), EXACT_CPU_CONFIG)
     for k in range(IMAGES):
         want = _run(ref, _feeds(f, k))
         got = native_results[form, 0][k]
@@ -364,7 +295,7 @@ def test_vs_cpu_ep_as_is(systolic: Any, demo_forms: dict[str, Form], native_resu
     m = onnx.load(str(f.probed))
     deps = _inputs_of(m)
     placed = _placed(native_results[form, "report"])
-    units = _add_units(m, placed)
+    units = add_units(m, placed)
     add_outputs = {u[1] for u in units.values()}
     cpu = _cpu(f.probed)
     for k in range(IMAGES):
@@ -414,7 +345,7 @@ def test_placed_adds_match_qlinearadd(demo_forms: dict[str, Form], native_result
     f = demo_forms[form]
     m = onnx.load(str(f.probed))
     inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
-    units = _add_units(m, _placed(native_results[form, "report"]))
+    units = add_units(m, _placed(native_results[form, "report"]))
     assert units
     worst = {}
     for k in range(IMAGES):

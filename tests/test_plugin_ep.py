@@ -33,6 +33,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from rcnn import paths
 from rcnn.models import testnets
+from resadd_reference import resadd_reference
 
 from conftest import ROOT
 
@@ -124,50 +125,6 @@ def _with_quantized_output(model: Path) -> Path:
     dst = model.with_name(model.stem + "_q.onnx")
     onnx.save(m, str(dst))
     return dst
-
-
-def _resadd_reference(model: Path, placed: set[str]) -> bytes:
-    """The QOperator model with each com.microsoft QLinearAdd of `placed` (the EP took them) replaced by Gemmini's
-    resadd in standard ops:
-    a' = sat8(RNE(float(a - a_zp) * (a_scale / c_scale))), b' likewise, c = clamp(a' + b' + c_zp) (int8 domain)."""
-    m = onnx.load(str(model))
-    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
-    nodes: list[onnx.NodeProto] = []
-    extra: list[onnx.TensorProto] = []
-    for node in m.graph.node:
-        if node.op_type != "QLinearAdd" or node.name not in placed:
-            nodes.append(node)
-            continue
-        a, a_s, a_z, b, b_s, b_z, c_s, c_z = node.input
-        out = node.output[0]
-        u8 = inits[c_z].dtype == np.uint8
-        c_shift = int(inits[c_z]) - (128 if u8 else 0)
-        p = f"{node.name}_ref"
-        extra += [numpy_helper.from_array(np.float32(1.0), f"{p}_one"),
-                  numpy_helper.from_array(np.int8(0), f"{p}_zero"),
-                  numpy_helper.from_array(np.int32(c_shift + (128 if u8 else 0)), f"{p}_czp"),
-                  numpy_helper.from_array(np.int32(0 if u8 else -128), f"{p}_lo"),
-                  numpy_helper.from_array(np.int32(255 if u8 else 127), f"{p}_hi")]
-        scaled = []
-        for tag, x, s, z in (("a", a, a_s, a_z), ("b", b, b_s, b_z)):
-            ratio = np.float32(inits[s]) / np.float32(inits[c_s])
-            extra += [numpy_helper.from_array(np.float32(ratio), f"{p}_{tag}_ratio"),
-                      numpy_helper.from_array(np.float32(inits[z]), f"{p}_{tag}_zpf")]
-            nodes += [helper.make_node("Cast", [x], [f"{p}_{tag}_f"], to=TensorProto.FLOAT),
-                      helper.make_node("Sub", [f"{p}_{tag}_f", f"{p}_{tag}_zpf"], [f"{p}_{tag}_c"]),
-                      helper.make_node("Mul", [f"{p}_{tag}_c", f"{p}_{tag}_ratio"], [f"{p}_{tag}_m"]),
-                      helper.make_node("QuantizeLinear", [f"{p}_{tag}_m", f"{p}_one", f"{p}_zero"], [f"{p}_{tag}_q"]),
-                      helper.make_node("Cast", [f"{p}_{tag}_q"], [f"{p}_{tag}_i"], to=TensorProto.INT32)]
-            scaled.append(f"{p}_{tag}_i")
-        nodes += [helper.make_node("Add", scaled, [f"{p}_sum"]),
-                  helper.make_node("Add", [f"{p}_sum", f"{p}_czp"], [f"{p}_shift"]),
-                  helper.make_node("Clip", [f"{p}_shift", f"{p}_lo", f"{p}_hi"], [f"{p}_clip"]),
-                  helper.make_node("Cast", [f"{p}_clip"], [out], to=TensorProto.UINT8 if u8 else TensorProto.INT8)]
-    del m.graph.node[:]
-    m.graph.node.extend(nodes)
-    m.graph.initializer.extend(extra)
-    m.graph.ClearField("value_info")
-    return m.SerializeToString()
 
 
 def _assert_equal(ref: list[np.ndarray], got: list[np.ndarray], what: str) -> None:
@@ -274,7 +231,7 @@ def test_qoperator_resnet_bit_exact(systolic: Any, float_model: Path, uint8: boo
     model = _qoperator(float_model, uint8)
     s = systolic.session(model, mode=mode)
     names = {n["name"] for n in systolic.report(s)["nodes"] if n["placement"] == "accelerator"}
-    ref = _cpu(_resadd_reference(model, names), ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    ref = _cpu(resadd_reference(model, names), ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
     for feeds in _inputs():
         _assert_equal(ref.run(None, feeds), s.run(None, feeds), f"mode {mode}")
     r = systolic.report(s)
@@ -401,7 +358,7 @@ def test_uint8_weights_symmetric_placed_and_exact(systolic: Any, float_model: Pa
     units = [n["unit"] for n in r["nodes"] if n["op"] in ("QLinearConv", "QLinearMatMul")]
     assert units and all("uint8 weights" in u for u in units), units
     names = {n["name"] for n in r["nodes"] if n["placement"] == "accelerator"}
-    ref = _cpu(_resadd_reference(model, names), ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    ref = _cpu(resadd_reference(model, names), ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
     for feeds in _inputs():
         _assert_equal(ref.run(None, feeds), s.run(None, feeds), f"mode {mode}")
 
@@ -419,7 +376,7 @@ def test_uint8_weights_asymmetric_declined_with_the_span(systolic: Any, float_mo
                             r"int8 \(the accelerator's weights are int8 with zero point 0\)", n["reason"]), n["reason"]
     assert r["summary"]["accelerator_mac_fraction"] < 0.5
     names = {n["name"] for n in r["nodes"] if n["placement"] == "accelerator"}
-    ref = _cpu(_resadd_reference(model, names), ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    ref = _cpu(resadd_reference(model, names), ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
     for feeds in _inputs():
         _assert_equal(ref.run(None, feeds), s.run(None, feeds), "mode 2")
 
