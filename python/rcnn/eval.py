@@ -1,20 +1,6 @@
 """python -m rcnn.eval: COCO box and mask mAP (pycocotools) of detection models on a dataset, per runner.
 
-Runners: ort = the model as it is on ONNX Runtime's CPU EP in Python (FP32 or int8); systolic-native = the int8 model
-partitioned for the accelerator (python -m rcnn.partition, cached) on the host build of ort_test with the
-accelerator's custom-op library; systolic-qemu = the same under qemu-riscv64 (one qemu run per image: slow, so
---limit evaluates the first N images and the table says so).
-
-Data: --data DIR (a COCO folder: DIR/annotations.json, images by their file_name relative to DIR), or --annotations
-FILE with --images DIR; default the synthetic validation split (rcnn.shapes, VAL_SEED), generated once into
-build/shapes/val_N. Each image is preprocessed as the model's rcnn.preprocess metadata says, run, mapped back to the
-image (python -m rcnn.postprocess) and scored by COCOeval for bbox and segm. Model labels are COCO category ids
-(the shapes model's CLASSES index; torchvision's 91-index COCO labels).
-
-One run: --model M --runner R. Several in one table: --run [LABEL=]MODEL[:RUNNER] repeated, e.g.
-  --run fp32=models/shapes/shapes_fp32.onnx:ort --run int8=models/shapes/shapes_int8.onnx:systolic-native
-Runs of the same model are checked for bit-identical raw outputs on the images they share (systolic-native against
-systolic-qemu); --detections writes per-image detections and output hashes, --compare-to checks against such a file.
+Runners, data and the checks between runs: rcnn.tools.evaluate (printed by --help).
 """
 
 from __future__ import annotations
@@ -31,6 +17,7 @@ from pathlib import Path
 from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
 from rcnn.detection.coco_eval import coco_ground_truth, read_detections_file
 from rcnn.files import atomic_write
+from rcnn.tools import evaluate as evaluate_lib
 from rcnn.tools.evaluate import (
     DEFAULT_SHAPES_VAL,
     RUNNERS,
@@ -49,7 +36,7 @@ from rcnn.tools.plots import plot_summaries
 
 
 def build_parser() -> ArgumentParser:
-    p = ArgumentParser(prog="python -m rcnn.eval", description=__doc__, formatter_class=HelpFormatter)
+    p = ArgumentParser(prog="python -m rcnn.eval", description=evaluate_lib.__doc__, formatter_class=HelpFormatter)
     p.add_argument("-m", "--model", type=Path, default=None, help="ONNX detection model to evaluate with --runner")
     p.add_argument("--runner", choices=RUNNERS, default=None,
                    help="how --model (and --run entries without :RUNNER) run (default: ort)")

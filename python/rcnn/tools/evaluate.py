@@ -1,9 +1,9 @@
-"""The library of python -m rcnn.eval: COCO box and mask mAP (pycocotools) of detection models on a dataset, per runner.
+"""python -m rcnn.eval: COCO box and mask mAP (pycocotools) of detection models on a dataset, per runner.
 
-Runners: ort = the model as it is on ONNX Runtime's CPU EP in Python (FP32 or int8); systolic-native = the int8 model
-partitioned for the accelerator (python -m rcnn.partition, cached) on the host build of ort_test with the
-accelerator's custom-op library; systolic-qemu = the same under qemu-riscv64 (one qemu run per image: slow, so
---limit evaluates the first N images and the table says so).
+Runners: ort = the model as it is on ONNX Runtime's CPU EP in Python (FP32 or int8); systolic-native = the quantized
+model on the host build of ort_test with the accelerator's plugin EP (which places what it can run, as rcnn.run);
+systolic-qemu = the same under qemu-riscv64 (one qemu run per image: slow, so --limit evaluates the first N images
+and the table says so).
 
 Data: --data DIR (a COCO folder: DIR/annotations.json, images by their file_name relative to DIR), or --annotations
 FILE with --images DIR; default the synthetic validation split (rcnn.shapes, VAL_SEED), generated once into
@@ -85,17 +85,16 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class WorkerSetup:
-    """What a worker process needs to run images: picklable, the model already partitioned, libraries built."""
+    """What a worker process needs to run images: picklable, libraries built."""
 
     runner: str
-    model: Path  # the original model (preprocess metadata, classes)
-    ran: Path  # what is run: the model, or its partitioned form
+    model: Path  # the model (preprocess metadata, classes; what is run)
     score_threshold: float
     classes: str | None
     execution: int = 0
     threads: int = 1
     timeout: float = 1800.0
-    custom_op_libs: tuple[Path, ...] = ()
+    ep_lib: Path | None = None  # the Systolic plugin EP of the target (systolic-* runners)
 
 
 @dataclass
@@ -149,23 +148,20 @@ class EvalOptions:
 
 
 def prepare_setup(spec: RunSpec, a: EvalOptions) -> WorkerSetup:
-    """Partition (cached) and build what the runner needs, once, in the main process."""
+    """Build (or find) what the runner needs, once, in the main process."""
     from rcnn.onnxgraph.model_info import read_model_info
 
     info = read_model_info(spec.model)
     common = dict(runner=spec.runner, model=info.path.resolve(), score_threshold=a.score_threshold,
                   classes=a.classes, execution=a.execution, threads=a.threads, timeout=a.timeout)
     if spec.runner == "ort":
-        return WorkerSetup(ran=info.path.resolve(), **common)
-    from rcnn.accelerator.place import place_on_accelerator
-    from rcnn.accelerator.systolic import read_config
-    from rcnn.runtime.runner import RunConfig, runner_command, systolic_library
+        return WorkerSetup(**common)
+    from rcnn.runtime.runner import RunConfig, runner_command, systolic_ep_library
 
-    ran = place_on_accelerator(info.path, "on", read_config(a.systolic_config)["elem"]).model
     native = spec.runner == "systolic-native"
-    lib = systolic_library(native, build_it=a.build)
+    lib = systolic_ep_library(native, build_it=a.build)
     runner_command(RunConfig(native=native, build=a.build))  # build/find ort_test before the workers start
-    return WorkerSetup(ran=Path(ran).resolve(), custom_op_libs=(lib.resolve(),), **common)
+    return WorkerSetup(ep_lib=lib.resolve(), **common)
 
 
 # ------------------------------------------------------------------------------------------------------- workers
@@ -186,7 +182,7 @@ class Worker:
         if setup.runner == "ort":
             from rcnn.runtime.native import make_session
 
-            self.session = make_session(setup.ran, 99, setup.threads)
+            self.session = make_session(setup.model, 99, setup.threads)
 
     def outputs(self, image: Path) -> dict[str, np.ndarray]:
         if self.session is not None:
@@ -207,15 +203,16 @@ class Worker:
         from rcnn.runtime.runner import RunConfig, run
 
         s = self.setup
+        # ONNX Runtime's default session config: the EP must see QDQ units unfolded (runmodel.default_session_config).
         config = RunConfig(native=s.runner == "systolic-native", execution=s.execution, threads=s.threads,
-                           custom_op_libs=list(s.custom_op_libs), systolic_config=self.systolic_config,
-                           timeout=s.timeout, build=False, echo=False)
+                           ep_lib=s.ep_lib, systolic_config=self.systolic_config, timeout=s.timeout, build=False,
+                           echo=False, session_config={})
         with tempfile.TemporaryDirectory(prefix="rcnn-eval-") as tmp:
             work = Path(tmp)
             inputs, _ = prepare_inputs(self.info, image, [], None, work)
             try:  # the runner passes ort_test's stderr on (the accelerator's PROF lines): keep it off the bar
                 with contextlib.redirect_stderr(io.StringIO()):
-                    return run(s.ran, inputs, work, config).outputs
+                    return run(s.model, inputs, work, config).outputs
             except RcnnError as e:
                 raise RcnnError(f"{image.name}: {e}") from None
 
@@ -298,7 +295,6 @@ class RunSummary:
     label: str
     runner: str
     model: str
-    ran: str
     images: int
     of_images: int
     seconds_per_image: float
@@ -313,7 +309,7 @@ def summarize(spec: RunSpec, setup: WorkerSetup, data: Dataset, gt: Any, results
               wall: float) -> RunSummary:
     dets = [d for r in results for d in r.detections]
     ids = [r.image_id for r in results]
-    s = RunSummary(spec.label, spec.runner, str(setup.model), str(setup.ran), len(results), len(data.images),
+    s = RunSummary(spec.label, spec.runner, str(setup.model), len(results), len(data.images),
                    sum(r.seconds for r in results) / max(len(results), 1), round(wall, 3), len(dets))
     s.box = dict(zip(STATS, coco_eval(gt, dets, ids, "bbox")[0], strict=True))
     if any("segmentation" in d for d in dets):

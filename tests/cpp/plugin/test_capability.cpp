@@ -161,12 +161,19 @@ void test_qlinear_add(test::Checker& t) {
   g.link();
   Placement p = place(g, Rules{});
   CHECK(p.units.empty());  // b_scale / c_scale = 1.33 > 1
-  CHECK(decision(p, "add")->reason.find("B_scale / C_scale") != std::string::npos);
+  CHECK(decision(p, "add")->reason.find("B: (x - zero point 0) * scale ratio") != std::string::npos);
   set_const<float>(g, "bs", kFloat, {}, {0.06f});
   Placement q = place(g, Rules{});
   CHECK_EQ(q.units.size(), size_t{1});
   CHECK_EQ(q.units[0].inputs[0].zero_point, 0);  // uint8 128 -> int8 0
   CHECK_EQ(q.units[0].inputs[0].elem, int32_t{kUint8});
+  // A zero point at the type's minimum lets x - zp reach 255: (x - zp) * 0.83 leaves int8 (the accelerator would
+  // saturate the scaled input before the sum, QLinearAdd does not), so the add stays on the CPU.
+  set_const<uint8_t>(g, "az", kUint8, {}, {0});
+  Placement r = place(g, Rules{});
+  CHECK(r.units.empty());
+  CHECK(decision(r, "add")->reason.find("A: (x - zero point -128) * scale ratio") != std::string::npos);
+  CHECK(decision(r, "add")->reason.find("leaves int8") != std::string::npos);
 }
 
 // A -> CPU op -> B and A -> B directly: fusing A and B would make a cycle, so they stay two compiled nodes.
