@@ -118,10 +118,13 @@ def _with_quantized_output(model: Path) -> Path:
     """The model with the quantized tensor in front of each final DequantizeLinear as an extra graph output."""
     m = onnx.load(str(model))
     types = {v.name: v for v in onnx.shape_inference.infer_shapes(m).graph.value_info}
+    zero_points = {i.name: i.data_type for i in m.graph.initializer}
     outputs = {o.name for o in m.graph.output}
     for node in m.graph.node:
         if node.op_type == "DequantizeLinear" and node.output[0] in outputs:
-            m.graph.output.append(types[node.input[0]])
+            # After a com.microsoft op shape inference may know no type: the zero point's is the tensor's.
+            m.graph.output.append(types.get(node.input[0]) or helper.make_tensor_value_info(
+                node.input[0], zero_points[node.input[2]], None))
     dst = model.with_name(model.stem + "_q.onnx")
     onnx.save(m, str(dst))
     return dst
@@ -422,6 +425,48 @@ def test_qdq_per_channel_uint8(systolic: Any, float_model: Path) -> None:
     assert report["summary"]["accelerator_mac_fraction"] >= 0.95, report["summary"]
     units = [n["unit"] for n in report["nodes"] if n["placement"] == "accelerator" and n["op"] == "Conv"]
     assert any("per-channel" in u and "uint8" in u for u in units), units
+
+
+# ---- riscv64 under qemu: the same integers -------------------------------------------------------------------------
+
+
+def _form(float_model: Path, form: str) -> Path:
+    from onnxruntime.quantization import QuantType
+
+    if form == "qdq_s8":
+        return _quantize(float_model, "qdq_default")
+    if form == "qdq_pc_u8":
+        return _quantize(float_model, "qdq_pc_u8", per_channel=True, activation_type=QuantType.QUInt8,
+                         reduce_range=True)
+    return _qoperator(float_model, form == "qop_u8")
+
+
+@pytest.mark.parametrize("form", ["qdq_s8", "qdq_pc_u8", "qop_s8", "qop_u8"])
+def test_riscv64_ep_under_qemu_equals_the_host_ep(systolic: Any, float_model: Path, tmp_path: Path,
+                                                  form: str) -> None:
+    """The ResNet-style net in the four quantized forms: the riscv64 EP in Debian's ORT 1.23.2 under qemu (ort_test
+    --ep-lib) places the same nodes and computes the same outputs as the host EP in the wheel, in WS mode."""
+    from rcnn.runtime import runner
+    from rcnn.runtime.tensors import save_tensor
+
+    model = _with_quantized_output(_form(float_model, form))
+    feeds = _inputs(1)[0]
+    save_tensor(feeds["x"], tmp_path / "x.pb", "x")
+    host = systolic.session(model, mode=2)
+    want = dict(zip([o.name for o in host.get_outputs()], host.run(None, feeds), strict=True))
+    config = runner.RunConfig(native=False, execution=2, ep_lib=runner.systolic_ep_library(False), echo=False,
+                              session_config={}, timeout=600)
+    result = runner.run(model, [tmp_path / "x.pb"], tmp_path, config)
+    ran = result.report["systolic_ep"]
+    assert ran["summary"] == systolic.report(host)["summary"]
+    assert ran["summary"]["accelerator_mac_fraction"] >= 0.95
+    for name, value in want.items():
+        got = result.outputs[name]
+        assert got.dtype == value.dtype and got.shape == value.shape, name
+        if value.dtype == np.float32:  # the final DequantizeLinear / float tail: ORT's own kernels, two builds
+            np.testing.assert_allclose(got, value, rtol=0, atol=1e-6, err_msg=name)
+        else:
+            np.testing.assert_array_equal(got, value, err_msg=name)
 
 
 # ---- the report ----------------------------------------------------------------------------------------------------
