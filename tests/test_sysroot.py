@@ -136,6 +136,30 @@ def test_a_pin_gone_from_the_mirror_is_re_resolved_by_itself(work: Path) -> None
 
 
 @needs_apt
+def test_an_expired_release_file_is_retried_without_valid_until(work: Path, tmp_path: Path) -> None:
+    """A lagging mirror serves testing's Release past its Valid-Until (seen on a clean Debian 13 here): apt refuses
+    it, the script says so and retries without that check (signatures and the lock's sha256 still hold). apt is made
+    to see every Release as expired: the host's apt.conf.d without its Valid-Until settings, a validity of 1 s."""
+    parts = tmp_path / "apt.conf.d"
+    parts.mkdir()
+    for f in Path("/etc/apt/apt.conf.d").iterdir():
+        if f.is_file() and "valid-until" not in f.read_text(errors="replace").lower():
+            shutil.copy(f, parts / f.name)
+    config = tmp_path / "apt.conf"
+    config.write_text(f'Dir::Etc::Parts "{parts}";\nAcquire::Check-Valid-Until "true";\n'
+                      'Acquire::Max-ValidTime "1";\n')
+    lock = work / "expired.lock"
+    shutil.copy(LOCK, lock)
+    r = subprocess.run(["bash", str(SCRIPT), "--dest", str(work / "sysroot"), "--lock", str(lock), "--update"],
+                       capture_output=True, text=True, timeout=900,
+                       env={**{k: v for k, v in os.environ.items() if not k.startswith("RCNN_SYSROOT")},
+                            "APT_CONFIG": str(config)})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "serves an expired testing Release file; retrying without the Valid-Until check" in r.stdout + r.stderr
+    check_lock(lock)
+
+
+@needs_apt
 @pytest.mark.parametrize("suites,min_ort", [("testing", "99.0"),     # the allowed suite has ORT, but too old
                                             ("trixie", None)])       # Debian 13 has only ORT 1.21
 def test_no_allowed_suite_with_the_minimum_ort_is_a_one_line_error(work: Path, suites: str,

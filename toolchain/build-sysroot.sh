@@ -284,7 +284,16 @@ use_suite() {
 apt_update() {
   [[ -n ${APT_UPDATED[$SUITE]:-} ]] && return
   log "apt-get update: $MIRROR $SUITE main ($ARCH)"
-  run_logged "$APT_DIR/log/update.log" "apt-get update ($SUITE)" apt-get "${APT_OPTS[@]}" -q update
+  if ! apt-get "${APT_OPTS[@]}" -q update >"$APT_DIR/log/update.log" 2>&1; then
+    # A mirror or proxy cache that lags behind serves a Release file past its Valid-Until (testing's and
+    # unstable's expire within days). Its signature is still checked, and every .deb is pinned by sha256 in the
+    # lock, so an out-of-date index can only make the resolution older, never feed us other bytes: retry once.
+    grep -q 'is expired' "$APT_DIR/log/update.log" || { tail -n 15 "$APT_DIR/log/update.log" >&2
+      die "apt-get update ($SUITE) failed (full log: $APT_DIR/log/update.log)"; }
+    log "note: $MIRROR serves an expired $SUITE Release file; retrying without the Valid-Until check"
+    APT_OPTS+=(-o "Acquire::Check-Valid-Until=false")
+    run_logged "$APT_DIR/log/update.log" "apt-get update ($SUITE)" apt-get "${APT_OPTS[@]}" -q update
+  fi
   # apt only warns (exit 0) about some fetch failures; without an index nothing below can work.
   compgen -G "$APT_DIR/state/lists/*_${SUITE}_main_binary-${ARCH}_Packages*" >/dev/null ||
     die "no $SUITE/main/$ARCH index fetched from $MIRROR (see $APT_DIR/log/update.log)"
