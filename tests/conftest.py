@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,6 +40,20 @@ def run_cli(module: str, *args: str | Path, cwd: Path, timeout: float = 600) -> 
     """python -m <module> args..., as a user types it; output captured."""
     return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def systolic() -> Any:
+    """The rcnn.systolic facade with the host's plugin EP registered (a failure, not a skip, when it is not built)."""
+    from rcnn import paths
+
+    path = paths.host_ep_library()
+    if path is None or not path.is_file():
+        pytest.fail("librcnn_systolic_ep.so is not built: run ./setup.sh (or set RCNN_EP_LIB)")
+    import rcnn.systolic
+
+    rcnn.systolic.register()
+    return rcnn.systolic
 
 
 def riscv64_ort_version() -> str:

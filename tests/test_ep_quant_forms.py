@@ -36,7 +36,6 @@ import onnxruntime as ort
 import pytest
 from onnx import helper, numpy_helper
 
-from rcnn import paths
 from resadd_reference import add_units, resadd_reference
 
 from conftest import riscv64_ort_version
@@ -123,17 +122,6 @@ def demo_forms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Form]:
         probed, names = _probe(model)
         forms[form] = Form(model, probed, names, inputs)
     return forms
-
-
-@pytest.fixture(scope="module")
-def systolic() -> Any:
-    path = paths.host_ep_library()
-    if path is None or not path.is_file():
-        pytest.fail("librcnn_systolic_ep.so is not built: run ./setup.sh (or set RCNN_EP_LIB)")
-    import rcnn.systolic
-
-    rcnn.systolic.register()
-    return rcnn.systolic
 
 
 def _feeds(form: Form, k: int) -> dict[str, np.ndarray]:

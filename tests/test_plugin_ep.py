@@ -31,7 +31,6 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from rcnn import paths
 from rcnn.models import testnets
 from resadd_reference import resadd_reference
 
@@ -43,17 +42,6 @@ FP32_CONFIG = ROOT / "ep" / "systolic" / "accelerator_fp32.toml"
 # Measured: at most 3.6e-7 absolute on logits up to 2.6 (a few float32 ulps); the bound leaves room for other
 # summation orders (CPUs, MLAS kernels) without letting a wrong tap or bias through.
 FP32_RTOL, FP32_ATOL = 1e-5, 1e-5
-
-
-@pytest.fixture(scope="module")
-def systolic() -> Any:
-    path = paths.host_ep_library()
-    if path is None or not path.is_file():
-        pytest.fail("librcnn_systolic_ep.so is not built: run ./setup.sh (or set RCNN_EP_LIB)")
-    import rcnn.systolic
-
-    rcnn.systolic.register()
-    return rcnn.systolic
 
 
 def _reader(samples: int = 4, seed: int = 0) -> Any:

@@ -171,6 +171,13 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
     }
     return bufs.emplace(q.name, std::move(b)).first->second;
   };
+  // The int8 conv's and matmul's output scaling: per-tensor or per-channel multipliers and the zero points.
+  auto set_requantization = [](auto& a, const Prepared& p, const Unit& u) {
+    if (p.multipliers.size() == 1) a.multiplier = p.multipliers[0];
+    else a.multipliers = p.multipliers.data();
+    a.x_zero_point = static_cast<int8_t>(u.inputs[0].zero_point);
+    a.y_zero_point = u.op_output().zero_point;
+  };
   for (const Prepared& p : units_) {
     const Unit& u = p.unit;
     Buf out;
@@ -203,10 +210,7 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
           const void* bias = has_bias ? u.bias.data() : nullptr;
           auto a = ort::conv_args<systolic::ConvArgs, int8_t, int32_t>(call, x.q.data(), p.w_packed.data(), bias,
                                                                        u.relu, out.q.data());
-          if (p.multipliers.size() == 1) a.multiplier = p.multipliers[0];
-          else a.multipliers = p.multipliers.data();
-          a.x_zero_point = static_cast<int8_t>(u.inputs[0].zero_point);
-          a.y_zero_point = u.op_output().zero_point;
+          set_requantization(a, p, u);
           c = systolic::conv2d(config_, mode_, a, opt);
         }
       }
@@ -232,10 +236,7 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
           const void* bias = has_bias ? u.bias.data() : nullptr;
           auto a = ort::matmul_args<systolic::MatmulArgs, int8_t, int32_t>(call, x.q.data(), p.w_packed.data(), bias,
                                                                            u.relu, out.q.data());
-          if (p.multipliers.size() == 1) a.multiplier = p.multipliers[0];
-          else a.multipliers = p.multipliers.data();
-          a.x_zero_point = static_cast<int8_t>(u.inputs[0].zero_point);
-          a.y_zero_point = u.op_output().zero_point;
+          set_requantization(a, p, u);
           c = systolic::matmul(config_, mode_, a, opt);
         }
       }

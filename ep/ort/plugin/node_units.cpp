@@ -708,6 +708,39 @@ std::variant<Unit, std::string> qdq_conv(const GraphModel& g, int idx, const Rul
   return u;
 }
 
+// Gemm attributes the accelerator's matmul runs: transA = 0, alpha = 1, beta = 1 (with C); transB is resolved by
+// transposing the constant B.
+bool gemm_attributes(const NodeInfo& n, bool& trans_b, Reason& why) {
+  if (n.attr_int("transA", 0) != 0) { why = "Gemm with transA=1"; return false; }
+  if (n.attr_float("alpha", 1.0f) != 1.0f) { why = "Gemm with alpha != 1"; return false; }
+  if (!n.input(2).empty() && n.attr_float("beta", 1.0f) != 1.0f) { why = "Gemm with beta != 1"; return false; }
+  trans_b = n.attr_int("transB", 0) != 0;
+  return true;
+}
+
+// A constant B given as [N, K] (Gemm transB=1) made [K, N].
+template <typename T>
+void transpose_b(std::vector<T>& b, std::vector<int64_t>& dims) {
+  const int64_t N = dims[0], K = dims[1];
+  std::vector<T> t(b.size());
+  for (int64_t i = 0; i < N; ++i)
+    for (int64_t k = 0; k < K; ++k) t[static_cast<size_t>(k * N + i)] = b[static_cast<size_t>(i * K + k)];
+  b = std::move(t);
+  dims = {K, N};
+}
+
+// A's known shape fits the matmul: rank >= 2 (exactly 2 for Gemm) and its last dim K.
+bool a_fits(const GraphModel& g, const std::string& a, bool gemm, int64_t k, Reason& why) {
+  const TensorInfo* ta = g.tensor(a);
+  if (ta == nullptr || !ta->has_shape) return true;
+  if (ta->dims.size() < 2 || (gemm && ta->dims.size() != 2)) {
+    why = "A has rank " + std::to_string(ta->dims.size());
+    return false;
+  }
+  if (ta->dims.back() >= 0 && ta->dims.back() != k) { why = "A's last dim does not match K"; return false; }
+  return true;
+}
+
 std::variant<Unit, std::string> qdq_matmul(const GraphModel& g, int idx, const Rules& rules, bool gemm) {
   const NodeInfo& n = g.nodes[static_cast<size_t>(idx)];
   Unit u;
@@ -717,12 +750,7 @@ std::variant<Unit, std::string> qdq_matmul(const GraphModel& g, int idx, const R
   u.nodes = {idx};
   Reason why;
   bool trans_b = false;
-  if (gemm) {
-    if (n.attr_int("transA", 0) != 0) return std::string("Gemm with transA=1");
-    if (n.attr_float("alpha", 1.0f) != 1.0f) return std::string("Gemm with alpha != 1");
-    if (!n.input(2).empty() && n.attr_float("beta", 1.0f) != 1.0f) return std::string("Gemm with beta != 1");
-    trans_b = n.attr_int("transB", 0) != 0;
-  }
+  if (gemm && !gemm_attributes(n, trans_b, why)) return why;
   int da = -1, dbw = -1, dc = -1;
   const NodeInfo* dqa = input_dq(g, idx, 0, da, why);
   if (dqa == nullptr) return why;
@@ -733,20 +761,8 @@ std::variant<Unit, std::string> qdq_matmul(const GraphModel& g, int idx, const R
   u.inputs = {a};
   if (!dq_weights(g, *dqb, trans_b ? 0 : 1, u, why)) return why;
   if (u.w_dims.size() != 2) return std::string("B is not a 2-D constant");
-  if (trans_b) {  // [N, K] -> [K, N]
-    const int64_t N = u.w_dims[0], K = u.w_dims[1];
-    std::vector<int8_t> t(u.weights.size());
-    for (int64_t i = 0; i < N; ++i)
-      for (int64_t k = 0; k < K; ++k) t[static_cast<size_t>(k * N + i)] = u.weights[static_cast<size_t>(i * K + k)];
-    u.weights = std::move(t);
-    u.w_dims = {K, N};
-  }
-  const TensorInfo* ta = g.tensor(n.input(0));
-  if (ta != nullptr && ta->has_shape && (ta->dims.size() < 2 || (gemm && ta->dims.size() != 2))) {
-    return std::string("A has rank ") + std::to_string(ta->dims.size());
-  }
-  if (ta != nullptr && ta->has_shape && ta->dims.back() >= 0 && ta->dims.back() != u.w_dims[0])
-    return std::string("A's last dim does not match K");
+  if (trans_b) transpose_b(u.weights, u.w_dims);
+  if (!a_fits(g, n.input(0), gemm, u.w_dims[0], why)) return why;
   u.nodes.insert(u.nodes.end(), {da, dbw});
   if (gemm && !n.input(2).empty()) {
     const NodeInfo* dqc = input_dq(g, idx, 2, dc, why);
@@ -866,31 +882,14 @@ std::variant<Unit, std::string> float_matmul(const GraphModel& g, int idx, bool 
   u.nodes = {idx};
   Reason why;
   bool trans_b = false;
-  if (gemm) {
-    if (n.attr_int("transA", 0) != 0) return std::string("Gemm with transA=1");
-    if (n.attr_float("alpha", 1.0f) != 1.0f) return std::string("Gemm with alpha != 1");
-    if (!n.input(2).empty() && n.attr_float("beta", 1.0f) != 1.0f) return std::string("Gemm with beta != 1");
-    trans_b = n.attr_int("transB", 0) != 0;
-  }
+  if (gemm && !gemm_attributes(n, trans_b, why)) return why;
   QTensor a;
   if (!float_activation(g, n.input(0), "A", a, why)) return why;
   u.inputs = {a};
   if (!float_const(g, n.input(1), "B", -1, u.weights_f32, &u.w_dims, why)) return why;
   if (u.w_dims.size() != 2) return std::string("B is not a 2-D constant");
-  if (trans_b) {  // [N, K] -> [K, N]
-    const int64_t N = u.w_dims[0], K = u.w_dims[1];
-    std::vector<float> t(u.weights_f32.size());
-    for (int64_t i = 0; i < N; ++i)
-      for (int64_t k = 0; k < K; ++k)
-        t[static_cast<size_t>(k * N + i)] = u.weights_f32[static_cast<size_t>(i * K + k)];
-    u.weights_f32 = std::move(t);
-    u.w_dims = {K, N};
-  }
-  const TensorInfo* ta = g.tensor(n.input(0));
-  if (ta != nullptr && ta->has_shape && (ta->dims.size() < 2 || (gemm && ta->dims.size() != 2)))
-    return std::string("A has rank ") + std::to_string(ta->dims.size());
-  if (ta != nullptr && ta->has_shape && ta->dims.back() >= 0 && ta->dims.back() != u.w_dims[0])
-    return std::string("A's last dim does not match K");
+  if (trans_b) transpose_b(u.weights_f32, u.w_dims);
+  if (!a_fits(g, n.input(0), gemm, u.w_dims[0], why)) return why;
   if (gemm && !n.input(2).empty()) {
     const TensorInfo* c = g.tensor(n.input(2));
     const int64_t N = u.w_dims[1];

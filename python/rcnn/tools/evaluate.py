@@ -201,12 +201,12 @@ class Worker:
     def _ort_test(self, image: Path) -> dict[str, np.ndarray]:
         from rcnn.runtime.inputs import prepare_inputs
         from rcnn.runtime.runner import RunConfig, run
+        from rcnn.tools.runmodel import default_session_config
 
         s = self.setup
-        # ONNX Runtime's default session config: the EP must see QDQ units unfolded (runmodel.default_session_config).
         config = RunConfig(native=s.runner == "systolic-native", execution=s.execution, threads=s.threads,
                            ep_lib=s.ep_lib, systolic_config=self.systolic_config, timeout=s.timeout, build=False,
-                           echo=False, session_config={})
+                           echo=False, session_config=default_session_config("ep", "auto"))
         with tempfile.TemporaryDirectory(prefix="rcnn-eval-") as tmp:
             work = Path(tmp)
             inputs, _ = prepare_inputs(self.info, image, [], None, work)
