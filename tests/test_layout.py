@@ -14,7 +14,7 @@ import pytest
 import rcnn
 
 PACKAGE = Path(rcnn.__file__).resolve().parent
-CLIS = ("run", "native", "partition", "optimize", "calibrate", "dataset", "export", "eval", "compare", "bench",
+CLIS = ("run", "native", "optimize", "calibrate", "dataset", "export", "eval", "compare", "bench",
         "postprocess", "shapes", "train_shapes", "testnets")
 BASE = ("errors", "cli", "paths", "files")  # the top level's shared plumbing (importable by everyone)
 API = ("systolic",)  # the public facade for users' own code: rcnn.systolic.session(model)

@@ -6,7 +6,6 @@ Each test failed before its fix: it asserts the cause of a refusal (message and 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -23,7 +22,6 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from rcnn import paths
-from rcnn.accelerator.partition import cache_key, partition_file
 from rcnn.models import testnets
 from rcnn.runtime.preprocess import image_to_tensor
 from rcnn.runtime.tensors import load_tensor, save_tensor
@@ -99,15 +97,8 @@ def _qemu_child(proc: subprocess.Popen[str]) -> int:
     return found[0]
 
 
-@pytest.fixture(scope="module")
-def demo_partitioned(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The demo model partitioned once, so that the interrupted runs start qemu at once."""
-    partition_file(DEMO)
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
-def test_interrupted_run_leaves_no_runner_and_no_directory(tmp_path: Path, sig: signal.Signals,
-                                                           demo_partitioned: None) -> None:
+def test_interrupted_run_leaves_no_runner_and_no_directory(tmp_path: Path, sig: signal.Signals) -> None:
     out = tmp_path / "runs"
     proc = subprocess.Popen([sys.executable, "-m", "rcnn.run", "-r", "500", "--no-build", "-q", "-o", str(out)],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -197,7 +188,7 @@ def test_external_data_inside_the_folder_still_runs(tmp_path: Path) -> None:
     assert y.tolist() == list(range(16))
 
 
-# ---------------------------------------------------------------------------- 3. external weights, partitioned
+# ---------------------------------------------------------------------------- 3. external weights, accelerated
 
 
 def _int8_external(folder: Path) -> Path:
@@ -213,37 +204,24 @@ def _int8_external(folder: Path) -> Path:
 
 
 @pytest.mark.parametrize("native", [True, False], ids=["native", "qemu"])
-def test_external_weights_partition_from_any_folder(tmp_path: Path, native: bool) -> None:
+def test_external_weights_reach_the_accelerator_from_any_folder(tmp_path: Path, native: bool) -> None:
+    """The EP sees the weights ONNX Runtime loaded from the model's folder, whatever the working directory."""
     model = _int8_external(tmp_path / "model")
     x = random_input(tmp_path / "x.pb", (1, 3, 16, 16))
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    env = _env(XDG_CACHE_HOME=str(tmp_path / "cache"))
-    flags = ["--native"] if native else []
-    flags += ["--binding", "custom-ops"]  # the offline partition and its cache
-    r = _rcnn("rcnn.run", "-m", model, "--input", x, "-o", "runs", "--partition", "on", "--no-build", *flags,
-              cwd=elsewhere, env=env)
+    outs = []
+    for k, cwd in enumerate([tmp_path / "elsewhere", tmp_path]):
+        cwd.mkdir(exist_ok=True)
+        flags = ["--native"] if native else []
+        r = _rcnn("rcnn.run", "-m", model, "--input", x, "-o", f"runs{k}", "--partition", "on", "--no-build",
+                  *flags, cwd=cwd)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert "100.0 % of MACs" in r.stdout, r.stdout
+        outs.append(load_tensor(next((cwd / f"runs{k}").iterdir()) / "output_1.pb")[0])
+    assert np.array_equal(outs[0], outs[1])
+    # Without the EP, ORT's CPU EP on the same weights: the accelerator's convs are bit-exact to it.
+    r = _rcnn("rcnn.run", "-m", model, "--input", x, "-o", "cpu", "--partition", "off", "--native", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "100.0 % of MACs" in r.stdout and "(cached)" not in r.stdout
-    first = load_tensor(next((elsewhere / "runs").iterdir()) / "output_1.pb")[0]
-    # The cached copy runs again from another folder, with its weights.
-    r = _rcnn("rcnn.run", "-m", model, "--input", x, "-o", "runs2", "--partition", "on", "--no-build", *flags,
-              cwd=tmp_path, env=env)
-    assert r.returncode == 0 and "(cached)" in r.stdout, r.stderr[-3000:]
-    assert np.array_equal(load_tensor(next((tmp_path / "runs2").iterdir()) / "output_1.pb")[0], first)
-
-
-def test_changed_external_weights_miss_the_cache(tmp_path: Path) -> None:
-    model = _int8_external(tmp_path / "model")
-    cache = tmp_path / "cache"
-    first = partition_file(model, cache_directory=cache)
-    weights = tmp_path / "model" / "weights.bin"
-    data = bytearray(weights.read_bytes())
-    data[-1] ^= 0x55
-    weights.write_bytes(bytes(data))
-    second = partition_file(model, cache_directory=cache)
-    assert not second.report.from_cache and second.report.cache_key != first.report.cache_key
-    assert cache_key(model.read_bytes(), "int8") != second.report.cache_key  # the weights are part of the key
+    assert np.array_equal(load_tensor(next((tmp_path / "cpu").iterdir()) / "output_1.pb")[0], outs[0])
 
 
 # ---------------------------------------------------------------------------------------- 4. 16-bit PNGs
@@ -288,8 +266,6 @@ def test_initializer_whose_dims_lie_is_refused(tmp_path: Path) -> None:
         r = _rcnn("rcnn.run", "-m", tmp_path / "lie.onnx", "--no-build", *native, cwd=tmp_path)
         _one_line_error(r, "rcnn.run", REFUSED,
                         "tensor 'W' declares dims [2,3] (24 bytes of float32) but holds 20 bytes")
-    r = _rcnn("rcnn.partition", tmp_path / "lie.onnx", "--no-cache", cwd=tmp_path)
-    _one_line_error(r, "rcnn.partition", REFUSED, "tensor 'W' declares dims [2,3]")
 
 
 def _png_header_only(path: Path, width: int, height: int) -> Path:
@@ -338,17 +314,6 @@ def test_npy_promising_more_than_it_holds_is_refused(tmp_path: Path) -> None:
     _one_line_error(r, "rcnn.run", REFUSED, "declares 119999988 bytes but holds 192")
 
 
-def test_cache_entry_that_is_json_but_no_object_is_rebuilt(tmp_path: Path, models: dict[str, Path]) -> None:
-    cache = tmp_path / "cache"
-    first = partition_file(models["int8"], cache_directory=cache)
-    meta = cache / f"{first.report.cache_key}.json"
-    meta.write_text("[1, 2, 3]\n")
-    again = partition_file(models["int8"], cache_directory=cache)
-    assert not again.report.from_cache and again.report.placed == first.report.placed
-    assert isinstance(json.loads(meta.read_text()), dict)
-    assert partition_file(models["int8"], cache_directory=cache).report.from_cache
-
-
 # ------------------------------------------------------------------------------------------ 6. --timeout nan
 
 
@@ -392,18 +357,6 @@ def test_input_without_declared_shape_takes_any_tensor(tmp_path: Path, image: Pa
 # -------------------------------------------------------------------------------------------------- 8. smaller
 
 
-def test_partition_notes_are_printed_by_run(tmp_path: Path) -> None:
-    path = testnets.int8_convnet(tmp_path / "int8.onnx", size=16)
-    model = onnx.load(str(path))
-    model.ir_version = 11
-    onnx.save(model, str(path))
-    x = random_input(tmp_path / "x.pb", (1, 3, 16, 16))
-    r = _rcnn("rcnn.run", "-m", path, "--input", x, "--native", "--binding", "custom-ops", cwd=tmp_path,
-              env=_env(XDG_CACHE_HOME=str(tmp_path / "cache")))
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "note: IR version lowered from 11 to 10" in r.stdout
-
-
 def test_float_model_hint_names_a_flag_rcnn_run_has(tmp_path: Path, models: dict[str, Path]) -> None:
     x = random_input(tmp_path / "x.pb", (1, 3, 16, 16))
     r = _rcnn("rcnn.run", "-m", models["fp32"], "--input", x, "--native", cwd=tmp_path)
@@ -413,30 +366,12 @@ def test_float_model_hint_names_a_flag_rcnn_run_has(tmp_path: Path, models: dict
     r = _rcnn("rcnn.run", "-m", models["fp32"], "--input", x, "--native", "--partition", "on", cwd=tmp_path)
     _one_line_error(r, "rcnn.run", 1, "the Systolic EP placed no node", "--systolic-config")
     assert "--elem" not in r.stderr
-    r = _rcnn("rcnn.run", "-m", models["fp32"], "--input", x, "--native", "--partition", "on", "--binding",
-              "custom-ops", cwd=tmp_path)
-    _one_line_error(r, "rcnn.run", 1, "no int8 QOperator nodes", "--systolic-config")
-    r = _rcnn("rcnn.partition", models["fp32"], "--no-cache", cwd=tmp_path)
-    _one_line_error(r, "rcnn.partition", 1, "no int8 QOperator nodes", "--elem fp32")
-
-
-def test_unwritable_cache_runs_anyway_and_says_why(tmp_path: Path, models: dict[str, Path]) -> None:
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("a file where the cache's parent should be\n")
-    x = random_input(tmp_path / "x.pb", (1, 3, 32, 32))
-    r = _rcnn("rcnn.run", "-m", models["int8"], "--input", x, "--native", "-o", tmp_path / "runs",
-              "--binding", "custom-ops", cwd=tmp_path, env=_env(XDG_CACHE_HOME=str(blocker)))
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "not written (Not a directory)" in r.stdout and "partitioned model goes to the run directory" in r.stdout
-    run_dir = next((tmp_path / "runs").iterdir())
-    assert (run_dir / "model.systolic.onnx").is_file()
-    assert json.loads((run_dir / "run.json").read_text())["ran"] == "model.systolic.onnx"
 
 
 def test_truncated_runner_binary_is_named_with_the_fix(tmp_path: Path, models: dict[str, Path]) -> None:
     build = tmp_path / "build"
     runner = paths.riscv64_binary()
-    for src in (runner, paths.riscv64_library(), paths.riscv64_ep_library()):
+    for src in (runner, paths.riscv64_ep_library()):
         dst = build / src.relative_to(paths.build_dir())
         dst.parent.mkdir(parents=True)
         shutil.copy2(src, dst)

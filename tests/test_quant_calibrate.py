@@ -1,4 +1,4 @@
-"""python -m rcnn.calibrate and rcnn.quant: op sequences, zero points, toggles, detection rule, post-pass, partition."""
+"""python -m rcnn.calibrate and rcnn.quant: op sequences, zero points, toggles, detection rule, post-pass, placement."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from quantnets import bn_gemm_net, run_ort, write_dataset
-from rcnn.accelerator.partition import partition_model
 from rcnn.models import testnets
 from rcnn.quant.data import ZooDataReader, apply_preprocess
 from rcnn.quant.int8_fixups import int8_relu_pass
@@ -57,7 +56,7 @@ def _image_feed(shape: tuple[int, ...], seed: int = 9) -> dict[str, np.ndarray]:
     return {"x": np.random.default_rng(seed).random(shape, dtype=np.float32)}  # torchvision range 0..1
 
 
-def test_resnet_int8_sequence_zero_points_error_and_partition(resnet: tuple[Path, Path], tmp_path: Path) -> None:
+def test_resnet_int8_sequence_zero_points_error_and_placement(resnet: tuple[Path, Path], tmp_path: Path) -> None:
     path, data = resnet
     float_model = onnx.load(str(path))
     out = tmp_path / "q.onnx"
@@ -73,8 +72,10 @@ def test_resnet_int8_sequence_zero_points_error_and_partition(resnet: tuple[Path
     feeds = _image_feed((1, 3, 32, 32))
     want, got = run_ort(float_model, feeds)[0], run_ort(q, feeds)[0]
     assert np.abs(got - want).max() < 0.05 * (want.max() - want.min())
-    _, report = partition_model(q, "int8")
-    assert report.mac_share is not None and report.mac_share >= 0.95
+    import rcnn.systolic
+
+    report = rcnn.systolic.report(rcnn.systolic.session(out))
+    assert report["summary"]["accelerator_mac_fraction"] >= 0.95, report["summary"]
 
 
 def test_uint8_is_asymmetric(resnet: tuple[Path, Path]) -> None:

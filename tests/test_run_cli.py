@@ -36,8 +36,8 @@ def test_runner_flags_reach_the_runner(models: dict[str, Path], tmp_path: Path) 
             "-t", "trace", "-s", opt, "-o", tmp_path / "runs"]
     r = run_cli("rcnn.run", *args, cwd=tmp_path)
     # The EP's compiled nodes cannot be serialized by ONNX Runtime: said before anything runs.
-    assert r.returncode == 2 and "--binding custom-ops" in r.stderr and not (tmp_path / "runs").exists()
-    r = run_cli("rcnn.run", *args, "--binding", "custom-ops", cwd=tmp_path)
+    assert r.returncode == 2 and "--partition off" in r.stderr and not (tmp_path / "runs").exists()
+    r = run_cli("rcnn.run", *args, "--partition", "off", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     report, _ = read_outputs(only_run_dir(tmp_path / "runs"))
     assert report["execution"] == 2 and report["graph_optimization_level"] == 1 and report["threads"] == 2

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
 from rcnn.tools.bench import TARGETS, ratio_lines, run_bench
-from rcnn.tools.runmodel import BINDINGS
 
 
 def build_parser() -> ArgumentParser:
@@ -24,14 +23,13 @@ def build_parser() -> ArgumentParser:
     p.add_argument("model", nargs="?", type=Path, default=None,
                    help="quantized ONNX model, QOperator or QDQ (default: a ResNet-style int8 QOperator model "
                         "built on the fly)")
-    p.add_argument("-r", "--repeat", type=int, default=5, help="inferences per case (the first is not counted)")
-    p.add_argument("--threads", type=int, default=1, help="intra-op threads, for ORT and the accelerator alike")
-    p.add_argument("--targets", default="native,qemu", help="comma-separated: native, qemu")
-    p.add_argument("-x", "--modes", default="0,1,2", help="accelerator modes to run (0 CPU, 1 OS, 2 WS)")
-    p.add_argument("--binding", choices=BINDINGS, default="ep",
-                   help="how the accelerator is reached: ep = the Systolic plugin EP on the model as it is; "
-                        "custom-ops = the model partitioned offline (python -m rcnn.partition) on the custom-op "
-                        "library")
+    p.add_argument("-r", "--repeat", type=int, default=5,
+                   help="inferences per case (the first is not counted when there are more; default: 5)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="intra-op threads, for ORT and the accelerator alike (default: 1)")
+    p.add_argument("--targets", default="native,qemu", help="comma-separated: native, qemu (default: both)")
+    p.add_argument("-x", "--modes", default="0,1,2",
+                   help="accelerator modes to run, comma-separated: 0 CPU, 1 OS, 2 WS (default: all three)")
     return p
 
 
@@ -41,9 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not set(targets) <= set(TARGETS) or a.repeat < 1 or a.threads < 1:
         build_parser().error("--targets takes native and/or qemu; --repeat and --threads must be >= 1")
     modes = [int(m) for m in a.modes.split(",") if m]
-    r = run_bench(a.model, targets, modes, a.repeat, a.threads, a.binding)
+    r = run_bench(a.model, targets, modes, a.repeat, a.threads)
     if r.placement is not None:
-        print(f"model: {r.model.name}; placement ({r.binding}): {r.placement.placed} of {len(r.placement.nodes)} "
+        print(f"model: {r.model.name}; placement (Systolic EP): {r.placement.placed} of {len(r.placement.nodes)} "
               f"nodes, {100 * (r.placement.mac_share or 0):.1f} % of MACs on the accelerator")
     print(f"\nmedian inference time ({a.repeat} runs, first excluded when more than one; {a.threads} thread(s))")
     for case, ms in r.medians.items():

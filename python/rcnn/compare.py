@@ -24,7 +24,6 @@ from rcnn.tools.compare import (
     format_table,
     write_json,
 )
-from rcnn.tools.runmodel import BINDINGS
 
 
 def build_parser() -> ArgumentParser:
@@ -41,14 +40,11 @@ def build_parser() -> ArgumentParser:
     p.add_argument("-x", "--execution", type=int, choices=[0, 1, 2], default=0,
                    help="accelerator execution mode for both runs: 0 CPU, 1 output-stationary, 2 weight-stationary")
     p.add_argument("--reference", action="store_true",
-                   help="also run the original model on ONNX Runtime's CPU EP (Python) and compare it with the "
-                        "qemu run")
+                   help="also run the model on ONNX Runtime's CPU EP (Python, no accelerator) and compare it with "
+                        "the qemu run")
     p.add_argument("--no-partition", action="store_true",
-                   help="run the model on ONNX Runtime's CPU EP alone (no accelerator) instead of placing it as "
-                        "rcnn.run does")
-    p.add_argument("--binding", choices=BINDINGS, default="ep",
-                   help="how the accelerator is reached (as rcnn.run): ep = the Systolic plugin EP on the model as it "
-                        "is; custom-ops = the model partitioned offline into rcnn.systolic custom ops")
+                   help="run the model on ONNX Runtime's CPU EP alone (no Systolic EP) in both runs, instead of "
+                        "placing it on the accelerator as rcnn.run does")
     p.add_argument("--tolerance", type=float, default=0.0,
                    help="max |a-b| still counted as equal for float tensors (0: bit-exact). fp32 results of the "
                         "host and riscv64 builds may differ by ~1e-6: use e.g. 1e-5 for float models. Integer "
@@ -87,9 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with fresh_run_dir(a.output_dir, f"{a.model.stem}-compare") as holder:
             opts = CompareOptions(image=a.image, inputs=list(a.input), preprocess=a.preprocess, execution=a.execution,
-                                  reference=a.reference, partition=not a.no_partition, binding=a.binding,
-                                  tolerance=a.tolerance,
-                                  threads=a.threads, timeout=a.timeout, build=not a.no_build)
+                                  reference=a.reference, partition=not a.no_partition,
+                                  tolerance=a.tolerance, threads=a.threads, timeout=a.timeout, build=not a.no_build)
             comparisons = compare_model(a.model, opts, holder[0], _progress)
         work = holder[0]
         if a.json is not None:

@@ -45,18 +45,6 @@ def riscv64_binary(name: str = "ort_test") -> Path:
     return riscv64_build_dir() / "cpp" / name / name
 
 
-def riscv64_library(name: str = "librcnn_systolic_ops.so") -> Path:
-    """A riscv64 shared library of the C++ build (the custom-op library lives in ep/ort)."""
-    return riscv64_build_dir() / "ep" / "ort" / name
-
-
-def host_library(name: str = "librcnn_systolic_ops.so") -> Path | None:
-    """The host shared library pip installed into the package (rcnn/lib), or the by-hand build's, if any."""
-    candidates = [Path(p) / "lib" / name for p in rcnn.__path__]
-    candidates.append(build_dir() / "host" / "ep" / "ort" / name)
-    return next((c for c in candidates if c.is_file()), None)
-
-
 EP_LIBRARY = "librcnn_systolic_ep.so"
 
 

@@ -13,13 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
-from rcnn.accelerator.place import FLOAT_MODEL_HINT, PARTITION_CHOICES
 from rcnn.accelerator.placement import PlacementReport
 from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
 from rcnn.models.demo import DEMO_IMAGE, DEMO_MODEL
 from rcnn.runtime.preprocess import ALIASES, MODES
 from rcnn.runtime.runner import RunConfig, RunResult
-from rcnn.tools.runmodel import BINDINGS, RunRequest, default_session_config, run_model
+from rcnn.tools.runmodel import (
+    FLOAT_MODEL_HINT,
+    PARTITION_CHOICES,
+    RunRequest,
+    default_session_config,
+    run_model,
+)
 
 LIST_DETECTIONS = 12  # printed after a run; detections.json has them all
 
@@ -46,23 +51,20 @@ def build_parser() -> ArgumentParser:
     p.add_argument("-t", "--trace", default=None, metavar="PREFIX",
                    help="write an ONNX Runtime profiling trace (JSON) with this file prefix (default: no trace)")
     p.add_argument("-s", "--save-optimized", type=Path, default=None, metavar="PATH",
-                   help="save the graph as optimized by ONNX Runtime to PATH (default: not saved; needs --binding "
-                        "custom-ops or --partition off)")
+                   help="save the graph as optimized by ONNX Runtime to PATH (default: not saved; needs --partition "
+                        "off: ONNX Runtime cannot serialize the Systolic EP's compiled nodes)")
     p.add_argument("-o", "--output-dir", type=Path, default=Path("runs"),
                    help="parent directory of the fresh run directory that receives inputs, outputs and logs")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
     p.add_argument("-r", "--repeat", type=int, default=1, help="run inference this many times (times: min, median)")
     p.add_argument("--custom-op-lib", type=Path, action="append", default=[], metavar="SO",
-                   help="custom-op library to register (for --native a host .so, else a riscv64 .so)")
+                   help="a custom-op library of your own to register, repeatable (for --native a host .so, else a "
+                        "riscv64 .so; default: none)")
     p.add_argument("--partition", choices=PARTITION_CHOICES, default="auto",
-                   help="place quantized conv/matmul/add on the systolic accelerator: auto = what the accelerator "
-                        "can run, on = the same but fail when nothing is placed, off = run the model as it is on "
-                        "ONNX Runtime's CPU EP")
-    p.add_argument("--binding", choices=BINDINGS, default="ep",
-                   help="how the accelerator is reached: ep = the Systolic plugin execution provider "
-                        "(librcnn_systolic_ep.so, ONNX Runtime >= 1.23) places nodes when the session is created; "
-                        "custom-ops = the model is rewritten offline (python -m rcnn.partition) into rcnn.systolic "
-                        "custom ops run by librcnn_systolic_ops.so (any ONNX Runtime, e.g. 1.21)")
+                   help="the Systolic plugin execution provider (librcnn_systolic_ep.so) places quantized "
+                        "conv/matmul/gemm/add units (float ones with an fp32 --systolic-config) on the accelerator "
+                        "when ONNX Runtime creates the session: auto = what the accelerator can run, on = the same "
+                        "but fail when nothing is placed, off = no EP, the model on ONNX Runtime's CPU EP alone")
     p.add_argument("--systolic-config", type=Path, default=None, metavar="FILE",
                    help="accelerator config (TOML subset, like ep/systolic/accelerator.toml; default: that file)")
     p.add_argument("--dim", type=int, default=None, help="systolic array size (default: the config's dim)")
@@ -73,8 +75,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--session-config", action="append", default=[], metavar="KEY=VALUE",
                    help="ONNX Runtime session config entry, repeatable (default with the EP: none, since "
                         "session.disable_quant_qdq=1 would fold the weights' DequantizeLinear before the EP sees a "
-                        "QDQ unit; with --binding custom-ops or --partition off: session.disable_quant_qdq=1, which "
-                        "stops ORT from quantizing the weights of float convs after a DequantizeLinear)")
+                        "QDQ unit; with --partition off: session.disable_quant_qdq=1, which stops ORT from "
+                        "quantizing the weights of float convs after a DequantizeLinear)")
     p.add_argument("--native", action="store_true",
                    help="run the host build on the host's ONNX Runtime instead of riscv64 under qemu")
     p.add_argument("--timeout", type=positive_seconds, default=1800.0, help="seconds before the run is killed")
@@ -91,9 +93,9 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         p.error("--threads and --repeat must be ≥ 1")
     if any("=" not in entry or entry.startswith("=") for entry in a.session_config):
         p.error("--session-config takes KEY=VALUE")
-    if a.save_optimized is not None and a.binding == "ep" and a.partition != "off":
+    if a.save_optimized is not None and a.partition != "off":
         p.error("-s saves the optimized graph, which ONNX Runtime cannot serialize with the Systolic EP's compiled "
-                "nodes in it: add --binding custom-ops (or --partition off)")
+                "nodes in it: add --partition off")
     if a.model is None:
         a.model = DEMO_MODEL
         if a.image is None and not a.input:
@@ -106,12 +108,9 @@ def print_placement(report: PlacementReport) -> None:
               f"{FLOAT_MODEL_HINT})")
         return
     share = report.mac_share
-    how = (f" in {report.compiled_nodes} compiled node(s) of the Systolic EP" if report.compiled_nodes is not None
-           else f", {report.transposes_inserted} transposes inserted" + (" (cached)" if report.from_cache else ""))
     print(f"== placement: {report.placed} of {len(report.nodes)} nodes on the accelerator ({report.elem})"
-          + (f", {100 * share:.1f} % of MACs" if share is not None else "") + how)
-    for note in report.notes:
-        print(f"  note: {note}")
+          + (f", {100 * share:.1f} % of MACs" if share is not None else "")
+          + f" in {report.compiled_nodes} compiled node(s) of the Systolic EP")
 
 
 def print_systolic(stats: dict) -> None:
@@ -147,17 +146,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                        threads=a.threads, repeat=a.repeat, trace=a.trace, save_optimized=a.save_optimized,
                        custom_op_libs=list(a.custom_op_lib), systolic_config=a.systolic_config, dim=a.dim,
                        timeout=a.timeout, qemu_cpu=a.qemu_cpu, build=not a.no_build, echo=not a.quiet,
-                       session_config={**default_session_config(a.binding, a.partition),
+                       session_config={**default_session_config(a.partition),
                                        **dict(e.split("=", 1) for e in a.session_config)})
     request = RunRequest(model=a.model, image=a.image, inputs=list(a.input), preprocess=a.preprocess,
-                         partition=a.partition, binding=a.binding, score_threshold=a.score_threshold, classes=a.classes,
+                         partition=a.partition, score_threshold=a.score_threshold, classes=a.classes,
                          output_dir=a.output_dir, config=config)
-    outcome = run_model(request, on_message=print)
+    outcome = run_model(request)
     result, placement, annotated = outcome.result, outcome.placement, outcome.annotated
     print_summary(result, target)
     if placement is not None:
         print_placement(placement)
-    print_systolic(result.report.get("systolic_ep") or result.report.get("systolic", {}))
+    print_systolic(result.report.get("systolic_ep", {}))
     if annotated is not None:
         shown = ", ".join(annotated[:LIST_DETECTIONS]) + (f", … {len(annotated) - LIST_DETECTIONS} more"
                                                            if len(annotated) > LIST_DETECTIONS else "")

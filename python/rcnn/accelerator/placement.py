@@ -1,7 +1,7 @@
-"""The partitioner's placement report: where every node of the input model runs, and why.
+"""Where every node of a model runs, and why: the Systolic plugin EP's placement, read from its report
+(ep/ort/README.md) into a table that `python -m rcnn.run` writes as placement.txt / placement.json.
 
-`PlacementReport.to_json()` / `from_json()` round-trip it (the cache stores it that way); `format_table()` is what
-`python -m rcnn.partition` prints.
+The placement rules themselves live once, in the EP (C++); this module only reads what it decided.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ class NodePlacement:
     op_type: str
     domain: str
     placement: str  # SYSTOLIC or CPU
-    systolic_node: str | None = None  # the rcnn.systolic node it became or was fused into
-    role: str | None = None  # e.g. "QConv", "fused relu", "fused pool", "fused quantize pair"
-    reason: str | None = None  # why a candidate stayed on the CPU, or a note on a CPU node the partitioner moved
+    systolic_node: str | None = None  # "compiled node N": the EP's fused node it is part of
+    role: str | None = None  # the node unit it belongs to, e.g. "qdq_conv" (the EP's unit kinds)
+    reason: str | None = None  # why it stayed on the CPU
     macs: int | None = None  # multiply-accumulates of a conv/matmul/gemm (None: not such a node, or shapes unknown)
 
 
@@ -32,15 +32,9 @@ class NodePlacement:
 class PlacementReport:
     model: str  # where the model came from (a path, or the graph name)
     elem: str  # "int8" or "fp32"
-    partitioner_version: str
+    ep_version: str  # e.g. "SystolicExecutionProvider 0.3.0"
     nodes: list[NodePlacement] = field(default_factory=list)
-    systolic_nodes: dict[str, int] = field(default_factory=dict)  # op type in rcnn.systolic -> count written
-    transposes_to_nhwc: int = 0
-    transposes_to_nchw: int = 0
-    notes: list[str] = field(default_factory=list)
-    from_cache: bool = False
-    cache_key: str | None = None
-    compiled_nodes: int | None = None  # placed by the Systolic EP: the compiled nodes it fused them into
+    compiled_nodes: int = 0  # the compiled nodes the EP fused the placed nodes into
 
     @classmethod
     def from_ep(cls, report: dict[str, Any], model: str) -> PlacementReport:
@@ -50,14 +44,10 @@ class PlacementReport:
                                systolic_node=(f"compiled node {n['compiled_node']}" if "compiled_node" in n else None),
                                role=n.get("unit"), reason=n.get("reason"), macs=n.get("macs"))
                  for n in report["nodes"]]
-        return cls(model=model, elem=report["config"]["elem"], partitioner_version=f"{report['ep']} "
+        return cls(model=model, elem=report["config"]["elem"], ep_version=f"{report['ep']} "
                    f"{report['version']}", nodes=nodes, compiled_nodes=report["summary"]["compiled_nodes"])
 
     # ---- derived numbers ------------------------------------------------------------------------------------
-
-    @property
-    def transposes_inserted(self) -> int:
-        return self.transposes_to_nhwc + self.transposes_to_nchw
 
     @property
     def placed(self) -> int:
@@ -102,20 +92,13 @@ class PlacementReport:
         d = asdict(self)
         d["summary"] = {
             "nodes": len(self.nodes), "placed": self.placed, "totals": self.totals(),
-            "transposes_inserted": self.transposes_inserted, "macs_total": self.macs_total,
+            "compiled_nodes": self.compiled_nodes, "macs_total": self.macs_total,
             "macs_systolic": self.macs_systolic, "mac_share": self.mac_share, "macs_unknown": self.macs_unknown,
         }
         return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> PlacementReport:
-        d = json.loads(text)
-        d.pop("summary", None)
-        nodes = [NodePlacement(**n) for n in d.pop("nodes")]
-        return cls(nodes=nodes, **d)
 
     # ---- printing -------------------------------------------------------------------------------------------
 
@@ -125,23 +108,17 @@ class PlacementReport:
             op = n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
             target = ""
             if n.systolic_node:
-                target = n.systolic_node if n.role in (None, *SYSTOLIC_OPS) else f"{n.systolic_node} ({n.role})"
+                target = n.systolic_node if n.role is None else f"{n.systolic_node} ({n.role})"
             rows.append((n.name, op, n.placement, target, _count(n.macs) if n.macs is not None else "",
                          n.reason or ""))
         widths = [min(max(len(r[i]) for r in rows), 40) for i in range(5)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5] for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * 13)
         lines.append("")
-        lines.append(f"{self.placed} of {len(self.nodes)} nodes on the accelerator ({self.elem})"
-                     + (f"; written: {', '.join(f'{k} x{v}' for k, v in sorted(self.systolic_nodes.items()))}"
-                        if self.systolic_nodes else ""))
+        lines.append(f"{self.placed} of {len(self.nodes)} nodes on the accelerator ({self.elem}), in "
+                     f"{self.compiled_nodes} compiled node(s) of the Systolic EP")
         lines.append("by op type (systolic/cpu): " + ", ".join(
             f"{op} {t[SYSTOLIC]}/{t[CPU]}" for op, t in self.totals().items()))
-        if self.compiled_nodes is not None:
-            lines.append(f"compiled nodes of the Systolic EP: {self.compiled_nodes}")
-        else:
-            lines.append(f"transposes inserted: {self.transposes_inserted} "
-                         f"({self.transposes_to_nhwc} into NHWC, {self.transposes_to_nchw} back to NCHW)")
         share = self.mac_share
         if share is None:
             lines.append("MACs: no conv/matmul with known shapes")
@@ -150,15 +127,11 @@ class PlacementReport:
                          f"({100 * share:.1f} %)")
         if self.macs_unknown:
             lines.append(f"MACs unknown (shapes not inferred) for: {', '.join(self.macs_unknown)}")
-        lines.extend(f"note: {n}" for n in self.notes)
-        if self.from_cache:
-            lines.append(f"(from cache, key {self.cache_key})")
         return "\n".join(lines)
 
 
 MAC_OPS = frozenset({"Conv", "QLinearConv", "ConvInteger", "MatMul", "QLinearMatMul", "MatMulInteger", "Gemm",
                      "QGemm", "ConvTranspose"})
-SYSTOLIC_OPS = frozenset({"QConv", "QMatMul", "QAdd", "Conv", "MatMul"})
 
 
 def _count(n: int) -> str:

@@ -1,8 +1,8 @@
 """Small ONNX networks built with onnx.helper: the built-in demo model and the test models.
 
-Every model is saved with IR 10 and opset 21 (ORT 1.21, the riscv64 runtime, rejects IR > 10 and opset > 22).
+Every model is saved with IR 10 and opset 21, which every ONNX Runtime from 1.21 on reads.
 Weights are seeded random numbers: the networks exercise the runtime, their predictions mean nothing.
-`QNet` writes int8 QOperator graphs node by node (every knob the partitioner looks at can be turned: uint8, zero
+`QNet` writes int8 QOperator graphs node by node (every knob the EP's placement rules look at can be turned: uint8, zero
 points, per-channel scales, broadcasting adds...); `resnet_block()` and `resnet_float()` are float ResNet-style
 networks and `quantize_qoperator()` quantizes a float model (quantize_static, QOperator, symmetric int8).
 """

@@ -1,5 +1,5 @@
 """The ONNX-graph helpers every pass shares: the target runtime's limits, the opset lookup, the consumer map and
-fresh-name allocation. Defined once here; the partitioner, the quantization passes and the exporter import them.
+fresh-name allocation. Defined once here; the quantization passes and the exporter import them.
 """
 
 from __future__ import annotations
@@ -52,14 +52,6 @@ def consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
     """Tensor name -> the nodes of `graph` that read it (the node objects, in graph order)."""
     nodes = list(graph.node)
     return {name: [nodes[i] for i in idx] for name, idx in consumer_map(nodes).items()}
-
-
-def graph_names(graph: onnx.GraphProto) -> set[str]:
-    """Every tensor and node name the graph uses (what a fresh name must not collide with)."""
-    names = {t for n in graph.node for t in (*n.input, *n.output)} | {n.name for n in graph.node}
-    names |= {v.name for v in [*graph.input, *graph.output, *graph.value_info]}
-    names |= {i.name for i in graph.initializer}
-    return names
 
 
 class NameAllocator:

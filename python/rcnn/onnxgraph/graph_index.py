@@ -1,4 +1,5 @@
-"""A read-only index of an ONNX graph for the partitioner: constants, tensor types and shapes, producers, consumers.
+"""A read-only index of an ONNX graph (rcnn.compare, rcnn.testnets): constants, tensor types and shapes, producers,
+consumers.
 
 Shapes come from `onnx.shape_inference`, which does not know the com.microsoft quantized ops (QLinearAdd, ...): their
 outputs are filled in here and inference is re-run, so tensors downstream of them get shapes too.
@@ -27,12 +28,6 @@ class TensorType:
     @property
     def rank(self) -> int | None:
         return None if self.dims is None else len(self.dims)
-
-    def known_dims(self) -> tuple[int, ...] | None:
-        """All dims as ints, or None when any is symbolic or unknown."""
-        if self.dims is None or not all(isinstance(d, int) for d in self.dims):
-            return None
-        return tuple(int(d) for d in self.dims)  # type: ignore[arg-type]
 
 
 def _type_of(value: onnx.ValueInfoProto) -> TensorType | None:
@@ -110,20 +105,10 @@ class GraphIndex:
         self._const_cache[name] = value
         return value
 
-    def is_initializer(self, name: str) -> bool:
-        return name in self.initializers and not self.is_overridable(name)
-
     # ---- graph structure -------------------------------------------------------------------------------------
 
     def uses(self, name: str) -> list[int]:
         return self.consumers.get(name, [])
-
-    def sole_consumer(self, name: str) -> int | None:
-        """The node that reads `name`, when exactly one node reads it exactly once and it is not a graph output."""
-        users = self.uses(name)
-        if len(users) != 1 or name in self.graph_outputs:
-            return None
-        return users[0]
 
     def elem_type(self, name: str) -> int:
         t = self.types.get(name)
@@ -209,7 +194,7 @@ class GraphIndex:
         for _ in range(len(contrib) + 1):
             try:
                 inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
-            except Exception as e:  # inference is best effort: the partitioner declines what needs shapes
+            except Exception as e:  # inference is best effort: callers handle unknown types
                 self.shape_note = f"shape inference failed ({type(e).__name__}): shapes unknown"
                 return self._collect(model)
             types = self._collect(inferred)

@@ -135,7 +135,7 @@ def int8_relu_pass(model: onnx.ModelProto) -> tuple[int, int]:
 
 
 def _fix_value_info(model: onnx.ModelProto, moved: dict[str, tuple[str, int]]) -> None:
-    """Shapes for the new int8 tensors (the partitioner needs them for MAC counts); drop entries of removed ones."""
+    """Shapes for the new int8 tensors (reports need them for MAC counts); drop entries of removed ones."""
     graph = model.graph
     known = {v.name: v for v in graph.value_info}
     for int8_name, (float_name, elem) in moved.items():

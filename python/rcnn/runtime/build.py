@@ -64,11 +64,6 @@ def ensure_riscv64_runner(build: bool = True) -> Path:
     return _ensure_riscv64("ort_test", paths.riscv64_binary(), build)
 
 
-def ensure_riscv64_library(build: bool = True) -> Path:
-    """The riscv64 accelerator custom-op library, (re)built incrementally like the runner."""
-    return _ensure_riscv64("rcnn_systolic_ops", paths.riscv64_library(), build)
-
-
 def ensure_riscv64_ep_library(build: bool = True) -> Path:
     """The riscv64 Systolic plugin EP library, (re)built incrementally like the runner."""
     return _ensure_riscv64("rcnn_systolic_ep", paths.riscv64_ep_library(), build)
@@ -99,10 +94,6 @@ def _ensure_riscv64(target: str, binary: Path, build: bool) -> Path:
 
 def ensure_host_runner() -> Path:
     return _ensure_host(paths.host_binary(), "host ort_test")
-
-
-def ensure_host_library() -> Path:
-    return _ensure_host(paths.host_library(), "host accelerator library")
 
 
 def ensure_host_ep_library() -> Path:

@@ -31,10 +31,11 @@ from rcnn.runtime.tensors import load_tensor
 
 # ORT 1.21 as Debian links it registers ONNX schemas twice and says so ~570 times on stderr; nothing is wrong.
 NOISE_PREFIXES = ("Schema error: Trying to register schema",)
-# Session config for every run. ORT 1.21's WeightBiasQuantization (one of the QDQ transformers, level >= 1) rewrites
-# a float Conv that reads a DequantizeLinear output to use int8-quantized weights: the float prediction layers of
-# our detectors came out 0.5 % off under qemu (ORT 1.31 on the host leaves them alone). Our int8 models are
-# QOperator and need none of those transformers.
+# Session config of runs without the accelerator (rcnn.run --partition off, ORT's CPU EP alone). ORT's
+# WeightBiasQuantization (one of the QDQ transformers, level >= 1) rewrites a float Conv that reads a
+# DequantizeLinear output to use int8-quantized weights: the float prediction layers of our detectors came out 0.5 %
+# off under qemu's ORT 1.21 (ORT 1.31 on the host leaves them alone). Runs with the Systolic EP cannot use it: it
+# folds the QDQ units' weights into float initializers before the EP sees them (rcnn.tools.runmodel).
 DEFAULT_SESSION_CONFIG = {"session.disable_quant_qdq": "1"}
 
 
@@ -48,7 +49,7 @@ class RunConfig:
     repeat: int = 1
     trace: str | None = None
     save_optimized: Path | None = None
-    custom_op_libs: list[Path] = field(default_factory=list)
+    custom_op_libs: list[Path] = field(default_factory=list)  # a user's own custom-op libraries to register
     ep_lib: Path | None = None  # the Systolic plugin EP library to register (ort_test --ep-lib)
     systolic_config: Path | None = None  # accelerator config file (default: the library's built-in one)
     dim: int | None = None  # systolic array size override
@@ -67,11 +68,6 @@ class RunResult:
     command: list[str]
     stdout: str
     wall_s: float
-
-
-def systolic_library(native: bool, build_it: bool = True) -> Path:
-    """The accelerator's custom-op library for the target: host build, or riscv64 (rebuilt incrementally)."""
-    return build.ensure_host_library() if native else build.ensure_riscv64_library(build=build_it)
 
 
 def systolic_ep_library(native: bool, build_it: bool = True) -> Path:

@@ -19,11 +19,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from rcnn.accelerator.partition import partition_file
 from rcnn.accelerator.placement import PlacementReport
 from rcnn.errors import RcnnError
 from rcnn.onnxgraph.model_info import read_model_info
-from rcnn.runtime.runner import RunConfig, run, runner_command, systolic_ep_library, systolic_library
+from rcnn.runtime.runner import RunConfig, run, runner_command, systolic_ep_library
 from rcnn.runtime.tensors import save_tensor
 
 TARGETS = ("native", "qemu")
@@ -68,21 +67,16 @@ def random_inputs(model: Path, directory: Path, seed: int = 0) -> list[Path]:
 class Measured:
     median_ms: float
     outputs: dict[str, np.ndarray]
-    ep_report: dict | None  # the Systolic EP's report (binding ep)
+    ep_report: dict | None  # the Systolic EP's report (accelerator cases)
 
 
-def measure(case: Case, model: Path, partitioned: Path | None, inputs: list[Path], repeat: int, threads: int,
-            work: Path) -> Measured:
-    """One case; the accelerator through the plugin EP on `model`, or (partitioned given) through the custom-op
-    library on the partitioned model."""
+def measure(case: Case, model: Path, inputs: list[Path], repeat: int, threads: int, work: Path) -> Measured:
+    """One case: ORT's CPU EP alone, or the accelerator through the Systolic plugin EP."""
     native = case.target == "native"
     # ONNX Runtime's own defaults for every case (the EP must see QDQ units unfolded, see default_session_config).
     config = RunConfig(native=native, execution=case.mode, threads=threads, repeat=repeat, echo=False, build=False,
                        session_config={})
-    if case.engine == "systolic" and partitioned is not None:
-        config.custom_op_libs = [systolic_library(native, build_it=False)]
-        model = partitioned
-    elif case.engine == "systolic":
+    if case.engine == "systolic":
         config.ep_lib = systolic_ep_library(native, build_it=False)
     out = Path(tempfile.mkdtemp(dir=work))
     result = run(model, inputs, out, config)
@@ -95,38 +89,28 @@ def measure(case: Case, model: Path, partitioned: Path | None, inputs: list[Path
 @dataclass
 class BenchResult:
     model: Path
-    binding: str  # how the accelerator was reached: ep | custom-ops
     placement: PlacementReport | None  # None: no accelerator case ran
     medians: dict[Case, float]  # ms per inference
     identical: bool | None  # every systolic case gave the same outputs (None: fewer than two systolic cases)
 
 
 def run_bench(model: Path | None, targets: Sequence[str], modes: Sequence[int], repeat: int = 5,
-              threads: int = 1, binding: str = "ep") -> BenchResult:
-    """Every case (ORT CPU EP per target, the accelerator per target and mode, reached through `binding`: "ep" or
-    "custom-ops") on the model (default: a ResNet-style int8 model built here); medians with a tqdm progress bar."""
+              threads: int = 1) -> BenchResult:
+    """Every case (ORT CPU EP per target, the accelerator per target and mode through the Systolic plugin EP) on the
+    model (default: a ResNet-style int8 model built here); medians with a tqdm progress bar."""
     with tempfile.TemporaryDirectory(prefix="rcnn-bench-") as tmp:
         work = Path(tmp)
         model = model or default_model(work)
-        placement: PlacementReport | None = None
-        partitioned = None
-        if binding == "custom-ops":
-            part = partition_file(model)
-            placement, partitioned = part.report, part.model_path
         inputs = random_inputs(model, work)
         for native in {t == "native" for t in targets}:  # build once, before the clock runs
             runner_command(RunConfig(native=native))
-            if partitioned is not None:
-                systolic_library(native)
-            else:
-                systolic_ep_library(native)
+            systolic_ep_library(native)
         cases = [Case(t, "ort-cpu", 0) for t in targets] + [Case(t, "systolic", m) for t in targets for m in modes]
-        measured = {case: measure(case, model, partitioned, inputs, repeat, threads, work)
+        measured = {case: measure(case, model, inputs, repeat, threads, work)
                     for case in tqdm(cases, desc="bench", unit="case")}
     reports = [m.ep_report for m in measured.values() if m.ep_report is not None]
-    if placement is None and reports:
-        placement = PlacementReport.from_ep(reports[0], str(model))
-    return BenchResult(model, binding, placement, {c: m.median_ms for c, m in measured.items()},
+    placement = PlacementReport.from_ep(reports[0], str(model)) if reports else None
+    return BenchResult(model, placement, {c: m.median_ms for c, m in measured.items()},
                        outputs_identical({c: m.outputs for c, m in measured.items()}))
 
 

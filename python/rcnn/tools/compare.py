@@ -1,22 +1,17 @@
 """python -m rcnn.compare: find the first layer where two runs of a model diverge (the tool for "this run looks
 wrong").
 
-The accelerator is reached as rcnn.run does it: through the Systolic plugin EP (default), whose placement is asked
-first (a host session) so that the tensors inside one accelerator unit (between a conv and its fused ReLU, pool or
+The accelerator is reached as rcnn.run does it: through the Systolic plugin EP, whose placement is asked first (a
+host session) so that the tensors inside one accelerator unit (between a conv and its fused ReLU, pool or
 requantization, or a QDQ unit's float tensors) stay internal; every other intermediate tensor (each node output whose
-element type is known or follows from the op) is made a graph output. With --binding custom-ops the model is
-partitioned offline instead and every intermediate of the partitioned model is exposed. The model then runs natively
-(host ort_test) and under qemu-riscv64 (riscv64 ort_test) on the same prepared inputs. The table lists, in the
-graph's (topological) node order: the layer, where it ran (EP: accelerator or cpu), tensor, dtype, shape,
-max |a - b|, the number of differing elements, for integer tensors the max difference in LSBs (the max |a - b| of
-the integer values), and a status. It stops after the first divergent row unless --all.
+element type is known or follows from the op) is made a graph output. The model then runs natively (host ort_test)
+and under qemu-riscv64 (riscv64 ort_test) on the same prepared inputs. The table lists, in the graph's (topological)
+node order: the layer, where it ran (accelerator or cpu), tensor, dtype, shape, max |a - b|, the number of differing
+elements, for integer tensors the max difference in LSBs (the max |a - b| of the integer values), and a status. It
+stops after the first divergent row unless --all.
 
---reference also runs the ORIGINAL model with the same intermediates exposed on ONNX Runtime's CPU EP in this
-process (onnxruntime, no accelerator) and compares it with the qemu run, tensor by tensor where both runs have the
-tensor. With the EP both graphs are the same. With custom ops, a tensor the partitioner keeps in NHWC
-(`<name>_nhwc`, see rcnn.accelerator.layout) is transposed back (perm 0,3,1,2) and compared with `<name>`; tensors that
-exist in only one of the two graphs (fused Relu/MaxPool outputs, the int8 tensor before a moved DequantizeLinear,
-...) are counted as not comparable and not shown.
+--reference also runs the same model with the same intermediates exposed on ONNX Runtime's CPU EP in this process
+(onnxruntime, no accelerator) and compares it with the qemu run, tensor by tensor.
 
 Exposing intermediates keeps ONNX Runtime from fusing across them, so a run here may compute slightly differently
 from the same model without the extra outputs (e.g. float Conv+Add fusions); int8 QOperator ops are not affected.
@@ -32,7 +27,6 @@ A JSON report (--json) holds every compared row of every comparison, also those 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,10 +35,6 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from rcnn.accelerator.layout import TO_NHWC
-from rcnn.accelerator.partition import DOMAIN
-from rcnn.accelerator.place import place_on_accelerator
-from rcnn.accelerator.systolic import read_config
 from rcnn.errors import RcnnError
 from rcnn.files import atomic_write
 from rcnn.onnxgraph import gate
@@ -52,13 +42,12 @@ from rcnn.onnxgraph.graph_index import GraphIndex
 from rcnn.onnxgraph.model_info import read_model_info
 from rcnn.runtime.inputs import prepare_inputs
 from rcnn.runtime.native import run_native
-from rcnn.runtime.runner import RunConfig, RunResult, run, systolic_ep_library, systolic_library
+from rcnn.runtime.runner import RunConfig, RunResult, run, systolic_ep_library
 from rcnn.tools.runmodel import default_session_config
 
 EXIT_SAME, EXIT_DIVERGED, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 IDENTICAL, WITHIN = "identical", "within tolerance"
 AGREE = (IDENTICAL, WITHIN)
-_NHWC_NAME = re.compile(r"^(?P<orig>.+)_nhwc(?:_\d+)?$")  # rcnn.layout's names: `<name>_nhwc`, made fresh by `_N`
 
 
 # ---- exposing intermediates -----------------------------------------------------------------------------------------
@@ -76,15 +65,6 @@ class Exposed:
 
 def _op_label(node: onnx.NodeProto) -> str:
     return node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
-
-
-def _output_elem(ix: GraphIndex, node: onnx.NodeProto, out: str) -> int:
-    """The element type of `out`, 0 when unknown. Shape inference does not know the accelerator's ops; their
-    contract (ep/ort/README.md) is that the output has the element type of input 0 (int8 -> int8, float -> float)."""
-    elem = ix.elem_type(out)
-    if elem or node.domain != DOMAIN:
-        return elem
-    return ix.elem_type(node.input[0]) if node.input and node.input[0] else 0
 
 
 def expose_intermediates(model: onnx.ModelProto, internal: frozenset[str] = frozenset()
@@ -105,7 +85,7 @@ def expose_intermediates(model: onnx.ModelProto, internal: frozenset[str] = froz
         for name in node.output:
             if not name or (name in internal and name not in already):
                 continue
-            elem = _output_elem(ix, node, name)
+            elem = ix.elem_type(name)
             if not elem or elem == onnx.TensorProto.UNDEFINED:
                 skipped.append(name)
                 continue
@@ -185,38 +165,12 @@ def first_divergence(rows: Sequence[Row]) -> int | None:
     return next((k for k, r in enumerate(rows) if r.diverges), None)
 
 
-# ---- the reference: the unpartitioned model ----------------------------------------------------------------------
-
-
-def _orig_name(tensor: str, reference: dict[str, np.ndarray]) -> str:
-    """The reference's name for a partitioned tensor: itself, or the original of an NHWC copy."""
-    if tensor in reference:
-        return tensor
-    m = _NHWC_NAME.match(tensor)
-    return m["orig"] if m else tensor
-
-
-def reference_view(order: Sequence[Exposed], reference: dict[str, np.ndarray]) -> tuple[list[Exposed], dict, int]:
-    """The tensors of the partitioned run that the reference also has, and the reference arrays under the
-    partitioned run's names (NHWC copies get the original transposed to NHWC, so the accelerator's tensor is shown
-    as it is). Returns (comparable tensors, arrays by partitioned name, number of partitioned tensors skipped)."""
-    comparable: list[Exposed] = []
-    arrays: dict[str, np.ndarray] = {}
-    for item in order:
-        name = _orig_name(item.tensor, reference)
-        ref = reference.get(name)
-        if ref is not None and name != item.tensor:
-            ref = ref.transpose(TO_NHWC) if ref.ndim == 4 else None
-        if ref is None:
-            continue
-        comparable.append(item)
-        arrays[item.tensor] = ref
-    return comparable, arrays, len(order) - len(comparable)
+# ---- the reference: ONNX Runtime's CPU EP -----------------------------------------------------------------------
 
 
 def run_reference(model: onnx.ModelProto, inputs: list[Path], work: Path, threads: int,
                   internal: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
-    """Every intermediate (but `internal`) of the original `model` on ONNX Runtime's CPU EP (Python onnxruntime)."""
+    """Every intermediate (but `internal`) of `model` on ONNX Runtime's CPU EP (Python onnxruntime)."""
     exposed, _, _ = expose_intermediates(model, internal)
     path = work / "reference_exposed.onnx"
     onnx.save(exposed, str(path))
@@ -253,7 +207,6 @@ class Comparison:
     a: str
     b: str
     rows: list[Row]
-    not_comparable: int = 0  # tensors of the run under test that the other run does not have
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -261,8 +214,7 @@ class Comparison:
         return first_divergence(self.rows)
 
     def title(self) -> str:
-        extra = f", {self.not_comparable} not comparable" if self.not_comparable else ""
-        return f"== {self.a} vs {self.b}: {len(self.rows)} tensor(s) compared{extra}"
+        return f"== {self.a} vs {self.b}: {len(self.rows)} tensor(s) compared"
 
     def verdict(self) -> str:
         k = self.first
@@ -281,12 +233,12 @@ class Comparison:
         return text
 
     def to_dict(self) -> dict:
-        return {"a": self.a, "b": self.b, "compared": len(self.rows), "not_comparable": self.not_comparable,
+        return {"a": self.a, "b": self.b, "compared": len(self.rows),
                 "first_divergence": self.first, "notes": self.notes, "rows": [asdict(r) for r in self.rows]}
 
 
 def _is_accelerator_add(r: Row) -> bool:
-    return r.op == f"{DOMAIN}.QAdd" or r.unit == "QAdd"
+    return r.unit == "QAdd"
 
 
 # ---- the EP's units ---------------------------------------------------------------------------------------------
@@ -336,8 +288,7 @@ class CompareOptions:
     preprocess: str | None = None
     execution: int = 0
     reference: bool = False
-    partition: bool = True
-    binding: str = "ep"  # ep | custom-ops (rcnn.tools.runmodel.BINDINGS)
+    partition: bool = True  # False: no EP, both runs on ORT's CPU EP
     tolerance: float = 0.0
     threads: int = 1
     timeout: float = 1800.0
@@ -348,18 +299,17 @@ def _silent(text: str) -> None:
     pass
 
 
-def _run_target(model: Path, inputs: list[Path], work: Path, native: bool, how: str, opts: CompareOptions,
+def _run_target(model: Path, inputs: list[Path], work: Path, native: bool, opts: CompareOptions,
                 progress: Callable[[str], None]) -> RunResult:
-    """One run; `how`: "ep" (the plugin EP), "custom-ops" (a partitioned model) or "off" (ORT's CPU EP alone)."""
+    """One run, with the Systolic EP unless opts.partition is off."""
     label = "native" if native else "qemu"
     out = work / label
     out.mkdir()
+    how = "auto" if opts.partition else "off"
     config = RunConfig(native=native, execution=opts.execution, threads=opts.threads, timeout=opts.timeout,
-                       build=opts.build, echo=False, session_config=default_session_config(how, "auto"))
-    if how == "ep":
+                       build=opts.build, echo=False, session_config=default_session_config(how))
+    if opts.partition:
         config.ep_lib = systolic_ep_library(native, build_it=opts.build)
-    elif how == "custom-ops":
-        config.custom_op_libs = [systolic_library(native, build_it=opts.build)]
     progress(f"-- running {label} ({'host ort_test' if native else 'riscv64 ort_test under qemu-riscv64'})")
     result = run(model.resolve(), [f.resolve() for f in inputs], out.resolve(), config)
     progress(f"   {len(result.outputs)} tensor(s) in {result.wall_s:.1f} s")
@@ -368,27 +318,20 @@ def _run_target(model: Path, inputs: list[Path], work: Path, native: bool, how: 
 
 def compare_model(model: Path, opts: CompareOptions, work: Path,
                   progress: Callable[[str], None] = _silent) -> list[Comparison]:
-    """The pipeline: partition, expose intermediates, run each target, compare. `progress` hears each step."""
+    """The pipeline: ask the EP's placement, expose intermediates, run each target, compare. `progress` hears each
+    step."""
     info = read_model_info(model)
     inputs, _ = prepare_inputs(info, opts.image, opts.inputs, opts.preprocess, work)
-    how = opts.binding if opts.partition else "off"
-    placement: EpPlacement | None = None
-    model_path = info.path
-    if how == "custom-ops":
-        model_path = place_on_accelerator(info.path, "auto", read_config()["elem"], fallback_dir=work).model
-        how = "custom-ops" if model_path != info.path else "off"
-    graph = gate.load_model(model_path)
-    if how == "ep":
-        placement = ep_placement(graph, info.path, opts.execution)
+    graph = gate.load_model(info.path)
+    placement = ep_placement(graph, info.path, opts.execution) if opts.partition else None
     exposed_model, order, skipped = expose_intermediates(graph, placement.internal if placement else frozenset())
     exposed_path = work / "exposed.onnx"
     onnx.save(exposed_model, str(exposed_path))
-    kind = {"ep": "the Systolic EP's", "custom-ops": "partitioned", "off": "unpartitioned"}[how]
-    progress(f"-- {len(order)} tensor(s) exposed ({kind} model"
-             + (f"; {len(placement.internal)} inside accelerator units kept internal" if placement else "")
+    progress(f"-- {len(order)} tensor(s) exposed ("
+             + (f"{len(placement.internal)} inside accelerator units kept internal" if placement else "no EP")
              + (f"; {len(skipped)} skipped, type unknown or not a tensor" if skipped else "") + ")")
-    native_run = _run_target(exposed_path, inputs, work, True, how, opts, progress)
-    qemu_run = _run_target(exposed_path, inputs, work, False, how, opts, progress)
+    native_run = _run_target(exposed_path, inputs, work, True, opts, progress)
+    qemu_run = _run_target(exposed_path, inputs, work, False, opts, progress)
     native, qemu = native_run.outputs, qemu_run.outputs
     comparisons = [Comparison("native", "qemu", compare_runs(order, native, qemu, opts.tolerance))]
     if placement is not None:
@@ -407,17 +350,11 @@ def compare_model(model: Path, opts: CompareOptions, work: Path,
     if opts.reference:
         progress("-- running the original model on ONNX Runtime's CPU EP (Python)")
         internal = placement.internal if placement else frozenset()
-        reference = run_reference(gate.load_model(info.path), inputs, work, opts.threads, internal)
-        comparable, ref_arrays, missing = reference_view(order, reference)
-        ref = Comparison("reference", "qemu", compare_runs(comparable, ref_arrays, qemu, opts.tolerance),
-                         not_comparable=missing)
+        reference = run_reference(graph, inputs, work, opts.threads, internal)
+        ref = Comparison("reference", "qemu", compare_runs(order, reference, qemu, opts.tolerance))
         where = {r.tensor: (r.on, r.unit) for r in comparisons[0].rows}
         for row in ref.rows:
             row.on, row.unit = where.get(row.tensor, ("", ""))
-        only_ref = len(reference) - len({_orig_name(i.tensor, reference) for i in comparable})
-        if only_ref:
-            ref.notes.append(f"{only_ref} tensor(s) of the unpartitioned model do not exist in the partitioned one "
-                             "(fused into an accelerator op, or replaced): not compared")
         comparisons.append(ref)
     return comparisons
 

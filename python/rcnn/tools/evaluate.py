@@ -206,7 +206,7 @@ class Worker:
         s = self.setup
         config = RunConfig(native=s.runner == "systolic-native", execution=s.execution, threads=s.threads,
                            ep_lib=s.ep_lib, systolic_config=self.systolic_config, timeout=s.timeout, build=False,
-                           echo=False, session_config=default_session_config("ep", "auto"))
+                           echo=False, session_config=default_session_config("auto"))
         with tempfile.TemporaryDirectory(prefix="rcnn-eval-") as tmp:
             work = Path(tmp)
             inputs, _ = prepare_inputs(self.info, image, [], None, work)

@@ -1,6 +1,6 @@
 """One run of a model, the way python -m rcnn.run does it: inputs prepared, the accelerator attached (the Systolic
-plugin EP, which places nodes when ort_test creates its session; or the offline partition into rcnn.systolic custom
-ops), ort_test run (natively or under qemu) into a fresh run directory, detections post-processed, run.json written.
+plugin EP, which places nodes when ort_test creates its session), ort_test run (natively or under qemu) into a fresh
+run directory, placement written, detections post-processed, run.json written.
 
 `run_model` returns what happened (`RunOutcome`); the CLI prints it.
 """
@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rcnn.accelerator.place import FLOAT_MODEL_HINT, Placement, place_on_accelerator
 from rcnn.accelerator.placement import PlacementReport
-from rcnn.accelerator.systolic import read_config
 from rcnn.detection.detections import find_detection_outputs, looks_like_detections, to_image_space
 from rcnn.detection.postprocess import ANNOTATE_MIN_SIDE, image_id_of, resolve_classes, write_results
 from rcnn.errors import RcnnError
@@ -29,18 +26,19 @@ from rcnn.runtime.runner import (
     RunResult,
     run,
     systolic_ep_library,
-    systolic_library,
 )
 
-# How a run reaches the accelerator: the plugin EP (ORT >= 1.23) claims nodes itself; custom-ops runs the model
-# rewritten offline by rcnn.partition on the custom-op library (any ORT, e.g. Debian 13's 1.21).
-BINDINGS = ("ep", "custom-ops")
+# --partition: auto = the EP takes what it can, on = the same but a run where it placed nothing is an error,
+# off = no EP (ORT's CPU EP alone).
+PARTITION_CHOICES = ("auto", "on", "off")
+FLOAT_MODEL_HINT = ("quantize it first (python -m rcnn.calibrate), or run float Conv/MatMul on an fp32 accelerator "
+                    "(--systolic-config with elem = \"fp32\")")
 
 
-def default_session_config(binding: str, partition: str) -> dict[str, str]:
+def default_session_config(partition: str) -> dict[str, str]:
     """ONNX Runtime session entries a run starts from. The EP must see QDQ units as they are: disable_quant_qdq=1
-    makes ORT fold the weights' DequantizeLinear into float initializers before partitioning (0 % placed)."""
-    return {} if binding == "ep" and partition != "off" else dict(DEFAULT_SESSION_CONFIG)
+    makes ORT fold the weights' DequantizeLinear into float initializers before the EP is asked (0 % placed)."""
+    return {} if partition != "off" else dict(DEFAULT_SESSION_CONFIG)
 
 
 @dataclass
@@ -51,8 +49,7 @@ class RunRequest:
     image: Path | None = None
     inputs: list[Path] = field(default_factory=list)
     preprocess: str | None = None
-    partition: str = "auto"  # auto, on, off (rcnn.accelerator.place)
-    binding: str = "ep"  # ep | custom-ops: how the accelerator is reached (BINDINGS)
+    partition: str = "auto"  # PARTITION_CHOICES
     score_threshold: float = 0.5
     classes: str | None = None
     output_dir: Path = Path("runs")
@@ -63,8 +60,7 @@ class RunRequest:
 class RunOutcome:
     result: RunResult
     run_dir: Path
-    placement: PlacementReport | None
-    messages: list[str]  # what the placement had to say (printed by the CLI)
+    placement: PlacementReport | None  # None: --partition off
     annotated: list[str] | None  # drawn detections as "name score" (None: no detector, or no image)
 
 
@@ -89,30 +85,18 @@ def check_ep_placed(placement: PlacementReport, how: str, model_name: str) -> No
                         f"accelerator; {FLOAT_MODEL_HINT}")
 
 
-def run_model(req: RunRequest, on_message: Callable[[str], None] | None = None) -> RunOutcome:
-    """Runs `req` into a fresh run directory; `on_message` hears the placement's messages as soon as they are known
-    (they are in the outcome too)."""
+def run_model(req: RunRequest) -> RunOutcome:
+    """Runs `req` into a fresh run directory."""
     info = read_model_info(req.model)
     native = req.config.native
-    elem = read_config(req.config.systolic_config)["elem"]
     with fresh_run_dir(req.output_dir, f"{req.model.stem}-{'native' if native else 'rv64'}") as holder:
         work = holder[0]
-        if req.binding == "ep":
-            placed = Placement(info.path, None)
-            ep_lib = systolic_ep_library(native, build_it=req.config.build) if req.partition != "off" else None
-            config = dataclasses.replace(req.config, ep_lib=ep_lib)
-        else:
-            placed = place_on_accelerator(info.path, req.partition, elem, fallback_dir=work)
-            libs = list(req.config.custom_op_libs)
-            if placed.model != info.path:
-                libs.append(systolic_library(native, build_it=req.config.build))
-            config = dataclasses.replace(req.config, custom_op_libs=libs)
-        model, placement = placed.model, placed.report
-        for message in placed.messages if on_message else ():
-            on_message(message)
+        ep_lib = systolic_ep_library(native, build_it=req.config.build) if req.partition != "off" else None
+        config = dataclasses.replace(req.config, ep_lib=ep_lib)
         inputs, mode = prepare_inputs(info, req.image, req.inputs, req.preprocess, work)
-        result = run(model.resolve(), [f.resolve() for f in inputs], work.resolve(), config)
+        result = run(info.path.resolve(), [f.resolve() for f in inputs], work.resolve(), config)
         (work / "stdout.txt").write_text(result.stdout)
+        placement = None
         if "systolic_ep" in result.report:
             placement = PlacementReport.from_ep(result.report["systolic_ep"], str(info.path))
             check_ep_placed(placement, req.partition, info.path.name)
@@ -122,9 +106,8 @@ def run_model(req: RunRequest, on_message: Callable[[str], None] | None = None) 
             (work / "placement.json").write_text(placement.to_json())
         (work / "run.json").write_text(json.dumps({
             "model": str(info.path.resolve()),
-            "ran": model.name if model.parent == work else str(model.resolve()),  # a bare name: in this directory
             "image": str(req.image.resolve()) if req.image else None, "preprocess": mode,
             "target": "native" if native else "riscv64-qemu", "command": result.command,
             "wall_s": round(result.wall_s, 3)}, indent=2) + "\n")
     result.out_dir = holder[0].resolve()
-    return RunOutcome(result, result.out_dir, placement, placed.messages, annotated)
+    return RunOutcome(result, result.out_dir, placement, annotated)
