@@ -66,12 +66,12 @@ def main() -> int:
             for _ in range(a.repeat):
                 load = os.getloadavg()[0]
                 t0 = time.monotonic()
-                r = subprocess.run([a.host_bin, "host", "--guest", guest] + extra, capture_output=True, text=True,
+                r = subprocess.run([a.host_bin, "host", "--guest", guest, *extra], capture_output=True, text=True,
                                    timeout=120)
-                lines = [l for l in r.stdout.splitlines() if not l.startswith("guest up")]
+                lines = [ln for ln in r.stdout.splitlines() if not ln.startswith("guest up")]
                 print(f"--- {name} [{kind} guest] load {load:.1f}, {time.monotonic() - t0:.1f} s, exit {r.returncode}")
-                for l in lines:
-                    print("   ", l)
+                for ln in lines:
+                    print("   ", ln)
                 if r.returncode != 0:
                     failed += 1
                     sys.stdout.write(r.stderr)
