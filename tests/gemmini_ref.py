@@ -1,4 +1,4 @@
-"""NumPy reference of the rcnn.systolic ops (ep/ort/README.md) with Gemmini's int8 numerics, written from the spec.
+"""NumPy reference of the accelerator's ops (conv, matmul, resadd) with Gemmini's int8 numerics, written from the spec.
 
     acc = int32 bias + sum int8*int8                       (int32, wrapping)
     y   = sat8(rne(float32(acc) * float32((x_s * w_s) / y_s)))   float32 steps, round half to even

@@ -1,21 +1,20 @@
 """The accelerator's counters are listed once (ep/systolic/include/systolic/counter_fields.def) and every place that
-reports them follows that list: the Python dict of rcnn._systolic, the custom-op library's statistics JSON (read
-through its C ABI, as tests/test_systolic_ops.py does) and ort_test's outputs.json, natively and under qemu."""
+reports them follows that list: the Python dict of rcnn._systolic, the Systolic EP's report (read through its C ABI by
+rcnn.systolic.report) and ort_test's outputs.json ("systolic_ep"), natively and under qemu."""
 
 from __future__ import annotations
 
-import ctypes
-import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import onnxruntime as ort
+import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from rcnn import _systolic, paths
-from rcnn.runtime.runner import RunConfig, run, systolic_library
+from rcnn import _systolic
+from rcnn.runtime.runner import RunConfig, run, systolic_ep_library
 from rcnn.runtime.tensors import save_tensor
 
 from conftest import ROOT
@@ -23,10 +22,8 @@ from conftest import ROOT
 DEF_FILE = ROOT / "ep" / "systolic" / "include" / "systolic" / "counter_fields.def"
 # The derived entries and what they are derived from (the formulas live in systolic::Counters).
 DERIVED = {"mvin_bytes": ("mvin_sp_bytes", "mvin_acc_bytes"), "computes": ("compute_preloaded", "compute_accumulated")}
-# A QConv that takes several WS tiles on the default 16x16 array (3x3, pad 1, bias, ReLU): every counter is > 0.
-CONV_ATTRS = {"strides": [1, 1], "dilations": [1, 1], "pads": [1, 1, 1, 1], "group": 1, "relu": 1, "pool": 0,
-              "pool_kernel": [1, 1], "pool_strides": [1, 1], "pool_pads": [0, 0, 0, 0],
-              "x_scale": 0.02, "w_scale": 0.01, "y_scale": 4.0}
+# A conv that takes several WS tiles on the default 16x16 array (3x3, pad 1, bias, ReLU): every counter is > 0.
+CONV_ATTRS = {"pads": [1, 1, 1, 1], "x_scale": 0.02, "w_scale": 0.01, "y_scale": 4.0}
 
 
 def def_file_entries() -> list[tuple[str, str]]:
@@ -44,13 +41,19 @@ def conv_case() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, w, b
 
 
-def qconv_model(w: np.ndarray, b: np.ndarray, x_shape: tuple[int, ...]) -> bytes:
-    node = helper.make_node("QConv", ["x", "w", "b"], ["y"], domain="rcnn.systolic", name="conv", **CONV_ATTRS)
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.INT8, list(x_shape))],
+def qconv_model(path: Path, w: np.ndarray, b: np.ndarray, x_shape: tuple[int, ...]) -> Path:
+    """The conv as QLinearConv -> Relu on NCHW data (x_shape and w are NHWC / HWIO, as rcnn._systolic takes them)."""
+    n, h, w_, c = x_shape
+    inits = {"xs": np.float32(CONV_ATTRS["x_scale"]), "z": np.int8(0), "ws": np.float32(CONV_ATTRS["w_scale"]),
+             "w": np.ascontiguousarray(w.transpose(3, 2, 0, 1)), "ys": np.float32(CONV_ATTRS["y_scale"]), "b": b}
+    nodes = [helper.make_node("QLinearConv", ["x", "xs", "z", "w", "ws", "z", "ys", "z", "b"], ["c"], name="conv",
+                              pads=CONV_ATTRS["pads"]),
+             helper.make_node("Relu", ["c"], ["y"], name="relu")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.INT8, [n, c, h, w_])],
                               [helper.make_tensor_value_info("y", TensorProto.INT8, None)],
-                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
-    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("rcnn.systolic", 1)]
-    return helper.make_model(graph, opset_imports=opsets, ir_version=8).SerializeToString()
+                              [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    return path
 
 
 def pybind_conv_counters(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> dict[str, int]:
@@ -59,9 +62,9 @@ def pybind_conv_counters(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> dict[st
     return counters
 
 
-def check_counters_object(counters: dict, where: str, with_elem: bool) -> None:
+def check_counters_object(counters: dict, where: str) -> None:
     keys = list(counters)
-    expected = (["elem"] if with_elem else []) + list(_systolic.COUNTER_JSON_KEYS)
+    expected = list(_systolic.COUNTER_JSON_KEYS)
     assert keys == expected, f"{where}: keys {keys}, expected {expected}"
     for name, parts in DERIVED.items():
         assert counters[name] == sum(counters[p] for p in parts), f"{where}: {name}"
@@ -70,8 +73,8 @@ def check_counters_object(counters: dict, where: str, with_elem: bool) -> None:
 def check_document(doc: dict, where: str) -> None:
     assert doc["ops"], where
     for op, counters in doc["ops"].items():
-        check_counters_object(counters, f"{where} ops.{op}", with_elem=True)
-    check_counters_object(doc["total"], f"{where} total", with_elem=False)
+        check_counters_object(counters, f"{where} ops.{op}")
+    check_counters_object(doc["total"], f"{where} total")
 
 
 # ---- the list itself and the Python module ---------------------------------------------------------------------
@@ -97,24 +100,16 @@ def test_pybind_dicts_use_the_list(conv_case: tuple[np.ndarray, np.ndarray, np.n
     assert counters["tiles"] > 1 and all(v > 0 for v in counters.values()), counters  # every field counts here
 
 
-# ---- the custom-op library's JSON (C ABI) ----------------------------------------------------------------------
+# ---- the EP's report (C ABI) -----------------------------------------------------------------------------------
 
-def test_library_json_uses_the_list(conv_case: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-    lib = paths.host_library()
-    assert lib is not None, "librcnn_systolic_ops.so is not built: pip install -e ."
+def test_ep_report_uses_the_list(systolic: Any, tmp_path: Path,
+                                 conv_case: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     x, w, b = conv_case
-    so = ort.SessionOptions()
-    so.add_session_config_entry("systolic.execution", "2")  # WS
-    so.register_custom_ops_library(str(lib))
-    session = ort.InferenceSession(qconv_model(w, b, x.shape), so, providers=["CPUExecutionProvider"])
-    session.run(None, {"x": x})
-    handle = ctypes.CDLL(str(lib))  # the copy ORT loaded
-    n = handle.RcnnSystolicStatsAll(None, ctypes.c_size_t(0))
-    buf = ctypes.create_string_buffer(n + 64)
-    handle.RcnnSystolicStatsAll(buf, ctypes.c_size_t(len(buf)))
-    doc = json.loads(buf.value)["registrations"][-1]
-    check_document(doc, "RcnnSystolicStatsAll")
-    # The values sit under the right names: one WS QConv equals the same conv through the Python module.
+    session = systolic.session(qconv_model(tmp_path / "conv.onnx", w, b, x.shape), mode=2)  # WS
+    session.run(None, {"x": np.ascontiguousarray(x.transpose(0, 3, 1, 2))})
+    doc = systolic.report(session)
+    check_document(doc, "RcnnSystolicEpReport")
+    # The values sit under the right names: the one WS conv equals the same conv through the Python module.
     conv = doc["ops"]["QConv"]
     assert {k: conv[k] for k in _systolic.COUNTER_FIELDS} == pybind_conv_counters(x, w, b)
 
@@ -125,16 +120,16 @@ def test_library_json_uses_the_list(conv_case: tuple[np.ndarray, np.ndarray, np.
 def test_ort_test_outputs_json_uses_the_list(native: bool, tmp_path: Path,
                                              conv_case: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     x, w, b = conv_case
-    model = tmp_path / "qconv.onnx"
-    model.write_bytes(qconv_model(w, b, x.shape))
-    save_tensor(x, tmp_path / "x.pb", "x")
+    model = qconv_model(tmp_path / "qconv.onnx", w, b, x.shape)
+    save_tensor(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), tmp_path / "x.pb", "x")
     out = tmp_path / "out"
     out.mkdir()
-    config = RunConfig(native=native, execution=2, echo=False, custom_op_libs=[systolic_library(native)])
+    config = RunConfig(native=native, execution=2, echo=False, ep_lib=systolic_ep_library(native), session_config={})
     result = run(model, [tmp_path / "x.pb"], out, config)
-    doc = result.report["systolic"]
+    doc = result.report["systolic_ep"]
     check_document(doc, "outputs.json")
     conv = doc["ops"]["QConv"]
     assert {k: conv[k] for k in _systolic.COUNTER_FIELDS} == pybind_conv_counters(x, w, b)
-    # ort_test parsed it (every listed counter is required) and printed its table from it.
-    assert re.search(rf"QConv +1 +{conv['macs']} +{conv['tiles']} ", result.stdout), result.stdout
+    # ort_test parsed it and printed its totals from it.
+    assert re.search(rf"Systolic EP: 1 accelerator op calls, {conv['macs']} MACs, estimated cycles {conv['cycles']} ",
+                     result.stdout), result.stdout

@@ -13,9 +13,9 @@ from rcnn import paths
 from conftest import ROOT
 
 # Targets of the ctest label "threads" (tests/cpp/CMakeLists.txt, tests/cpp/systolic/CMakeLists.txt): building only
-# these keeps the ThreadSanitizer tree to the accelerator model, the custom-op library, the plugin EP and ort_test.
+# these keeps the ThreadSanitizer tree to the accelerator model, the plugin EP and ort_test.
 THREAD_TEST_TARGETS = ["systolic_test_matmul", "systolic_test_conv", "systolic_test_resadd",
-                       "systolic_test_quant_forms", "ort_test", "rcnn_systolic_ops", "rcnn_systolic_ep"]
+                       "systolic_test_quant_forms", "ort_test", "rcnn_systolic_ep"]
 
 
 def _ctest(build: Path, configure: list[str], targets: list[str] | None = None, label: str | None = None,
@@ -48,7 +48,7 @@ def test_ctest_host_asan_ubsan() -> None:
 
 
 def test_ctest_host_tsan() -> None:
-    """The accelerator's multi-threaded op tests (ThreadPool) and ort_test running the custom-op library's kernels
+    """The accelerator's multi-threaded op tests (ThreadPool) and ort_test running the Systolic EP's compiled nodes
     on 2 and 3 threads, under ThreadSanitizer: any data race fails the test (exit code 66, the report in the
     output)."""
     out = _ctest(paths.build_dir() / "host-tsan", ["-DRCNN_SANITIZE=thread", "-DCMAKE_BUILD_TYPE=RelWithDebInfo",

@@ -1,6 +1,6 @@
-"""librcnn_systolic_ops.so exports exactly ONNX Runtime's entry point and the statistics C ABI of
-ep/ort/include/rcnn/systolic_ops.h (pinned by the version script ep/ort/exports.map), in the host and the riscv64
-build: nothing a loader could bind to by accident, no standard-library template instances leaking out."""
+"""librcnn_systolic_ep.so exports exactly ONNX Runtime's two plugin-EP entry points and the report C ABI
+(RcnnSystolicEpReport, pinned by the version script ep/ort/exports.map), in the host and the riscv64 build: nothing a
+loader could bind to by accident, no standard-library template instances leaking out."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from rcnn import paths
 
-EXPECTED = {"RegisterCustomOps", "RcnnSystolicStats", "RcnnSystolicStatsAll"}
+EXPECTED = {"CreateEpFactories", "ReleaseEpFactory", "RcnnSystolicEpReport"}
 
 SHT_DYNSYM = 11
 SHN_UNDEF = 0
@@ -50,8 +50,8 @@ def nm_defined_dynamic_symbols(nm: str, path: Path) -> set[str]:
 
 
 def library(native: bool) -> Path:
-    lib = paths.host_library() if native else paths.riscv64_library()
-    assert lib is not None and Path(lib).is_file(), f"librcnn_systolic_ops.so ({'host' if native else 'riscv64'}) " \
+    lib = paths.host_ep_library() if native else paths.riscv64_ep_library()
+    assert lib is not None and Path(lib).is_file(), f"librcnn_systolic_ep.so ({'host' if native else 'riscv64'}) " \
                                                     "is not built: pip install -e . / cmake --build build/riscv64"
     return Path(lib)
 

@@ -8,8 +8,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from rcnn.accelerator.partition import partition_file
-from rcnn.runtime.runner import RunConfig, run, systolic_library
+from rcnn.runtime.runner import RunConfig, run, systolic_ep_library
 from rcnn.runtime.tensors import load_tensor
 
 from conftest import random_input
@@ -49,17 +48,17 @@ def test_fp32_outputs_close(models: dict[str, Path], tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("threads", [2])
 def test_threads_do_not_change_int8_results(models: dict[str, Path], tmp_path: Path, threads: int) -> None:
-    """On the accelerator (the partitioned model with the custom-op library, under qemu): the pool's threads split
-    the work, the integers stay the same."""
-    part = partition_file(models["int8"], tmp_path / "int8.systolic.onnx", use_cache=False)
-    assert part.report.placed > 0
-    libs = [systolic_library(native=False)]
+    """On the accelerator (the riscv64 Systolic EP in Debian's ORT, under qemu): the EP's pool threads split the
+    work, the integers stay the same."""
+    library = systolic_ep_library(native=False)
     x = random_input(tmp_path / "x.pb", (1, 3, 32, 32), seed=9)
     outs = []
     for t in (1, threads):
         d = tmp_path / f"t{t}"
         d.mkdir()
-        result = run(part.model_path, [x], d, RunConfig(threads=t, custom_op_libs=libs, echo=False))
-        assert result.report["systolic"]["total"]["calls"] > 0, "the accelerator did not run"
+        result = run(models["int8"], [x], d, RunConfig(threads=t, ep_lib=library, session_config={}, echo=False))
+        report = result.report["systolic_ep"]
+        assert report["threads"] == t and report["summary"]["nodes_on_accelerator"] > 0
+        assert report["total"]["calls"] > 0, "the accelerator did not run"
         outs.append(result.outputs)
     np.testing.assert_array_equal(outs[0]["features"], outs[1]["features"])

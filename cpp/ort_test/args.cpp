@@ -77,7 +77,7 @@ const FlagSpec kFlags[] = {
        o.ep_lib = std::filesystem::absolute(v).string();
      }},
     {'\0', "systolic-config", true, false, [](Options& o, const std::string& v) { o.systolic_config = v; }},
-    // Range checked loosely here; the library says which dims the accelerator model accepts.
+    // Range checked loosely here; the EP says which dims the accelerator model accepts.
     {'\0', "dim", true, false, [](Options& o, const std::string& v) { o.dim = parse_int("--dim", v, 1, 65536); }},
     {'\0', "session-config", true, true,
      [](Options& o, const std::string& v) { o.session_config.push_back(parse_key_value("--session-config", v)); }},
@@ -179,30 +179,26 @@ Inputs (image + files must add up to the model's input count):
                              none         RGB, v (0..255)
 
 Session:
-  -x, --execution N        accelerator mode 0 CPU | 1 OS | 2 WS (default 0); given to custom-op libraries
-                           as session config entry systolic.execution
+  -x, --execution N        accelerator mode 0 CPU | 1 OS | 2 WS (default 0): the EP's execution option
   -O, --optimization N     graph optimization level 0 none | 1 basic | 2 extended | 99 all (default 99)
   -d, --log-severity N     ORT log severity 0 verbose | 1 info | 2 warning | 3 error | 4 fatal (default 3)
-      --threads N          intra-op threads, also the accelerator library's pool (default 1)
-      --custom-op-lib PATH custom-op shared library to register (repeatable)
-      --ep-lib PATH        the Systolic plugin execution provider (librcnn_systolic_ep.so, ORT >= 1.23) to
-                           register and append before the CPU EP; it claims the quantized nodes it can run and
-                           takes -x, --threads, --systolic-config and --dim as provider options
-      --session-config K=V ONNX Runtime session config entry (repeatable; set before the libraries are
-                           registered, overrides the systolic.* entries below)
+      --threads N          intra-op threads, also the EP's pool: its threads option (default 1)
+      --custom-op-lib PATH custom-op shared library to register (RegisterCustomOpsLibrary; repeatable)
+      --session-config K=V ONNX Runtime session config entry (repeatable; set before any library is registered;
+                           with --ep-lib and --threads > 1, ort_test sets session.intra_op.allow_spinning=0
+                           unless this flag sets it)
   -s, --save-optimized P   save the optimized graph to P (default: not saved)
   -t, --trace PREFIX       write an ORT profiling trace PREFIX_<date>.json and print its path (default: off)
 
-Accelerator (the rcnn.systolic custom-op library, librcnn_systolic_ops.so, reads these session config entries;
--x becomes systolic.execution and --threads systolic.threads):
+Accelerator (the Systolic plugin execution provider; -x, --threads and the flags below are its provider options):
+      --ep-lib PATH        librcnn_systolic_ep.so (ORT >= 1.23) to register and append before the CPU EP; it
+                           claims the quantized (or, with an fp32 config, float) nodes it can run
       --systolic-config F  accelerator config file (TOML subset like ep/systolic/accelerator.toml); its text
-                           becomes systolic.config (default: the library's built-in config)
-      --dim N              systolic array size, overriding the config's dim: systolic.dim
-  After the runs, every --custom-op-lib that exports RcnnSystolicStats gets a config line and a per-op-type
-  counters table (calls, MACs, tiles, mvin/mvout KiB, estimated cycles; totals over all runs); with -o, the
-  first such library's statistics also go to outputs.json under "systolic". With --ep-lib, the EP's placement
-  (nodes and MACs on the accelerator) and estimated cycles are printed, and its report goes to outputs.json under
-  "systolic_ep".
+                           is the EP's config option (default: the EP's built-in int8 config)
+      --dim N              systolic array size, overriding the config's dim: the EP's dim option
+  --systolic-config and --dim have no effect without --ep-lib. After the runs, the EP's config, mode and threads,
+  its placement (nodes and MACs on the accelerator, every node left on the CPU with the reason) and its op calls,
+  MACs and estimated cycles over all runs are printed; with -o its report goes to outputs.json under "systolic_ep".
 
 Run and output:
   -r, --repeat N           run inference N times; prints each time, min and median (default 1)

@@ -1,4 +1,4 @@
-// A small JSON parser for documents ort_test reads from custom-op libraries (RcnnSystolicStats). Strict RFC 8259
+// A small JSON parser for the document ort_test reads from the Systolic EP (its report). Strict RFC 8259
 // syntax, nesting limited to 64 levels; numbers keep their text so integers above 2^53 survive.
 #pragma once
 

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "args.h"
+#include "ep_report.h"
+#include "ep_report_query.h"
 #include "errors.h"
 #include "file_io.h"
 #include "input_binding.h"
@@ -21,8 +23,6 @@
 #include "session_config.h"
 #include "session_setup.h"
 #include "size_limits.h"
-#include "systolic_query.h"
-#include "systolic_stats.h"
 
 namespace ort_test {
 namespace {
@@ -77,22 +77,13 @@ std::vector<Ort::Value> run_repeatedly(Ort::Session& session, const Options& opt
   return outputs;
 }
 
-// Accelerator statistics of every custom-op library that keeps them (the rcnn.systolic library does); the first
-// one's document goes to outputs.json.
-void report_accelerators(const Options& options, const Ort::SessionOptions& session_options, RunSummary& summary) {
-  for (const std::string& library : options.custom_op_libs) {
-    const std::optional<std::string> json = query_systolic_stats(library, session_options);
-    if (!json) continue;
-    const SystolicStats stats = parse_systolic_stats(*json, library);
-    print_systolic_stats(std::cout, stats, options.repeat);
-    if (!summary.systolic_json) summary.systolic_json = stats.json;
-  }
-  if (options.ep_lib) {
-    const std::optional<std::string> report = query_systolic_ep_report(*options.ep_lib, kSystolicEpReportId);
-    if (!report) throw std::runtime_error("--ep-lib " + *options.ep_lib + " kept no report for this session");
-    print_systolic_ep_report(std::cout, *report, *options.ep_lib);
-    summary.systolic_ep_json = report;
-  }
+// The Systolic EP's placement and counters (--ep-lib), printed and kept for outputs.json.
+void report_systolic_ep(const Options& options, RunSummary& summary) {
+  if (!options.ep_lib) return;
+  const std::optional<std::string> report = query_systolic_ep_report(*options.ep_lib, kSystolicEpReportId);
+  if (!report) throw std::runtime_error("--ep-lib " + *options.ep_lib + " kept no report for this session");
+  print_systolic_ep_report(std::cout, *report, *options.ep_lib);
+  summary.systolic_ep_json = report;
 }
 
 int run(const Options& options, const Limits& limits) {
@@ -114,6 +105,9 @@ int run(const Options& options, const Limits& limits) {
   print_environment(std::cout, summary.ort_version, ORT_API_VERSION, Ort::GetAvailableProviders());
   print_options(std::cout, options);
   if (options.preprocess && !options.image) std::cout << "Note: -p has no effect without -i\n";
+  if ((options.systolic_config || options.dim) && !options.ep_lib) {
+    std::cout << "Note: --systolic-config and --dim have no effect without --ep-lib\n";
+  }
 
   const Ort::SessionOptions session_options = make_session_options(options, env);
   const auto start = std::chrono::steady_clock::now();
@@ -136,7 +130,7 @@ int run(const Options& options, const Limits& limits) {
   std::vector<Tensor> outputs;
   for (size_t k = 0; k < values.size(); ++k) outputs.push_back(copy_from_ort_value(values[k], output_specs[k].name));
   print_output_summaries(std::cout, outputs);
-  report_accelerators(options, session_options, summary);
+  report_systolic_ep(options, summary);
 
   if (options.trace_prefix) {
     Ort::AllocatorWithDefaultOptions allocator;

@@ -75,7 +75,6 @@ std::string format_outputs_json(const RunSummary& run, const std::vector<BoundIn
   write_inputs(json, inputs);
   write_outputs(json, outputs);
   write_timings(json, run);
-  if (run.systolic_json) json.key("systolic").raw_value(*run.systolic_json);
   if (run.systolic_ep_json) json.key("systolic_ep").raw_value(*run.systolic_ep_json);
   json.end_object();
   return json.str() + "\n";

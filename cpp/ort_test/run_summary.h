@@ -18,7 +18,6 @@ struct RunSummary {
   std::optional<PreprocessMode> preprocess;  // set only when an image was fed
   double session_create_ms = 0.0;
   std::vector<double> inference_ms;          // one per run, at least one
-  std::optional<std::string> systolic_json;  // a custom-op library's RcnnSystolicStats document, if any
   std::optional<std::string> systolic_ep_json;  // the plugin EP's report (--ep-lib), if any
 };
 

@@ -20,27 +20,21 @@ void set(std::vector<std::pair<std::string, std::string>>& entries, const std::s
 
 std::vector<std::pair<std::string, std::string>> session_config_entries(const Options& options) {
   std::vector<std::pair<std::string, std::string>> entries;
-  set(entries, kExecutionConfigKey, std::to_string(options.execution));
-  set(entries, kThreadsConfigKey, std::to_string(options.threads));
-  if (options.systolic_config) {
-    check_readable(*options.systolic_config, "systolic config");
-    const std::vector<uint8_t> bytes = read_file(*options.systolic_config);
-    set(entries, kSystolicConfigKey, std::string(bytes.begin(), bytes.end()));
-  }
-  if (options.dim) set(entries, kDimConfigKey, std::to_string(*options.dim));
-  const bool accelerator_pool = !options.custom_op_libs.empty() || options.ep_lib;
-  if (accelerator_pool && options.threads > 1) set(entries, kAllowSpinningKey, "0");
+  if (options.ep_lib && options.threads > 1) set(entries, kAllowSpinningKey, "0");
   for (const auto& [key, value] : options.session_config) set(entries, key, value);
   return entries;
 }
 
 std::unordered_map<std::string, std::string> systolic_ep_options(const Options& options) {
   std::unordered_map<std::string, std::string> ep;
-  for (const auto& [key, value] : session_config_entries(options)) {
-    // The custom-op library's systolic.* entries, under the EP's own option names.
-    const std::string prefix = "systolic.";
-    if (key.compare(0, prefix.size(), prefix) == 0) ep[key.substr(prefix.size())] = value;
+  ep["execution"] = std::to_string(options.execution);
+  ep["threads"] = std::to_string(options.threads);
+  if (options.systolic_config) {
+    check_readable(*options.systolic_config, "systolic config");
+    const std::vector<uint8_t> bytes = read_file(*options.systolic_config);
+    ep["config"] = std::string(bytes.begin(), bytes.end());  // verbatim: the EP reports errors by line number
   }
+  if (options.dim) ep["dim"] = std::to_string(*options.dim);
   ep["report_id"] = kSystolicEpReportId;
   return ep;
 }

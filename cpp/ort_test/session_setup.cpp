@@ -63,7 +63,6 @@ Ort::SessionOptions make_session_options(const Options& options, Ort::Env& env) 
   session_options.SetIntraOpNumThreads(options.threads);
   session_options.SetGraphOptimizationLevel(static_cast<GraphOptimizationLevel>(options.optimization_level));
   session_options.SetLogSeverityLevel(options.log_severity);
-  // Before RegisterCustomOpsLibrary: a library's RegisterCustomOps reads the entries from these options.
   for (const auto& [key, value] : session_config_entries(options)) {
     session_options.AddConfigEntry(key.c_str(), value.c_str());
   }

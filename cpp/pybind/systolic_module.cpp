@@ -30,8 +30,8 @@ py::dict counters_dict(const sy::Counters& c) {
   return d;
 }
 
-// Names from counter_fields.def: the stored counters (the dict's keys) or every key of the statistics JSON (derived
-// ones included), so Python tests can hold the custom-op library and ort_test to the same list.
+// Names from counter_fields.def: the stored counters (the dict's keys) or every counter key of the EP's report
+// (derived ones included), so Python tests can hold the EP and ort_test to the same list.
 py::tuple counter_fields() {
   std::vector<std::string> names;
 #define RCNN_SYSTOLIC_COUNTER(name, meaning) names.emplace_back(#name);

@@ -11,8 +11,8 @@
 # WORK_DIR: removed and recreated before the run (tests put -o/-s/-t paths inside it).
 # EXPECTED_DIR: every output_K.pb there must equal OUTPUT_DIR/output_K.pb byte for byte, OUTPUT_DIR must hold
 #   no other output_*.pb and no leftover temp file, and OUTPUT_DIR/outputs.json must describe them.
-# EXPECT_SYSTOLIC_MODE: outputs.json must hold the custom-op library's "systolic" statistics in that mode, with
-#   work counted (total calls and MACs above 0).
+# EXPECT_SYSTOLIC_MODE: outputs.json must hold the Systolic EP's report ("systolic_ep") in that mode, with work
+#   counted (total calls and MACs above 0).
 cmake_minimum_required(VERSION 3.18)
 
 if(NOT DEFINED COMMAND OR NOT DEFINED EXPECT_RC)
@@ -137,14 +137,14 @@ if(DEFINED EXPECT_RUNS)
   endif()
 endif()
 if(DEFINED EXPECT_SYSTOLIC_MODE)
-  string(JSON mode ERROR_VARIABLE missing GET "${json}" systolic mode)
+  string(JSON mode ERROR_VARIABLE missing GET "${json}" systolic_ep mode)
   if(missing OR NOT mode STREQUAL EXPECT_SYSTOLIC_MODE)
-    fail("outputs.json systolic.mode is '${mode}', expected '${EXPECT_SYSTOLIC_MODE}' ${missing}")
+    fail("outputs.json systolic_ep.mode is '${mode}', expected '${EXPECT_SYSTOLIC_MODE}' ${missing}")
   endif()
   foreach(counter calls macs)
-    string(JSON value GET "${json}" systolic total ${counter})
+    string(JSON value GET "${json}" systolic_ep total ${counter})
     if(NOT value GREATER 0)
-      fail("outputs.json systolic.total.${counter} is ${value}")
+      fail("outputs.json systolic_ep.total.${counter} is ${value}")
     endif()
   endforeach()
 endif()

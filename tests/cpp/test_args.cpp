@@ -53,7 +53,7 @@ void accelerator_flags(test::Checker& t) {
   CHECK(usage_error({"-m", "a", "--session-config", "=v"}, "--session-config expects KEY=VALUE"));
   CHECK(usage_error({"-m", "a", "--systolic-config"}, "--systolic-config needs a value"));
   CHECK(help_text().find("--systolic-config") != std::string::npos);
-  CHECK(help_text().find("RcnnSystolicStats") != std::string::npos);
+  CHECK(help_text().find("\"systolic_ep\"") != std::string::npos);
 }
 
 void every_flag(test::Checker& t) {

@@ -1,4 +1,4 @@
-// The JSON reader ort_test uses for custom-op libraries' statistics: values, escapes, big integers, and rejection
+// The JSON reader ort_test uses for the Systolic EP's report: values, escapes, big integers, and rejection
 // of everything that is not strict JSON.
 #include <stdexcept>
 #include <string>

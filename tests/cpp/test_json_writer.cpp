@@ -106,10 +106,10 @@ void outputs_json_document(test::Checker& t) {
   run.preprocess.reset();
   CHECK(format_outputs_json(run, {}, {}).find(R"("preprocess": null, "inputs": [], "outputs": [])") !=
         std::string::npos);
-  // A custom-op library's statistics go in last, unchanged.
-  run.systolic_json = R"({"mode": "ws", "ops": {}})";
-  const std::string with_stats = format_outputs_json(run, {}, {});
-  CHECK(with_stats.find(R"("inference_median": 3.5}, "systolic": {"mode": "ws", "ops": {}}})" "\n") !=
+  // The Systolic EP's report goes in last, unchanged.
+  run.systolic_ep_json = R"({"mode": "ws", "ops": {}})";
+  const std::string with_report = format_outputs_json(run, {}, {});
+  CHECK(with_report.find(R"("inference_median": 3.5}, "systolic_ep": {"mode": "ws", "ops": {}}})" "\n") !=
         std::string::npos);
 }
 

@@ -47,7 +47,7 @@ std::vector<std::unique_ptr<fuzz::Target>> make_targets(const fuzz::Scratch& scr
   targets.push_back(fuzz::make_tensor_proto_target());
   targets.push_back(fuzz::make_image_target(scratch));
   targets.push_back(fuzz::make_args_target(scratch));
-  targets.push_back(fuzz::make_settings_target());
+  targets.push_back(fuzz::make_ep_options_target());
   targets.push_back(fuzz::make_systolic_config_target());
   targets.push_back(fuzz::make_json_target());
   targets.push_back(fuzz::make_selftest_target());

@@ -96,7 +96,7 @@ DIR/<target>-seed<S>-<case>, exit status 1 (at the end of the run for caught cra
                         --time-limit)
   --seed S              run seed (default 1): the same seed, corpus and binary give the same cases
   --corpus DIR          seed folder (repeatable), searched recursively; a file is a seed of the targets that take
-                        its extension (.onnx .pb .png .jpg .bmp .ppm .pgm .argv .settings .toml .json). Default:
+                        its extension (.onnx .pb .png .jpg .bmp .ppm .pgm .argv .options .toml .json). Default:
                         tests/fuzz/corpus, tests/cpp/data, python/rcnn/data and ep/systolic of the source tree
   --regressions DIR     DIR/<target>/* are replayed first, every run (default tests/fuzz/regressions)
   --save-crashes DIR    where crashing inputs go (default ./fuzz-crashes, created on the first crash)

@@ -158,31 +158,37 @@ def models() -> None:
 
 def texts() -> None:
     argv = {
-        "run.argv": ["-m", "model.onnx", "--input", "x.pb", "-x", "2", "--threads", "4", "--custom-op-lib",
-                     "libops.so", "--dim", "8", "--session-config", "systolic.execution=1", "-r", "3"],
+        "run.argv": ["-m", "model.onnx", "--input", "x.pb", "-x", "2", "--threads", "4", "--ep-lib",
+                     "librcnn_systolic_ep.so", "--dim", "8", "--session-config", "session.intra_op.allow_spinning=1",
+                     "-r", "3"],
         "image.argv": ["--model=m.onnx", "-i", "a.png", "-ptorchvision", "-O99", "-d", "4", "-o", "out", "-t", "p",
                        "-s", "opt.onnx"],
-        "config.argv": ["-m", "m.onnx", "--systolic-config", "accelerator.toml", "--session-config",
-                        "systolic.dim=16", "--session-config", "systolic.threads=2", "--threads", "2",
-                        "--custom-op-lib", "a.so"],
+        "config.argv": ["-m", "m.onnx", "--systolic-config", "accelerator.toml", "--dim", "16", "--threads", "2",
+                        "--ep-lib", "ep.so", "--custom-op-lib", "a.so"],
         "help.argv": ["-h"],
     }
     for name, args in argv.items():
         (OUT / name).write_bytes("\0".join(args).encode())
-    settings = {
-        "all.settings": ["systolic.execution=2", "systolic.threads=8", "systolic.dim=32",
-                         'systolic.config=dim = 16\nelem = "int8"\ndataflow = "os"\n'],
-        "fp32.settings": ['systolic.config=elem = "fp32"\ndim = 8\nacc_rows = 4_096\n', "systolic.execution=0"],
+    options = {
+        "all.options": ["execution=2", "threads=8", "dim=32", 'config=dim = 16\nelem = "int8"\ndataflow = "os"\n',
+                        "report_id=r1", "report_file=/tmp/r.json"],
+        "fp32.options": ['config=elem = "fp32"\ndim = 8\nacc_rows = 4_096\n', "execution=0"],
     }
-    for name, records in settings.items():
+    for name, records in options.items():
         (OUT / name).write_bytes("\0".join(records).encode())
     (OUT / "commented.toml").write_bytes(
         b'# comment\r\ndim = 32   # trailing\r\nsp_banks = +4\nsp_bank_rows = 1_024\n\n  acc_rows=64\n'
         b'dataflow = "cpu" # "quoted # hash"\nelem="int8"\ndma_bytes_per_cycle = 8\n')
-    (OUT / "stats.json").write_text(
-        '{"library": "rcnn_systolic_ops", "registration": 1, "config": {"description": "int8 16x16 systolic '
-        'array", "dim": 16, "dataflow": "ws"}, "execution": null, "mode": "ws", "threads": 1, "ops": {"QConv": '
-        '{"elem": "int8", "calls": 3, "macs": 18446744073709551615, "cycles": 0}}, "total": {"calls": 5}}\n')
+    (OUT / "report.json").write_text(
+        '{"ep": "SystolicExecutionProvider", "version": "0.1.0", "report_id": "r", "execution": 2, "mode": "ws", '
+        '"threads": 1, "config": {"description": "int8 16x16 systolic array", "dim": 16, "elem": "int8"}, '
+        '"nodes": [{"name": "c", "op": "QLinearConv", "domain": "", "placement": "accelerator", "macs": 10}, '
+        '{"name": "a", "op": "QLinearAdd", "domain": "com.microsoft", "placement": "cpu", "macs": null, '
+        '"reason": "broadcasting add"}, {"name": "m", "op": "MatMul", "domain": "", "placement": "cpu", '
+        '"macs": 18446744073709551615, "reason": "B is not a 2-D constant"}, {"name": "r", "op": "Resize", '
+        '"domain": "", "placement": "cpu", "macs": null, "reason": "no accelerator op for Resize"}], '
+        '"summary": {"nodes": 4, "nodes_on_accelerator": 1, "compiled_nodes": 1, "macs_accelerator": 10, '
+        '"macs_cpu": 0}, "runs": 1, "total": {"calls": 1, "macs": 10, "cycles": 99}}\n')
     (OUT / "values.json").write_text(
         '[true, false, null, -0, 1.5e-7, 2E+300, "tab\\t quote\\" slash\\/ \\u00e9 \\ud83d\\ude00 \\u0000", '
         '{}, [], {"nested": [[{"a": {}}]]}, "\u00e9\u4e2d"]')

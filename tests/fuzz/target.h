@@ -75,7 +75,7 @@ std::unique_ptr<Target> make_model_target(const Scratch& scratch);
 std::unique_ptr<Target> make_tensor_proto_target();
 std::unique_ptr<Target> make_image_target(const Scratch& scratch);
 std::unique_ptr<Target> make_args_target(const Scratch& scratch);
-std::unique_ptr<Target> make_settings_target();
+std::unique_ptr<Target> make_ep_options_target();
 std::unique_ptr<Target> make_systolic_config_target();
 std::unique_ptr<Target> make_json_target();
 std::unique_ptr<Target> make_selftest_target();

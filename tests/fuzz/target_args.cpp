@@ -1,15 +1,17 @@
-// args: ort_test's command line -> parse_args, then session_config_entries, then the custom-op library's
-// read_settings on those entries: the path an option takes from the command line to the accelerator library.
-// The input is the argument list, NUL-separated. Documented errors: UsageError (parse_args), std::runtime_error
-// for a --systolic-config file that cannot be read, std::invalid_argument (read_settings).
+// args: ort_test's command line -> parse_args, then session_config_entries and systolic_ep_options, then the
+// EP's option parser (parse_options) on those provider options: the path an option takes from the command line to
+// the Systolic EP. The input is the argument list, NUL-separated. Documented errors: UsageError (parse_args),
+// std::runtime_error for a --systolic-config file that cannot be read, std::invalid_argument (parse_options).
 #include <fstream>
+#include <map>
 #include <set>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "args.h"
 #include "errors.h"
+#include "options.h"
 #include "session_config.h"
-#include "settings.h"
 #include "target.h"
 
 namespace fuzz {
@@ -29,7 +31,7 @@ class ArgsTarget : public Target {
 
   const char* name() const override { return "args"; }
   const char* documented_errors() const override {
-    return "ort_test::UsageError, std::runtime_error (unreadable config file), std::invalid_argument (settings)";
+    return "ort_test::UsageError, std::runtime_error (unreadable config file), std::invalid_argument (EP options)";
   }
   bool takes_seed(const std::filesystem::path& file) const override { return file.extension() == ".argv"; }
 
@@ -37,9 +39,8 @@ class ArgsTarget : public Target {
     return {"-m", "--model", "-i", "--image", "--input", "-p", "--preprocess", "zoo", "torchvision", "caffe2",
             "caffe", "mxnet", "none", "-x", "--execution", "-O", "--optimization", "-d", "--log-severity", "-t",
             "--trace", "-s", "--save-optimized", "-o", "--output-dir", "--threads", "--custom-op-lib",
-            "--systolic-config", "--dim", "--session-config", "-r", "--repeat", "-h", "--help", "=", "--",
-            std::string(1, '\0'), "systolic.execution=", "systolic.threads=", "systolic.config=", "systolic.dim=",
-            "session.intra_op.allow_spinning=", "99", "1024", "1025", "65536", "-1", "2147483648"};
+            "--ep-lib", "--systolic-config", "--dim", "--session-config", "-r", "--repeat", "-h", "--help", "=",
+            "--", std::string(1, '\0'), "session.intra_op.allow_spinning=", "99", "1024", "1025", "65536", "-1", "2147483648"};
   }
 
   Outcome run(const Bytes& input) override {
@@ -69,28 +70,21 @@ class ArgsTarget : public Target {
     // (/dev/zero) that no real user passes.
     const bool missing = options.systolic_config && options.systolic_config->size() % 2 == 1;
     if (options.systolic_config) options.systolic_config = missing ? missing_path_ : config_path_;
-    std::vector<std::pair<std::string, std::string>> entries;
-    try {
-      entries = ort_test::session_config_entries(options);
-    } catch (const std::runtime_error& e) {
-      if (!missing) throw FuzzFailure{std::string("session_config_entries failed on a readable file: ") + e.what()};
-      return Outcome{false, "session config: " + message_feature(e.what())};
-    }
     std::set<std::string> keys;
-    for (const auto& entry : entries) {
+    for (const auto& entry : ort_test::session_config_entries(options)) {
       if (!keys.insert(entry.first).second) throw FuzzFailure{"session config sets '" + entry.first + "' twice"};
     }
-
-    const rcnn::ort::ConfigLookup lookup = [&](const char* key) -> std::optional<std::string> {
-      for (const auto& [k, value] : entries) {
-        if (k == key) return value;
-      }
-      return std::nullopt;
-    };
+    std::unordered_map<std::string, std::string> ep;
     try {
-      rcnn::ort::read_settings(lookup);
+      ep = ort_test::systolic_ep_options(options);
+    } catch (const std::runtime_error& e) {
+      if (!missing) throw FuzzFailure{std::string("systolic_ep_options failed on a readable file: ") + e.what()};
+      return Outcome{false, "EP options: " + message_feature(e.what())};
+    }
+    try {
+      rcnn::ep::parse_options(std::map<std::string, std::string>(ep.begin(), ep.end()));
     } catch (const std::invalid_argument& e) {
-      return Outcome{false, "settings: " + message_feature(e.what())};
+      return Outcome{false, "EP options: " + message_feature(e.what())};
     }
     return Outcome{true, options.help ? "ok, help" : "ok"};
   }

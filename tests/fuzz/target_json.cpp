@@ -1,9 +1,12 @@
-// json: text -> parse_json (what ort_test reads from a custom-op library). Documented errors: std::runtime_error.
-// An accepted document, written back with JsonWriter, must parse again, to the same values when its strings are
-// valid UTF-8 (JsonWriter replaces invalid bytes with U+FFFD).
+// json: text -> parse_json, then print_systolic_ep_report (what ort_test does with the Systolic EP's report).
+// Documented errors: std::runtime_error. An accepted document, written back with JsonWriter, must parse again, to
+// the same values when its strings are valid UTF-8 (JsonWriter replaces invalid bytes with U+FFFD); the report
+// printer may refuse it (std::runtime_error naming the library) but nothing else.
+#include <sstream>
 #include <stdexcept>
 #include <string_view>
 
+#include "ep_report.h"
 #include "json_reader.h"
 #include "json_writer.h"
 #include "target.h"
@@ -105,7 +108,8 @@ class JsonTarget : public Target {
 
   std::vector<std::string> dictionary() const override {
     return {"{", "}", "[", "]", ":", ",", "\"", "\\", "\\u", "\\ud83d\\ude00", "\\udc00", "\\ud800", "true", "false",
-            "null", "-0", "1e", "1.5e-7", "18446744073709551615", "18446744073709551616", "\"calls\": ", "\xc3\xa9",
+            "null", "-0", "1e", "1.5e-7", "18446744073709551615", "18446744073709551616", "\"calls\": ",
+            "\"summary\": ", "\"nodes\": ", "\"placement\": \"cpu\"", "\"reason\": ", "\"macs\": ", "\"total\": ", "\xc3\xa9",
             "\xed\xa0\x80", "\xff"};
   }
 
@@ -127,7 +131,14 @@ class JsonTarget : public Target {
     }
     if (utf8 && !same(value, reread)) throw FuzzFailure{"the document changed in a parse/write/parse round trip"};
     static constexpr const char* kKinds[] = {"null", "bool", "number", "string", "array", "object"};
-    return Outcome{true, std::string("ok ") + kKinds[static_cast<int>(value.kind)]};
+    std::ostringstream printed;
+    try {
+      ort_test::print_systolic_ep_report(printed, std::string(text), "ep.so");
+    } catch (const std::runtime_error& e) {
+      return Outcome{true, std::string("ok ") + kKinds[static_cast<int>(value.kind)] + ", report: " +
+                               message_feature(e.what())};
+    }
+    return Outcome{true, std::string("ok ") + kKinds[static_cast<int>(value.kind)] + ", report printed"};
   }
 };
 

@@ -1,7 +1,5 @@
-// Geometry of QConv / Conv: the attributes (read and checked at kernel creation) and, per Compute, the shape of the
-// call derived from the input dims (checked against the weights and bias). plan_conv has no ORT dependency: the
-// plugin EP's compiled chains (ep/ort/plugin) plan their convs with it too; read_conv_attributes (defined in
-// conv_attributes.cpp) is the custom-op kernels' own.
+// Geometry of a conv unit (int8 or float): per run, the shape of the accelerator call derived from the input dims
+// (checked against the weights and bias). No ONNX Runtime dependency.
 #pragma once
 
 #include <cstdint>
@@ -11,20 +9,14 @@
 
 namespace rcnn::ort {
 
-class AttributeReader;  // ort_glue.h
-
 struct ConvAttributes {
   int64_t stride_h = 1, stride_w = 1;
   int64_t dil_h = 1, dil_w = 1;
   int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
   int64_t group = 1;
   bool relu = false;
-  systolic::PoolParams pool;  // padding counts as value 0 (PoolPadding::Zero), the reference's semantics
+  systolic::PoolParams pool;  // the fused MaxPool as the unit gives it (ONNX semantics: padding ignored)
 };
-
-// strides [sh,sw], dilations [dh,dw], pads [t,l,b,r], group, relu, pool, pool_kernel [kh,kw],
-// pool_strides [sh,sw], pool_pads [t,l,b,r] (ep/ort/README.md); absent ones take ONNX's defaults.
-ConvAttributes read_conv_attributes(const AttributeReader& attrs);
 
 struct ConvCall {
   systolic::ConvShape shape;

@@ -1,5 +1,5 @@
-// Dimension helpers with no ONNX Runtime dependency: shared by the custom-op kernels and the plugin EP's compiled
-// chains (through conv_geometry / matmul_geometry).
+// Dimension helpers of the compiled chains and their call planning (conv_geometry / matmul_geometry); no ONNX
+// Runtime dependency.
 #pragma once
 
 #include <cstdint>

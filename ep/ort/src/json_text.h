@@ -1,5 +1,4 @@
-// JSON string quoting for the statistics and report documents of both ORT bindings (the custom-op library's
-// stats_json and the plugin EP's report): one implementation, so both escape alike.
+// JSON string quoting for the EP's report (report.cpp).
 #pragma once
 
 #include <string>

@@ -1,5 +1,5 @@
-// Geometry of QMatMul / MatMul: A [..., K] times B [K, N] (+ bias [N]) gives Y [..., N]; the leading dims of A are
-// flattened into the I rows of one accelerator matmul.
+// Geometry of a matmul unit (int8 or float): A [..., K] times B [K, N] (+ bias [N]) gives Y [..., N]; the leading
+// dims of A are flattened into the I rows of one accelerator matmul.
 #pragma once
 
 #include <cstdint>

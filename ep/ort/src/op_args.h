@@ -1,7 +1,6 @@
 // The accelerator model's argument structs filled from planned calls and raw tensor data: one piece of plumbing for
-// the int8 ops (QConv, QMatMul), their fp32 twins (Conv, MatMul) and the plugin EP's compiled chains
-// (ep/ort/plugin), which differ only in element types and the int8 quantization fields the caller adds.
-// No ONNX Runtime dependency.
+// the compiled chains' int8 and float convs and matmuls, which differ only in element types and the int8
+// quantization fields the caller adds. No ONNX Runtime dependency.
 #pragma once
 
 #include "conv_geometry.h"

@@ -3,12 +3,13 @@
 
     .venv/bin/python tests/cpp/data/make_test_data.py
 
-Deterministic: rerunning rewrites identical files. Needs onnx, numpy, pillow and onnxruntime (only for the
-QLinearConv reference output). Models use IR 8 / opset 17 so that ORT 1.21 (riscv64) loads them.
+Deterministic: rerunning rewrites identical files. Needs onnx, numpy, pillow and onnxruntime (for the
+reference outputs of the quantized models). Models use IR 8 / opset 17 so that ORT 1.21 (riscv64) loads them.
 
 Expected outputs live in expected/<case>/output_K.pb, written by onnx.numpy_helper.from_array: ort_test's
-output files must equal them byte for byte. The rcnn.systolic models' expected outputs come from the NumPy
-reference of the accelerator numerics in tests/gemmini_ref.py, not from the library under test.
+output files must equal them byte for byte. The systolic_* models' expected outputs come from ONNX Runtime's CPU EP
+(with the accelerator's residual add written in standard ops, tests/resadd_reference.py) and the NumPy reference of
+the accelerator numerics in tests/gemmini_ref.py, never from the Systolic EP under test.
 """
 
 import struct
@@ -23,15 +24,14 @@ from onnx import helper, numpy_helper
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))  # tests/, for the shared NumPy reference of the accelerator
+sys.path.insert(0, str(HERE.parents[1]))  # tests/, for the shared references of the accelerator
 import gemmini_ref as ref  # noqa: E402
 
 F32 = np.float32
-SYSTOLIC = "rcnn.systolic"
 
 
-def save_model(graph, name, metadata=None, systolic=False):
-    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(SYSTOLIC, 1)] if systolic else [])
+def save_model(graph, name, metadata=None, domains=()):
+    opsets = [helper.make_opsetid("", 17)] + [helper.make_opsetid(domain, 1) for domain in domains]
     model = helper.make_model(graph, opset_imports=opsets, ir_version=8, producer_name="rcnn-tests")
     for key, value in (metadata or {}).items():
         entry = model.metadata_props.add()
@@ -216,107 +216,141 @@ def make_qconv():
     save_expected("qconv", [(session.run(None, {"x": x})[0], "y")])
 
 
-# ---------------------------------------------------------------- rcnn.systolic custom ops
-CONV_DEFAULTS = {"strides": [1, 1], "dilations": [1, 1], "pads": [0, 0, 0, 0], "group": 1, "relu": 0, "pool": 0,
-                 "pool_kernel": [1, 1], "pool_strides": [1, 1], "pool_pads": [0, 0, 0, 0]}
+# ---------------------------------------------------------------- models the Systolic plugin EP claims (or declines)
+# Standard QOperator int8 and float models. Expected outputs come from ONNX Runtime's CPU EP, never from the EP under
+# test: its QLinearConv / QLinearMatMul / MaxPool / Relu are the very integer arithmetic the accelerator does, and each
+# residual add the EP places is written as Gemmini's resadd in standard ops (tests/resadd_reference.py), since the
+# accelerator's add rounds each input on its own where QLinearAdd rounds once. The int8 sum is checked once more
+# against the NumPy reference of the accelerator numerics (tests/gemmini_ref.py).
+MS = "com.microsoft"
 
 
-def systolic_node(op, inputs, output, **attrs):
-    if op in ("QConv", "Conv"):
-        attrs = {**CONV_DEFAULTS, **attrs}
-    return helper.make_node(op, inputs, [output], name=output, domain=SYSTOLIC, **attrs)
+def scalar(value, dtype, name):
+    return numpy_helper.from_array(np.array(value, dtype), name)
+
+
+def qlinear_conv(name, x, x_q, w, w_scale, y_q, bias=None, **attrs):
+    """QLinearConv `name` reading tensor x quantized as x_q = (scale, zero point), writing `name` as y_q; its
+    initializers come back with it."""
+    inputs = [x, f"{x}_s", f"{x}_z", f"{name}_w", f"{name}_ws", f"{name}_wz", f"{name}_s", f"{name}_z"]
+    inits = [scalar(x_q[0], F32, f"{x}_s"), scalar(x_q[1], np.int8, f"{x}_z"), numpy_helper.from_array(w, f"{name}_w"),
+             scalar(w_scale, F32, f"{name}_ws"), scalar(0, np.int8, f"{name}_wz"), scalar(y_q[0], F32, f"{name}_s"),
+             scalar(y_q[1], np.int8, f"{name}_z")]
+    if bias is not None:
+        inputs.append(f"{name}_b")
+        inits.append(numpy_helper.from_array(bias, f"{name}_b"))
+    return helper.make_node("QLinearConv", inputs, [name], name=name, **attrs), inits
+
+
+def cpu_run(model_bytes, feeds):
+    import onnxruntime as ort
+
+    return ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"]).run(None, feeds)
 
 
 def make_systolic_int8():
-    """QConv (3x3, ReLU) and QConv (2x2, groups, asymmetric pads) -> QAdd -> depthwise QConv (stride, dilation,
-    asymmetric pads, fused pool with zero padding, no ReLU) -> QMatMul (bias, ReLU) on a [1,8,8,8] input."""
+    """QLinearConv (3x3, Relu) and QLinearConv (2x2, groups, asymmetric pads) -> QLinearAdd (ratios <= 1) ->
+    depthwise QLinearConv (stride, dilation, asymmetric pads) -> MaxPool (pads) -> QLinearMatMul, on [1,8,8,8]:
+    every node a unit the EP claims, all fused into one compiled node."""
+    from resadd_reference import resadd_reference
+
     rng = np.random.default_rng(11)
     i8 = lambda *shape: rng.integers(-128, 128, shape).astype(np.int8)  # noqa: E731
-    w1, w2, w3, wm = i8(3, 3, 8, 16), i8(2, 2, 4, 16), i8(3, 3, 1, 16), i8(16, 10)
+    w1, w2, w3, wm = i8(16, 8, 3, 3), i8(16, 4, 2, 2), i8(16, 1, 3, 3), i8(4, 10)
     b1 = rng.integers(-3000, 3000, 16).astype(np.int32)
     b3 = rng.integers(-500, 500, 16).astype(np.int32)
-    bm = rng.integers(-2000, 2000, 10).astype(np.int32)
-    a1 = {"x_scale": 0.02, "w_scale": 0.01, "y_scale": 0.04, "pads": [1, 1, 1, 1], "relu": 1}
-    a2 = {"x_scale": 0.02, "w_scale": 0.02, "y_scale": 0.05, "pads": [0, 0, 1, 1], "group": 2}
-    aa = {"a_scale": 0.04, "b_scale": 0.05, "c_scale": 0.06, "relu": 0}
-    a3 = {"x_scale": 0.06, "w_scale": 0.01, "y_scale": 0.03, "strides": [2, 1], "dilations": [2, 1],
-          "pads": [2, 1, 1, 0], "group": 16, "pool": 1, "pool_kernel": [2, 2], "pool_strides": [1, 2],
-          "pool_pads": [0, 1, 1, 0]}
-    am = {"a_scale": 0.03, "b_scale": 0.01, "y_scale": 0.05, "relu": 1}
-    nodes = [
-        systolic_node("QConv", ["x", "w1", "b1"], "t1", **a1),
-        systolic_node("QConv", ["x", "w2"], "t2", **a2),
-        systolic_node("QAdd", ["t1", "t2"], "sum", **aa),
-        systolic_node("QConv", ["sum", "w3", "b3"], "t3", **a3),
-        systolic_node("QMatMul", ["t3", "wm", "bm"], "y", **am),
-    ]
-    inits = [numpy_helper.from_array(v, k) for k, v in
-             {"w1": w1, "b1": b1, "w2": w2, "w3": w3, "b3": b3, "wm": wm, "bm": bm}.items()]
+    c1, i1 = qlinear_conv("c1", "x", (0.02, 0), w1, 0.01, (0.04, 0), b1, pads=[1, 1, 1, 1])
+    c2, i2 = qlinear_conv("c2", "x", (0.02, 0), w2, 0.02, (0.05, 0), pads=[0, 0, 1, 1], group=2)
+    add = helper.make_node("QLinearAdd", ["r1", "c1_s", "c1_z", "c2", "c2_s", "c2_z", "sum_s", "sum_z"], ["sum"],
+                           name="sum", domain=MS)
+    c3, i3 = qlinear_conv("c3", "sum", (0.06, 0), w3, 0.01, (0.03, 0), b3, strides=[2, 1], dilations=[2, 1],
+                          pads=[2, 1, 1, 0], group=16)
+    mm = helper.make_node("QLinearMatMul", ["p3", "c3_s", "c3_z", "wm", "wm_s", "wm_z", "y_s", "y_z"], ["y"], name="mm")
+    nodes = [c1, helper.make_node("Relu", ["c1"], ["r1"], name="relu1"), c2, add, c3,
+             helper.make_node("MaxPool", ["c3"], ["p3"], name="pool3", kernel_shape=[2, 2], strides=[1, 2],
+                              pads=[0, 1, 1, 0]), mm]
+    inits = [*i1, *i2[2:], *i3[2:], scalar(0.06, F32, "sum_s"), scalar(0, np.int8, "sum_z"),
+             numpy_helper.from_array(wm, "wm"), scalar(0.01, F32, "wm_s"), scalar(0, np.int8, "wm_z"),
+             scalar(0.05, F32, "y_s"), scalar(0, np.int8, "y_z")]
     graph = helper.make_graph(
         nodes, "systolic_int8",
         [helper.make_tensor_value_info("x", TP.INT8, [1, 8, 8, 8])],
-        [helper.make_tensor_value_info("y", TP.INT8, [1, 4, 4, 10]),
-         helper.make_tensor_value_info("sum", TP.INT8, [1, 8, 8, 16])],
+        [helper.make_tensor_value_info("y", TP.INT8, [1, 16, 4, 10]),
+         helper.make_tensor_value_info("sum", TP.INT8, [1, 16, 8, 8])],
         inits)
-    save_model(graph, "systolic_int8.onnx", systolic=True)
+    save_model(graph, "systolic_int8.onnx", domains=(MS,))
     x = i8(1, 8, 8, 8)
     onnx.save_tensor(numpy_helper.from_array(x, "x"), HERE / "systolic_int8_x.pb")
-    total = ref.qadd(ref.qconv(x, w1, b1, a1), ref.qconv(x, w2, None, a2), aa)
-    y = ref.qmatmul(ref.qconv(total, w3, b3, a3), wm, bm, am)
-    assert y.shape == (1, 4, 4, 10) and len(np.unique(y)) > 10 and len(np.unique(total)) > 50
+    y, total = cpu_run(resadd_reference(HERE / "systolic_int8.onnx", {"sum"}), {"x": x})
+    # The sum through the NumPy reference (NHWC, HWIO weights) as well.
+    nhwc, hwio = (0, 2, 3, 1), (2, 3, 1, 0)
+    conv = {"strides": [1, 1], "dilations": [1, 1], "group": 1, "relu": 0, "pool": 0}
+    t1 = ref.qconv(x.transpose(nhwc), w1.transpose(hwio), b1,
+                   {**conv, "x_scale": 0.02, "w_scale": 0.01, "y_scale": 0.04, "pads": [1, 1, 1, 1], "relu": 1})
+    t2 = ref.qconv(x.transpose(nhwc), w2.transpose(hwio), None,
+                   {**conv, "x_scale": 0.02, "w_scale": 0.02, "y_scale": 0.05, "pads": [0, 0, 1, 1], "group": 2})
+    want = ref.qadd(t1, t2, {"a_scale": 0.04, "b_scale": 0.05, "c_scale": 0.06, "relu": 0})
+    np.testing.assert_array_equal(total, want.transpose(0, 3, 1, 2))
+    assert len(np.unique(y)) > 10 and len(np.unique(total)) > 50
     save_expected("systolic_int8", [(y, "y"), (total, "sum")])
 
 
 def make_systolic_fp32():
-    """fp32 Conv (pool) -> MatMul on small integer-valued data: every sum is exact, so all modes agree bit for bit."""
+    """Float Conv -> Relu -> MaxPool -> MatMul (the fp32 config's units) on small integer-valued data: every sum is
+    exact in float32, so the CPU EP's result is the accelerator's too, in every mode."""
     rng = np.random.default_rng(12)
     ints = lambda lo, hi, *shape: rng.integers(lo, hi, shape).astype(F32)  # noqa: E731
-    w, b, wm, bm = ints(-4, 5, 3, 3, 3, 8), ints(-20, 20, 8), ints(-4, 5, 8, 5), ints(-9, 9, 5)
-    ac = {"pads": [1, 1, 1, 1], "relu": 1, "pool": 1, "pool_kernel": [2, 2], "pool_strides": [2, 2]}
-    am = {"relu": 0}
-    nodes = [systolic_node("Conv", ["x", "w", "b"], "t", **ac), systolic_node("MatMul", ["t", "wm", "bm"], "y", **am)]
-    inits = [numpy_helper.from_array(v, k) for k, v in {"w": w, "b": b, "wm": wm, "bm": bm}.items()]
+    w, b, wm = ints(-4, 5, 8, 3, 3, 3), ints(-20, 20, 8), ints(-4, 5, 3, 5)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["t"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["t"], ["r"], name="relu"),
+             helper.make_node("MaxPool", ["r"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("MatMul", ["p", "wm"], ["y"], name="mm")]
+    inits = [numpy_helper.from_array(v, k) for k, v in {"w": w, "b": b, "wm": wm}.items()]
     graph = helper.make_graph(
         nodes, "systolic_fp32",
-        [helper.make_tensor_value_info("x", TP.FLOAT, [1, 6, 6, 3])],
-        [helper.make_tensor_value_info("y", TP.FLOAT, [1, 3, 3, 5])],
+        [helper.make_tensor_value_info("x", TP.FLOAT, [1, 3, 6, 6])],
+        [helper.make_tensor_value_info("y", TP.FLOAT, [1, 8, 3, 5])],
         inits)
-    save_model(graph, "systolic_fp32.onnx", systolic=True)
-    x = ints(-8, 9, 1, 6, 6, 3)
+    save_model(graph, "systolic_fp32.onnx")
+    x = ints(-8, 9, 1, 3, 6, 6)
     onnx.save_tensor(numpy_helper.from_array(x, "x"), HERE / "systolic_fp32_x.pb")
-    save_expected("systolic_fp32", [(ref.matmul_f32(ref.conv_f32(x, w, b, ac), wm, bm, am), "y")])
+    (y,) = cpu_run((HERE / "systolic_fp32.onnx").read_bytes(), {"x": x})
+    assert len(np.unique(y)) > 10
+    save_expected("systolic_fp32", [(y, "y")])
 
 
-def make_systolic_dynamic():
-    """Symbolic input shapes, so that wrong shapes reach the kernels (their checks are under test)."""
+def make_systolic_declines():
+    """Quantized nodes the EP must leave on the CPU EP, each for its own reason: a QLinearConv whose weights are a
+    graph input, a 1-D QLinearConv, a QLinearAdd with a scale ratio of 2 (its scaled input would saturate before
+    the sum) and a broadcasting QLinearAdd. Nothing is placed, so the CPU EP's outputs are the expected ones."""
     rng = np.random.default_rng(13)
-    w = rng.integers(-128, 128, (3, 3, 8, 16)).astype(np.int8)
-    conv = systolic_node("QConv", ["x", "w"], "y", x_scale=0.1, w_scale=0.1, y_scale=1.0, pads=[1, 1, 1, 1])
+    i8 = lambda *shape: rng.integers(-128, 128, shape).astype(np.int8)  # noqa: E731
+    conv_dyn, i_dyn = qlinear_conv("conv_dynamic", "x", (0.1, 0), np.zeros(1, np.int8), 0.1, (1.0, 0),
+                                   pads=[1, 1, 1, 1])
+    conv_dyn.input[3] = "w"  # the weights are an input, not a constant
+    conv_1d, i_1d = qlinear_conv("conv_1d", "s", (0.1, 0), i8(4, 4, 3), 0.1, (2.0, 0))
+    ratio_add = helper.make_node("QLinearAdd", ["a", "a_s", "z", "b", "a_s", "z", "c_s", "z"], ["ratio_add"],
+                                 name="ratio_add", domain=MS)
+    broadcast_add = helper.make_node("QLinearAdd", ["a", "c_s", "z", "c", "c_s", "z", "c_s", "z"], ["broadcast_add"],
+                                     name="broadcast_add", domain=MS)
+    inits = [*(i for i in i_dyn if i.name != "conv_dynamic_w"), *i_1d,
+             scalar(0.1, F32, "a_s"), scalar(0.05, F32, "c_s"), scalar(0, np.int8, "z")]
+    feeds = {"x": i8(1, 8, 4, 4), "w": i8(16, 8, 3, 3), "s": i8(1, 4, 10), "a": i8(1, 3, 2, 2), "b": i8(1, 3, 2, 2),
+             "c": i8(1, 1, 2, 2)}
     graph = helper.make_graph(
-        [conv], "systolic_conv_dynamic",
-        [helper.make_tensor_value_info("x", TP.INT8, ["n", "h", "w", "c"])],
-        [helper.make_tensor_value_info("y", TP.INT8, ["n", "h", "w", 16])],
-        [numpy_helper.from_array(w, "w")])
-    save_model(graph, "systolic_conv_dynamic.onnx", systolic=True)
-    add = systolic_node("QAdd", ["a", "b"], "c", a_scale=0.1, b_scale=0.1, c_scale=0.1)
-    graph = helper.make_graph(
-        [add], "systolic_add_dynamic",
-        [helper.make_tensor_value_info("a", TP.INT8, ["n", "h", "w", "c"]),
-         helper.make_tensor_value_info("b", TP.INT8, ["n2", "h2", "w2", "c2"])],
-        [helper.make_tensor_value_info("c", TP.INT8, ["n", "h", "w", "c"])])
-    save_model(graph, "systolic_add_dynamic.onnx", systolic=True)
-    for name, shape in (("x", (1, 4, 4, 4)), ("a", (1, 2, 2, 3)), ("b", (1, 2, 3, 2))):
-        onnx.save_tensor(numpy_helper.from_array(np.arange(np.prod(shape), dtype=np.int8).reshape(shape), name),
-                         HERE / f"systolic_{name}.pb")
-    # An attribute the kernel must reject when the session is created.
-    mm = systolic_node("QMatMul", ["a", "w"], "y", a_scale=0.1, b_scale=0.1, y_scale=0.1, relu=2)
-    graph = helper.make_graph(
-        [mm], "systolic_bad_attribute",
-        [helper.make_tensor_value_info("a", TP.INT8, [2, 8])],
-        [helper.make_tensor_value_info("y", TP.INT8, [2, 4])],
-        [numpy_helper.from_array(np.ones((8, 4), np.int8), "w")])
-    save_model(graph, "systolic_bad_attribute.onnx", systolic=True)
-    # A config the library must reject, with the line number in the message.
+        [conv_dyn, conv_1d, ratio_add, broadcast_add], "systolic_declines",
+        [helper.make_tensor_value_info(k, TP.INT8, list(v.shape)) for k, v in feeds.items()],
+        [helper.make_tensor_value_info(k, TP.INT8, shape) for k, shape in
+         (("conv_dynamic", [1, 16, 4, 4]), ("conv_1d", [1, 4, 8]), ("ratio_add", [1, 3, 2, 2]),
+          ("broadcast_add", [1, 3, 2, 2]))],
+        inits)
+    save_model(graph, "systolic_declines.onnx", domains=(MS,))
+    for name, value in feeds.items():
+        onnx.save_tensor(numpy_helper.from_array(value, name), HERE / f"systolic_declines_{name}.pb")
+    outputs = cpu_run((HERE / "systolic_declines.onnx").read_bytes(), feeds)
+    names = ("conv_dynamic", "conv_1d", "ratio_add", "broadcast_add")
+    save_expected("systolic_declines", list(zip(outputs, names, strict=True)))
+    # A config the EP must reject, with the line number in the message.
     (HERE / "bad_accelerator.toml").write_text("# not a valid accelerator config\ndim = 16\nrows = 12\n")
 
 
@@ -399,7 +433,7 @@ if __name__ == "__main__":
     make_qconv()
     make_systolic_int8()
     make_systolic_fp32()
-    make_systolic_dynamic()
+    make_systolic_declines()
     make_external()
     make_shapeless()
     make_huge_image()

@@ -1,0 +1,1 @@
+Bbroadcast_addJûL%€7€€Nw€€
