@@ -59,7 +59,7 @@ struct Options {
 [[noreturn]] void usage(const std::string& error) {
   std::fprintf(stderr,
                "rcnn_device: %s\nusage: rcnn_device [--window-mb N (256)] [--threads N (1)] [--resident-mb N (1024)] "
-               "[--verbose] -- COMMAND [ARGS...]\n",
+               "[--verbose (each command and its time on stderr)] -- COMMAND [ARGS...]\n",
                error.c_str());
   std::exit(2);
 }
@@ -185,12 +185,18 @@ int main(int argc, char** argv) {
     rcnn::device::ServerLimits limits;
     limits.resident_bytes = opt.resident_mb << 20;
     rcnn::device::Server server(opt.threads, limits);
-    rcnn::device::serve(window, bytes, server, [&] {
+    const auto log = [](const rcnn::device::Command& c, const rcnn::device::Response& r, double ms) {
+      std::fprintf(stderr, "rcnn_device: %s %.3f ms%s%s\n", rcnn::device::command_name(c.kind), ms,
+                   r.status ? ": " : "", r.status ? r.message : "");
+    };
+    const auto should_stop = [&] {
       const pid_t r = waitpid(child, &status, WNOHANG);
       if (r < 0 && errno == ECHILD) status = 1 << 8;  // someone else reaped it: report a failure, not a hang
       reaped = r == child || (r < 0 && errno == ECHILD);
       return reaped;
-    });
+    };
+    rcnn::device::serve(window, bytes, server, should_stop,
+                        opt.verbose ? rcnn::device::CommandObserver(log) : rcnn::device::CommandObserver());
     if (opt.verbose)
       std::fprintf(stderr, "rcnn_device: child done; %zu resident buffer(s), %llu bytes\n", server.resident().count(),
                    static_cast<unsigned long long>(server.resident().used_bytes()));

@@ -1,5 +1,6 @@
 #include "serve_loop.h"
 
+#include <chrono>
 #include <cstring>
 #include <new>
 
@@ -21,7 +22,7 @@ WindowHeader* init_header(unsigned char* window, uint64_t window_bytes, int32_t 
 }
 
 void serve(unsigned char* window, uint64_t window_bytes, Server& server, const std::function<bool()>& should_stop,
-           int wait_ms) {
+           const CommandObserver& observer, int wait_ms) {
   auto* h = reinterpret_cast<WindowHeader*>(window);
   uint32_t seen = h->response_seq.load(std::memory_order_acquire);
   for (;;) {
@@ -34,7 +35,10 @@ void serve(unsigned char* window, uint64_t window_bytes, Server& server, const s
     // A private copy first: the guest can rewrite the slot at any time, and validation must hold for what runs.
     Command cmd;
     std::memcpy(&cmd, &h->command, sizeof cmd);
+    const auto t0 = std::chrono::steady_clock::now();
     const Response resp = server.handle(cmd, window, window_bytes);
+    if (observer)
+      observer(cmd, resp, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     std::memcpy(&h->response, &resp, sizeof resp);
     seen = req;
     h->response_seq.store(req, std::memory_order_release);
