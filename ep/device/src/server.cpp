@@ -139,7 +139,8 @@ unsigned char* CommandRunner::operand(Slot slot, const char* name, uint64_t need
                     ") is outside the window's data area [" + std::to_string(kHeaderBytes) + ", " +
                     std::to_string(window_bytes_) + ")");
       if (op.offset % align != 0)
-        throw Error(where() + " offset " + std::to_string(op.offset) + " is not a multiple of " + std::to_string(align));
+        throw Error(where() + " offset " + std::to_string(op.offset) + " is not a multiple of " +
+                    std::to_string(align));
       if (output)
         output_ = {op.offset, op.bytes};
       else
@@ -157,7 +158,8 @@ unsigned char* CommandRunner::operand(Slot slot, const char* name, uint64_t need
                     ") is outside resident buffer " + std::to_string(op.handle) + " of " +
                     std::to_string(buf->size()) + " bytes");
       if (op.offset % align != 0)
-        throw Error(where() + " offset " + std::to_string(op.offset) + " is not a multiple of " + std::to_string(align));
+        throw Error(where() + " offset " + std::to_string(op.offset) + " is not a multiple of " +
+                    std::to_string(align));
       return buf->data() + op.offset;
     }
   }
