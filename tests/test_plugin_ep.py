@@ -1,4 +1,4 @@
-"""The Systolic plugin execution provider (ep/ort/plugin, librcnn_systolic_ep.so) inside the PyPI wheel's ORT.
+"""The Systolic plugin execution provider (ep/ort, librcnn_systolic_ep.so) inside the PyPI wheel's ORT.
 
 The library comes from rcnn.paths.host_ep_library(): $RCNN_EP_LIB, pip's rcnn/lib copy (setup.sh builds it against
 the sysroot's ORT >= 1.23 headers), or a by-hand build in build/host/. The tests fail when no library is built.

@@ -79,6 +79,11 @@ const FlagSpec kFlags[] = {
     {'\0', "systolic-config", true, false, [](Options& o, const std::string& v) { o.systolic_config = v; }},
     // Range checked loosely here; the EP says which dims the accelerator model accepts.
     {'\0', "dim", true, false, [](Options& o, const std::string& v) { o.dim = parse_int("--dim", v, 1, 65536); }},
+    {'\0', "device", true, false,
+     [](Options& o, const std::string& v) {
+       if (v != "guest" && v != "host") throw UsageError("--device expects one of guest|host, got '" + v + "'");
+       o.device = v;
+     }},
     {'\0', "session-config", true, true,
      [](Options& o, const std::string& v) { o.session_config.push_back(parse_key_value("--session-config", v)); }},
     {'r', "repeat", true, false, [](Options& o, const std::string& v) { o.repeat = parse_int("-r", v, 1, 1000000); }},
@@ -196,9 +201,13 @@ Accelerator (the Systolic plugin execution provider; -x, --threads and the flags
       --systolic-config F  accelerator config file (TOML subset like ep/systolic/accelerator.toml); its text
                            is the EP's config option (default: the EP's built-in int8 config)
       --dim N              systolic array size, overriding the config's dim: the EP's dim option
-  --systolic-config and --dim have no effect without --ep-lib. After the runs, the EP's config, mode and threads,
-  its placement (nodes and MACs on the accelerator, every node left on the CPU with the reason) and its op calls,
-  MACs and estimated cycles over all runs are printed; with -o its report goes to outputs.json under "systolic_ep".
+      --device guest|host  where -x 1/-x 2 ops run: guest = in this process (under qemu: emulated RISC-V code),
+                           host = in the native device process this one runs under (start ort_test as
+                           `rcnn_device -- qemu-riscv64 ... ort_test ...`); the EP's device option (default guest;
+                           -x 0 always runs in this process)
+  --systolic-config, --dim and --device have no effect without --ep-lib. After the runs, the EP's config, mode,
+  threads and where its arithmetic ran, its placement (nodes and MACs on the accelerator, every node left on the
+  CPU with the reason) and its op calls, MACs and estimated cycles over all runs are printed; with -o its report goes to outputs.json under "systolic_ep".
 
 Run and output:
   -r, --repeat N           run inference N times; prints each time, min and median (default 1)

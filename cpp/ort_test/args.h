@@ -26,6 +26,7 @@ struct Options {
   std::optional<std::string> ep_lib;           // --ep-lib PATH: the Systolic plugin EP library to register
   std::optional<std::string> systolic_config;  // --systolic-config FILE: its text is the EP's config option
   std::optional<int> dim;                      // --dim N: the EP's dim option
+  std::optional<std::string> device;           // --device guest|host: the EP's device option
   std::vector<std::pair<std::string, std::string>> session_config;  // --session-config KEY=VALUE, in order
   int repeat = 1;
   bool help = false;

@@ -89,8 +89,9 @@ void print_systolic_ep_report(std::ostream& out, const std::string& json, const 
     const std::string& description = member(config, "description", JsonValue::Kind::String, "config.").text;
     const std::string& mode = member(doc, "mode", JsonValue::Kind::String, "").text;
     const uint64_t threads = counter(doc, "threads", "");
+    const std::string& arithmetic = member(doc, "arithmetic", JsonValue::Kind::String, "").text;
     out << "Systolic EP: " << description << "; mode " << mode << ", " << threads
-        << (threads == 1 ? " thread" : " threads") << "\n";
+        << (threads == 1 ? " thread" : " threads") << "; arithmetic " << arithmetic << "\n";
     const JsonValue& summary = member(doc, "summary", JsonValue::Kind::Object, "");
     const uint64_t acc = counter(summary, "macs_accelerator", "summary.");
     const uint64_t cpu = counter(summary, "macs_cpu", "summary.");

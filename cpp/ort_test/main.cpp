@@ -105,8 +105,8 @@ int run(const Options& options, const Limits& limits) {
   print_environment(std::cout, summary.ort_version, ORT_API_VERSION, Ort::GetAvailableProviders());
   print_options(std::cout, options);
   if (options.preprocess && !options.image) std::cout << "Note: -p has no effect without -i\n";
-  if ((options.systolic_config || options.dim) && !options.ep_lib) {
-    std::cout << "Note: --systolic-config and --dim have no effect without --ep-lib\n";
+  if ((options.systolic_config || options.dim || options.device) && !options.ep_lib) {
+    std::cout << "Note: --systolic-config, --dim and --device have no effect without --ep-lib\n";
   }
 
   const Ort::SessionOptions session_options = make_session_options(options, env);

@@ -35,6 +35,7 @@ std::unordered_map<std::string, std::string> systolic_ep_options(const Options& 
     ep["config"] = std::string(bytes.begin(), bytes.end());  // verbatim: the EP reports errors by line number
   }
   if (options.dim) ep["dim"] = std::to_string(*options.dim);
+  if (options.device) ep["device"] = *options.device;
   ep["report_id"] = kSystolicEpReportId;
   return ep;
 }

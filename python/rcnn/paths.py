@@ -50,7 +50,7 @@ EP_LIBRARY = "librcnn_systolic_ep.so"
 
 def riscv64_ep_library() -> Path:
     """The riscv64 Systolic plugin EP library (ORT >= 1.23 in the sysroot)."""
-    return riscv64_build_dir() / "ep" / "ort" / "plugin" / EP_LIBRARY
+    return riscv64_build_dir() / "ep" / "ort" / EP_LIBRARY
 
 
 def host_ep_library() -> Path | None:
@@ -62,7 +62,7 @@ def host_ep_library() -> Path | None:
     if override:
         return Path(override).resolve()
     candidates = [Path(p) / "lib" / EP_LIBRARY for p in rcnn.__path__]
-    candidates.append(build_dir() / "host" / "ep" / "ort" / "plugin" / EP_LIBRARY)
+    candidates.append(build_dir() / "host" / "ep" / "ort" / EP_LIBRARY)
     return next((c for c in candidates if c.is_file()), None)
 
 

@@ -4,7 +4,7 @@
     s = rcnn.systolic.session("model.onnx")              # onnxruntime.InferenceSession, EP registered
     rcnn.systolic.report(s)                               # placement, MACs, counters, cycle estimate (dict)
 
-See rcnn.accelerator.ep and ep/ort/plugin/README.md.
+See rcnn.accelerator.ep and ep/ort/README.md.
 """
 
 from __future__ import annotations

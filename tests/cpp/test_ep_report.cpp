@@ -16,7 +16,7 @@ namespace {
 std::string document(const std::string& threads = "2", const std::string& total = R"({"calls": 8, "macs": 3000, )"
                                                                                    R"("cycles": 4500})") {
   return R"({"ep": "SystolicExecutionProvider", "execution": 2, "mode": "ws", "threads": )" + threads +
-         R"(, "config": {"description": "int8 16x16 array", "dim": 16, "elem": "int8"}, "nodes": [)"
+         R"(, "arithmetic": "device process 42", "config": {"description": "int8 16x16 array", "dim": 16, "elem": "int8"}, "nodes": [)"
          R"({"name": "c1", "op": "QLinearConv", "placement": "accelerator", "macs": 1000, "compiled_node": 0},)"
          R"({"name": "c2", "op": "QLinearConv", "placement": "cpu", "macs": 500, "reason": "weights are not a constant"},)"
          R"({"name": "a1", "op": "QLinearAdd", "placement": "cpu", "macs": null, "reason": "broadcasting add"},)"
@@ -47,7 +47,7 @@ bool rejects(const std::string& json, const std::string& substring) {
 
 void prints_every_part(test::Checker& t) {
   CHECK_EQ(printed(document()),
-           std::string("Systolic EP: int8 16x16 array; mode ws, 2 threads\n"
+           std::string("Systolic EP: int8 16x16 array; mode ws, 2 threads; arithmetic device process 42\n"
                        "Systolic EP: 1 of 7 nodes in 1 compiled node(s); 1000 of 1500 MACs on the accelerator "
                        "(66.7 %)\n"
                        "  on the CPU: c2 (QLinearConv, 500 MACs): weights are not a constant\n"
@@ -58,11 +58,11 @@ void prints_every_part(test::Checker& t) {
 
 void one_thread_and_nothing_on_the_cpu(test::Checker& t) {
   const std::string json =
-      R"({"mode": "cpu", "threads": 1, "config": {"description": "fp32 8x8"}, "nodes": [], "summary": )"
+      R"({"mode": "cpu", "threads": 1, "arithmetic": "in-process", "config": {"description": "fp32 8x8"}, "nodes": [], "summary": )"
       R"({"nodes": 0, "nodes_on_accelerator": 0, "compiled_nodes": 0, "macs_accelerator": 0, "macs_cpu": 0},)"
       R"( "total": {"calls": 0, "macs": 0, "cycles": 0}})";
   const std::string text = printed(json);
-  CHECK(text.find("Systolic EP: fp32 8x8; mode cpu, 1 thread\n") == 0);
+  CHECK(text.find("Systolic EP: fp32 8x8; mode cpu, 1 thread; arithmetic in-process\n") == 0);
   CHECK(text.find("0 of 0 MACs on the accelerator (0.0 %)\n") != std::string::npos);
   CHECK(text.find("on the CPU") == std::string::npos);
 }

@@ -54,6 +54,10 @@ Settings read_settings(const ConfigLookup& lookup) {
     }
     s.threads = static_cast<int>(*n);
   }
+  if (const std::optional<std::string> text = lookup(kDeviceKey)) {
+    if (*text != "guest" && *text != "host") bad_value(kDeviceKey, "guest or host", *text);
+    s.device_host = *text == "host";
+  }
   return s;
 }
 

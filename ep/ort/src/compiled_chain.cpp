@@ -98,14 +98,16 @@ ort::ConvAttributes conv_attributes(const Unit& u) {
 
 CompiledChain::CompiledChain(std::string name, std::vector<Unit> units, std::vector<std::string> inputs,
                              std::vector<std::string> outputs, const ort::Settings& settings,
-                             std::shared_ptr<systolic::ThreadPool> pool, std::shared_ptr<Report> report)
+                             std::shared_ptr<systolic::ThreadPool> pool, std::shared_ptr<Report> report,
+                             std::shared_ptr<const Backend> backend)
     : name_(std::move(name)),
       inputs_(std::move(inputs)),
       outputs_(std::move(outputs)),
       config_(settings.config),  // one element type per session: its units are all int8 or all float
       mode_(settings.mode),
       pool_(std::move(pool)),
-      report_(std::move(report)) {
+      report_(std::move(report)),
+      backend_(backend ? std::move(backend) : std::make_shared<const Backend>(nullptr)) {
   std::map<std::string, int32_t> produced;  // tensor -> element type
   for (Unit& u : units) {
     if (u.is_float() != (config_.elem == systolic::ElemType::Fp32))
@@ -133,6 +135,12 @@ CompiledChain::CompiledChain(std::string name, std::vector<Unit> units, std::vec
     u.weights.shrink_to_fit();
     u.weights_f32.clear();
     u.weights_f32.shrink_to_fit();
+    if (backend_->on_device()) {  // the device keeps them; this process (the guest) needs no copy
+      if (!p.w_packed.empty()) p.w_resident = backend_->keep(p.w_packed.data(), p.w_packed.size());
+      if (!p.wf_packed.empty()) p.w_resident = backend_->keep(p.wf_packed.data(), p.wf_packed.size() * sizeof(float));
+      std::vector<int8_t>().swap(p.w_packed);
+      std::vector<float>().swap(p.wf_packed);
+    }
     produced[u.output.name] = u.output.elem;
     p.unit = std::move(u);
     units_.push_back(std::move(p));
@@ -142,6 +150,10 @@ CompiledChain::CompiledChain(std::string name, std::vector<Unit> units, std::vec
     if (it == produced.end()) throw std::invalid_argument("output '" + out + "' is not produced by the chain's units");
     output_elems_.push_back(it->second);
   }
+}
+
+CompiledChain::~CompiledChain() {
+  for (const Prepared& p : units_) backend_->release(p.w_resident);
 }
 
 void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& allocate) const {
@@ -202,7 +214,7 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
           const void* bias = has_bias ? u.bias_f32.data() : nullptr;
           const auto a = ort::conv_args<systolic::ConvF32Args, float, float>(call, x.f.data(), p.wf_packed.data(),
                                                                              bias, u.relu, out.f.data());
-          c = systolic::conv2d_f32(config_, mode_, a, opt);
+          c = backend_->conv2d_f32(config_, mode_, a, opt, p.w_resident);
         }
       } else {
         out.q.resize(n);
@@ -211,7 +223,7 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
           auto a = ort::conv_args<systolic::ConvArgs, int8_t, int32_t>(call, x.q.data(), p.w_packed.data(), bias,
                                                                        u.relu, out.q.data());
           set_requantization(a, p, u);
-          c = systolic::conv2d(config_, mode_, a, opt);
+          c = backend_->conv2d(config_, mode_, a, opt, p.w_resident);
         }
       }
     } else if (u.kind == Unit::QMatMul || u.kind == Unit::MatMul) {
@@ -228,7 +240,7 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
           const void* bias = has_bias ? u.bias_f32.data() : nullptr;
           const auto a = ort::matmul_args<systolic::MatmulF32Args, float, float>(call, x.f.data(), p.wf_packed.data(),
                                                                                  bias, u.relu, out.f.data());
-          c = systolic::matmul_f32(config_, mode_, a, opt);
+          c = backend_->matmul_f32(config_, mode_, a, opt, p.w_resident);
         }
       } else {
         out.q.resize(n);
@@ -237,7 +249,7 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
           auto a = ort::matmul_args<systolic::MatmulArgs, int8_t, int32_t>(call, x.q.data(), p.w_packed.data(), bias,
                                                                            u.relu, out.q.data());
           set_requantization(a, p, u);
-          c = systolic::matmul(config_, mode_, a, opt);
+          c = backend_->matmul(config_, mode_, a, opt, p.w_resident);
         }
       }
     } else {
@@ -264,7 +276,7 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
         r.c_zero_point = u.op_output().zero_point;
         r.relu = u.relu;
         r.C = out.q.data();
-        c = systolic::resadd(config_, mode_, r, opt);
+        c = backend_->resadd(config_, mode_, r, opt);
       }
     }
     if (u.requant.enabled)  // the float DQ -> Relu -> Q that followed the op, as ONNX Runtime computes it

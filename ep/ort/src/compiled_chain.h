@@ -16,9 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "accelerator_settings.h"
+#include "backend.h"
 #include "node_units.h"
 #include "report.h"
-#include "accelerator_settings.h"
 #include "systolic/thread_pool.h"
 
 namespace rcnn::ep {
@@ -33,9 +34,14 @@ class CompiledChain {
  public:
   // `inputs` / `outputs`: the fused node's value names by index (inputs that are constant initializers, or not
   // read by any unit, are ignored). Throws std::invalid_argument when an output is not produced by the chain.
+  // `backend` null: the ops run in this process; a device backend gets the packed weights once, here.
   CompiledChain(std::string name, std::vector<Unit> units, std::vector<std::string> inputs,
                 std::vector<std::string> outputs, const ort::Settings& settings,
-                std::shared_ptr<systolic::ThreadPool> pool, std::shared_ptr<Report> report);
+                std::shared_ptr<systolic::ThreadPool> pool, std::shared_ptr<Report> report,
+                std::shared_ptr<const Backend> backend = nullptr);
+  ~CompiledChain();
+  CompiledChain(const CompiledChain&) = delete;
+  CompiledChain& operator=(const CompiledChain&) = delete;
 
   const std::string& name() const noexcept { return name_; }
   size_t num_outputs() const noexcept { return outputs_.size(); }
@@ -50,6 +56,7 @@ class CompiledChain {
     Unit unit;
     std::vector<int8_t> w_packed;     // HWIO (conv) or [K, N] (matmul)
     std::vector<float> wf_packed;     // the same for float units
+    device::ResidentRef w_resident;   // the packed weights kept in the device (then the vectors above are empty)
     std::vector<float> multipliers;   // per channel, or one value
     std::vector<int> input_slots;     // fused-node input index per unit input, -1 when produced in the chain
   };
@@ -61,6 +68,7 @@ class CompiledChain {
   systolic::Mode mode_;
   std::shared_ptr<systolic::ThreadPool> pool_;
   std::shared_ptr<Report> report_;
+  std::shared_ptr<const Backend> backend_;
 };
 
 }  // namespace rcnn::ep

@@ -70,8 +70,8 @@ struct ComputeInfo : OrtNodeComputeInfo {
 
 }  // namespace
 
-SystolicEp::SystolicEp(EpOptions options, const OrtLogger* logger)
-    : OrtEp{}, options_(std::move(options)), logger_(logger) {
+SystolicEp::SystolicEp(EpOptions options, const OrtLogger* logger, std::shared_ptr<const Backend> backend)
+    : OrtEp{}, options_(std::move(options)), logger_(logger), backend_(std::move(backend)) {
   ort_version_supported = ORT_API_VERSION;
   GetName = GetNameImpl;
   GetCapability = GetCapabilityImpl;
@@ -79,6 +79,7 @@ SystolicEp::SystolicEp(EpOptions options, const OrtLogger* logger)
   ReleaseNodeComputeInfos = ReleaseNodeComputeInfosImpl;
   OnRunStart = OnRunStartImpl;
   report_ = register_report(options_.report_id, options_);
+  report_->set_arithmetic(backend_->where());
   if (options_.settings.threads > 1)
     pool_ = std::make_shared<systolic::ThreadPool>(static_cast<unsigned>(options_.settings.threads));
 }
@@ -154,7 +155,7 @@ OrtStatus* SystolicEp::compile(const OrtGraph** graphs, const OrtNode** fused_no
       auto chain = std::make_unique<CompiledChain>(name != nullptr ? name : "", std::move(units),
                                                    value_names(fused_nodes[i], false),
                                                    value_names(fused_nodes[i], true), options_.settings, pool_,
-                                                   report_);
+                                                   report_, backend_);
       infos[i] = new ComputeInfo(std::move(chain));
     }
   } catch (...) {

@@ -17,7 +17,8 @@ namespace rcnn::ep {
 
 class SystolicEp : public OrtEp {
  public:
-  SystolicEp(EpOptions options, const OrtLogger* logger);
+  // `backend`: where the compiled chains' ops run (in-process, or the device process).
+  SystolicEp(EpOptions options, const OrtLogger* logger, std::shared_ptr<const Backend> backend);
   ~SystolicEp();
   SystolicEp(const SystolicEp&) = delete;
   SystolicEp& operator=(const SystolicEp&) = delete;
@@ -40,6 +41,7 @@ class SystolicEp : public OrtEp {
   const OrtLogger* logger_;
   std::shared_ptr<Report> report_;
   std::shared_ptr<systolic::ThreadPool> pool_;
+  std::shared_ptr<const Backend> backend_;
   std::mutex mu_;
   std::map<std::string, std::vector<Unit>> plans_;  // chain_key -> units, from GetCapability for Compile
 };

@@ -47,7 +47,18 @@ OrtStatus* ORT_API_CALL SystolicEpFactory::GetSupportedDevicesImpl(OrtEpFactory*
   return nullptr;
 }
 
-OrtStatus* ORT_API_CALL SystolicEpFactory::CreateEpImpl(OrtEpFactory*, const OrtHardwareDevice* const*,
+std::shared_ptr<device::Client> SystolicEpFactory::device_client() {
+  std::lock_guard<std::mutex> lock(device_mu_);
+  if (!device_) {
+    device_ = device::Client::connect_from_env();
+    if (!device_)
+      throw std::invalid_argument("device=host needs the device process, but RCNN_SYSTOLIC_DEVICE is not set: start "
+                                  "the run under rcnn_device (python -m rcnn.run --device host does)");
+  }
+  return device_;
+}
+
+OrtStatus* ORT_API_CALL SystolicEpFactory::CreateEpImpl(OrtEpFactory* self, const OrtHardwareDevice* const*,
                                                         const OrtKeyValuePairs* const*, size_t,
                                                         const OrtSessionOptions* session_options,
                                                         const OrtLogger* logger, OrtEp** ep) noexcept {
@@ -72,7 +83,11 @@ OrtStatus* ORT_API_CALL SystolicEpFactory::CreateEpImpl(OrtEpFactory*, const Ort
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(std::string("bad provider option: ") + e.what());
     }
-    *ep = new SystolicEp(std::move(parsed), logger);
+    // CPU mode models the RISC-V core computing the ops itself: it never goes to the device.
+    const bool on_device = parsed.settings.device_host && parsed.settings.mode != systolic::Mode::CPU;
+    auto backend = std::make_shared<const Backend>(
+        on_device ? static_cast<SystolicEpFactory*>(self)->device_client() : nullptr);
+    *ep = new SystolicEp(std::move(parsed), logger, std::move(backend));
     return nullptr;
   }, ORT_INVALID_ARGUMENT);
 }

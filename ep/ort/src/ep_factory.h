@@ -2,8 +2,11 @@
 // (ep.systolicexecutionprovider.<key> session config entries) and fails with an OrtStatus on a bad value.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <string>
 
+#include "device/client.h"
 #include "ort_api.h"
 
 namespace rcnn::ep {
@@ -35,7 +38,13 @@ class SystolicEpFactory : public OrtEpFactory {
   static OrtStatus* ORT_API_CALL CreateSyncStreamImpl(OrtEpFactory*, const OrtMemoryDevice*, const OrtKeyValuePairs*,
                                                       OrtSyncStreamImpl** stream) noexcept;
 
+  // The connection to the device process (device=host), made by the first EP that needs it and shared by all:
+  // a process has one window (RCNN_SYSTOLIC_DEVICE, set by rcnn_device).
+  std::shared_ptr<device::Client> device_client();
+
   std::string registered_name_;
+  std::mutex device_mu_;
+  std::shared_ptr<device::Client> device_;
 };
 
 }  // namespace rcnn::ep

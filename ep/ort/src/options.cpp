@@ -4,10 +4,11 @@
 
 namespace rcnn::ep {
 
-const char* known_option_keys() noexcept { return "execution, config, dim, threads, report_id, report_file"; }
+const char* known_option_keys() noexcept { return "execution, config, dim, threads, device, report_id, report_file"; }
 
 EpOptions parse_options(const std::map<std::string, std::string>& options) {
-  static const char* const kKeys[] = {"execution", "config", "dim", "threads", "report_id", "report_file"};
+  static const char* const kKeys[] = {"execution", "config", "dim", "threads", "device", "report_id",
+                                        "report_file"};
   for (const auto& [key, value] : options) {
     bool known = false;
     for (const char* k : kKeys) known = known || key == k;

@@ -71,6 +71,11 @@ void Report::add_node_run() {
   ++node_runs_;
 }
 
+void Report::set_arithmetic(std::string where) {
+  std::lock_guard<std::mutex> lock(mu_);
+  arithmetic_ = std::move(where);
+}
+
 std::string Report::json() const {
   std::lock_guard<std::mutex> lock(mu_);
   const ort::Settings& s = options_.settings;
@@ -78,6 +83,7 @@ std::string Report::json() const {
                     ", \"report_id\": " + json_quote(id_);
   out += ", \"execution\": " + (s.execution < 0 ? std::string("null") : std::to_string(s.execution));
   out += ", \"mode\": " + json_quote(systolic::mode_name(s.mode)) + ", \"threads\": " + std::to_string(s.threads);
+  out += ", \"arithmetic\": " + json_quote(arithmetic_);
   out += ", \"config\": " + config_json(s.config);  // the one the EP's units run on (int8 or fp32)
   int64_t acc = 0, cpu = 0;
   size_t unknown = 0, placed_nodes = 0;

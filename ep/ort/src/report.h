@@ -27,11 +27,14 @@ class Report {
   void add(Unit::Kind kind, const systolic::Counters& c);
   void add_run();           // a session Run (OrtEp::OnRunStart)
   void add_node_run();      // one compiled node's Compute
+  // Where the accelerator's arithmetic runs (Backend::where()), for every run summary.
+  void set_arithmetic(std::string where);
   std::string json() const;
 
  private:
   std::string id_;
   EpOptions options_;
+  std::string arithmetic_ = "in-process";
   mutable std::mutex mu_;
   std::vector<NodeDecision> decisions_;
   size_t chains_ = 0;

@@ -1,11 +1,11 @@
-"""The Systolic plugin execution provider (librcnn_systolic_ep.so, ep/ort/plugin) from Python.
+"""The Systolic plugin execution provider (librcnn_systolic_ep.so, ep/ort) from Python.
 
     import rcnn.systolic
     s = rcnn.systolic.session("model.onnx")          # an onnxruntime.InferenceSession with the EP registered
     outputs = s.run(None, feeds); print(rcnn.systolic.report(s)["summary"])
 
 The library is found by `rcnn.paths.host_ep_library()` ($RCNN_EP_LIB, else the copy pip installed into rcnn/lib,
-else build/host*/ep/ort/plugin) and registered with ONNX Runtime once per process. The report (placement of every
+else build/host*/ep/ort) and registered with ONNX Runtime once per process. The report (placement of every
 node with the reason when it stays on the CPU EP, MACs, the accelerator's counters and cycle estimate) comes from
 the EP itself through the library's C function RcnnSystolicEpReport, reached with ctypes on the same library path
 (the same dlopen handle ORT holds). Nothing here imports the C++ build at `import rcnn` time.
@@ -80,7 +80,7 @@ def _execution(mode: str | int) -> str:
 
 def provider_options(mode: str | int = "ws", dim: int | None = None, config: str | Path | None = None,
                      threads: int = 1, **extra: str) -> dict[str, str]:
-    """The EP's provider options (ep/ort/plugin/README.md). `config` is the text of an accelerator config or a
+    """The EP's provider options (ep/ort/README.md). `config` is the text of an accelerator config or a
     Path to one."""
     options = {"execution": _execution(mode), "threads": str(threads)}
     if dim is not None:

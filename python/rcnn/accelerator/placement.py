@@ -38,7 +38,7 @@ class PlacementReport:
 
     @classmethod
     def from_ep(cls, report: dict[str, Any], model: str) -> PlacementReport:
-        """The placement the Systolic plugin EP decided and reported (its report's nodes, ep/ort/plugin/README.md)."""
+        """The placement the Systolic plugin EP decided and reported (its report's nodes, ep/ort/README.md)."""
         nodes = [NodePlacement(n["name"], n["op"], n.get("domain", ""),
                                SYSTOLIC if n["placement"] == "accelerator" else CPU,
                                systolic_node=(f"compiled node {n['compiled_node']}" if "compiled_node" in n else None),
