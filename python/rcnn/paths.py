@@ -66,9 +66,15 @@ def host_ep_library() -> Path | None:
     return next((c for c in candidates if c.is_file()), None)
 
 
+# Where a by-hand host build (build/host) puts each executable pip installs into rcnn/bin.
+_HOST_BUILD_PATHS = {"ort_test": Path("cpp") / "ort_test" / "ort_test",
+                     "rcnn_device": Path("ep") / "device" / "rcnn_device"}
+
+
 def host_binary(name: str = "ort_test") -> Path | None:
-    """The host executable that pip installed into the package (rcnn/bin), or the by-hand build's, if any."""
+    """The host executable that pip installed into the package (rcnn/bin), or the by-hand build's, if any:
+    ort_test, or rcnn_device (the device process of device mode, always a host program)."""
     # An editable install spreads the package over the source dir and site-packages: look in every part.
     candidates = [Path(p) / "bin" / name for p in rcnn.__path__]
-    candidates.append(build_dir() / "host" / "cpp" / name / name)
+    candidates.append(build_dir() / "host" / _HOST_BUILD_PATHS.get(name, Path("cpp") / name / name))
     return next((c for c in candidates if c.is_file() and os.access(c, os.X_OK)), None)

@@ -17,7 +17,7 @@ from rcnn.accelerator.placement import PlacementReport
 from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
 from rcnn.models.demo import DEMO_IMAGE, DEMO_MODEL
 from rcnn.runtime.preprocess import ALIASES, MODES
-from rcnn.runtime.runner import RunConfig, RunResult
+from rcnn.runtime.runner import RunConfig, RunResult, add_device_flag, resolve_device
 from rcnn.tools.runmodel import (
     FLOAT_MODEL_HINT,
     PARTITION_CHOICES,
@@ -68,6 +68,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--systolic-config", type=Path, default=None, metavar="FILE",
                    help="accelerator config (TOML subset, like ep/systolic/accelerator.toml; default: that file)")
     p.add_argument("--dim", type=int, default=None, help="systolic array size (default: the config's dim)")
+    add_device_flag(p)
     p.add_argument("--score-threshold", type=float, default=0.5,
                    help="detection models with an image input: draw and list detections scoring at least this")
     p.add_argument("--classes", default=None, metavar="coco|coco80|FILE.json",
@@ -113,7 +114,7 @@ def print_placement(report: PlacementReport) -> None:
           + f" in {report.compiled_nodes} compiled node(s) of the Systolic EP")
 
 
-def print_systolic(stats: dict) -> None:
+def print_systolic(stats: dict, native: bool) -> None:
     """One line from the accelerator's counters (the runner prints the per-op table; outputs.json keeps it)."""
     total = stats.get("total")
     if not total:
@@ -121,7 +122,11 @@ def print_systolic(stats: dict) -> None:
     mode = stats.get("mode", "?")
     tiled = (f"{total.get('tiles', 0):,} tiles, est. {total.get('cycles', 0):,} cycles" if mode != "cpu"
              else "no tiling in this mode (-x 1 or -x 2 for tiles and a cycle estimate)")
-    print(f"== accelerator ({mode} mode): {total.get('calls', 0)} op calls, {total.get('macs', 0):,} MACs, {tiled}")
+    where = stats.get("arithmetic", "in-process")
+    where = ("in the native device process" if where.startswith("device")
+             else "native, in ort_test's process" if native else "in the emulated RISC-V guest")
+    print(f"== accelerator ({mode} mode, arithmetic {where}): {total.get('calls', 0)} op calls, "
+          f"{total.get('macs', 0):,} MACs, {tiled}")
 
 
 def print_summary(result: RunResult, target: str) -> None:
@@ -145,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = RunConfig(native=a.native, execution=a.execution, opt_level=a.opt_level, log_severity=a.log_severity,
                        threads=a.threads, repeat=a.repeat, trace=a.trace, save_optimized=a.save_optimized,
                        custom_op_libs=list(a.custom_op_lib), systolic_config=a.systolic_config, dim=a.dim,
+                       device=resolve_device(a.device, a.native),
                        timeout=a.timeout, qemu_cpu=a.qemu_cpu, build=not a.no_build, echo=not a.quiet,
                        session_config={**default_session_config(a.partition),
                                        **dict(e.split("=", 1) for e in a.session_config)})
@@ -156,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_summary(result, target)
     if placement is not None:
         print_placement(placement)
-    print_systolic(result.report.get("systolic_ep", {}))
+    print_systolic(result.report.get("systolic_ep", {}), a.native)
     if annotated is not None:
         shown = ", ".join(annotated[:LIST_DETECTIONS]) + (f", … {len(annotated) - LIST_DETECTIONS} more"
                                                            if len(annotated) > LIST_DETECTIONS else "")

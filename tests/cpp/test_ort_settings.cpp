@@ -52,7 +52,7 @@ void report_keys_and_unknown_keys(test::Checker& t) {
   CHECK_EQ(o.report_file, std::string("/tmp/r.json"));
   // The former custom-op library's session config names are not options of the EP.
   CHECK(rejects({{"systolic.execution", "1"}}, "unknown option 'systolic.execution' (known: execution, config, "
-                                               "dim, threads, report_id, report_file)"));
+                                               "dim, threads, device, report_id, report_file)"));
   CHECK(rejects({{"exec", "1"}}, "unknown option 'exec'"));
 }
 
@@ -97,6 +97,15 @@ void threads(test::Checker& t) {
   }
 }
 
+void device(test::Checker& t) {
+  CHECK(!read({}).device_host);  // in-process unless asked
+  CHECK(!read({{"device", "guest"}}).device_host);
+  CHECK(read({{"device", "host"}}).device_host);
+  for (const char* bad : {"", "Host", "gpu", "1"}) {
+    CHECK(rejects({{"device", bad}}, std::string("device must be guest or host, got '") + bad + "'"));
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -105,5 +114,6 @@ int main() {
                                           {"report_keys_and_unknown_keys", report_keys_and_unknown_keys},
                                           {"execution_modes", execution_modes},
                                           {"config_and_dim", config_and_dim},
-                                          {"threads", threads}});
+                                          {"threads", threads},
+                                          {"device", device}});
 }

@@ -96,6 +96,11 @@ def ensure_host_runner() -> Path:
     return _ensure_host(paths.host_binary(), "host ort_test")
 
 
+def ensure_device() -> Path:
+    """rcnn_device, the native device process of device mode (a host program for either target)."""
+    return _ensure_host(paths.host_binary("rcnn_device"), "rcnn_device (the device process)")
+
+
 def ensure_host_ep_library() -> Path:
     return _ensure_host(paths.host_ep_library(), "host Systolic plugin EP library")
 

@@ -6,6 +6,7 @@ TensorProto file per output) and nothing of argparse.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import functools
@@ -53,6 +54,9 @@ class RunConfig:
     ep_lib: Path | None = None  # the Systolic plugin EP library to register (ort_test --ep-lib)
     systolic_config: Path | None = None  # accelerator config file (default: the library's built-in one)
     dim: int | None = None  # systolic array size override
+    # Where the EP's OS/WS ops run: "guest" = in ort_test's process (under qemu: emulated RISC-V code), "host" = in
+    # rcnn_device, the native device process ort_test is started under (ep/device). -x 0 always runs in ort_test.
+    device: str = "guest"
     timeout: float = 1800.0
     qemu_cpu: str | None = None
     session_config: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SESSION_CONFIG))
@@ -75,15 +79,39 @@ def systolic_ep_library(native: bool, build_it: bool = True) -> Path:
     return build.ensure_host_ep_library() if native else build.ensure_riscv64_ep_library(build=build_it)
 
 
+DEVICES = ("auto", "guest", "host")
+
+
+def add_device_flag(p: argparse.ArgumentParser) -> None:
+    """--device, the same for every CLI that runs the accelerator."""
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="where the accelerator's arithmetic runs in -x 1/-x 2: guest = in ort_test's process (under "
+                        "qemu: emulated RISC-V code, slow), host = in rcnn_device, a native device process beside "
+                        "qemu that the EP drives through shared memory (as Gemmini's Spike runs the accelerator's "
+                        "functional model natively); identical integers and counters either way. -x 0 (the RISC-V "
+                        "core computing) always runs in ort_test. Default auto: host under qemu, guest with --native")
+
+
+def resolve_device(choice: str, native: bool) -> str:
+    return ("guest" if native else "host") if choice == "auto" else choice
+
+
+def uses_device(config: RunConfig) -> bool:
+    """Whether the run starts the device process: device host, the EP attached, an OS/WS mode."""
+    return config.device == "host" and config.ep_lib is not None and config.execution != 0
+
+
 def runner_command(config: RunConfig) -> list[str]:
-    """The command prefix that starts ort_test: qemu-riscv64 with the sysroot, or the host binary."""
+    """The command prefix that starts ort_test: qemu-riscv64 with the sysroot, or the host binary; under the device
+    process (rcnn_device ... --) in device mode, which serves the EP and exits with ort_test's status."""
+    launcher = [str(build.ensure_device()), "--threads", str(config.threads), "--"] if uses_device(config) else []
     if config.native:
-        return [str(build.ensure_host_runner())]
+        return [*launcher, str(build.ensure_host_runner())]
     binary = build.ensure_riscv64_runner(build=config.build)
     cmd = ["qemu-riscv64", "-L", str(paths.sysroot())]
     if config.qemu_cpu:
         cmd += ["-cpu", config.qemu_cpu]
-    return [*cmd, str(binary)]
+    return [*launcher, *cmd, str(binary)]
 
 
 def ort_test_args(config: RunConfig, model: Path, inputs: Iterable[Path], out_dir: Path) -> list[str]:
@@ -104,6 +132,8 @@ def ort_test_args(config: RunConfig, model: Path, inputs: Iterable[Path], out_di
         args += ["--systolic-config", str(config.systolic_config)]
     if config.dim:
         args += ["--dim", str(config.dim)]
+    if uses_device(config):
+        args += ["--device", "host"]
     for key, value in config.session_config.items():
         args += ["--session-config", f"{key}={value}"]
     return args
