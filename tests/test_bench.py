@@ -14,9 +14,14 @@ def test_bench_runs_every_case_and_reports_ratios(tmp_path: Path) -> None:
     r = run_cli("rcnn.bench", "--targets", "native,qemu", "-x", "0,2", "-r", "2", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert re.search(r"placement \(Systolic EP\): \d+ of \d+ nodes, 100\.0 % of MACs on the accelerator", r.stdout)
-    medians = re.findall(r"^  (native|qemu)\s+(ort-cpu|systolic(?: -x \d)?)\s+([0-9.]+) ms$", r.stdout, re.M)
-    assert len(medians) == 6 and all(float(ms) > 0 for *_, ms in medians), r.stdout
+    medians = re.findall(r"^  (native|qemu)\s+(ort-cpu|systolic(?: -x \d)?(?: host device)?)\s+([0-9.]+) ms$",
+                         r.stdout, re.M)
+    # ORT and -x 0 / -x 2 per target, and under qemu -x 2 once more with the arithmetic in the device process.
+    assert len(medians) == 7 and all(float(ms) > 0 for *_, ms in medians), r.stdout
+    assert ("qemu", "systolic -x 2 host device") in {(t, e) for t, e, _ in medians}
     for mode in ("0", "2"):
-        for ratio in ("qemu speed-up", "qemu overhead", "native speed-up"):
+        for ratio in ("qemu speed-up", "qemu overhead", "native speed-up") + (
+                ("qemu speed-up, host device", "qemu overhead, host device", "host device speed-up") if mode == "2"
+                else ()):
             assert re.search(rf"-x {mode}\s+{ratio} .*\s[0-9.]+x$", r.stdout, re.M), (mode, ratio, r.stdout)
-    assert "bit-identical across 4 runs (targets x modes): True" in r.stdout
+    assert "bit-identical across 5 runs (targets x modes x devices): True" in r.stdout

@@ -45,13 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"nodes, {100 * (r.placement.mac_share or 0):.1f} % of MACs on the accelerator")
     print(f"\nmedian inference time ({a.repeat} runs, first excluded when more than one; {a.threads} thread(s))")
     for case, ms in r.medians.items():
-        print(f"  {case.label:<26} {ms:10.2f} ms")
+        print(f"  {case.label:<34} {ms:10.2f} ms")
     print("\nratios")
     for line in ratio_lines(r.medians, modes):
         print(line)
     if r.identical is not None:
         systolic = sum(c.engine == "systolic" for c in r.medians)
-        print(f"\nsystolic outputs bit-identical across {systolic} runs (targets x modes): {r.identical}")
+        print(f"\nsystolic outputs bit-identical across {systolic} runs (targets x modes x devices): {r.identical}")
     return 0
 
 

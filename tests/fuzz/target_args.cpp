@@ -39,7 +39,8 @@ class ArgsTarget : public Target {
     return {"-m", "--model", "-i", "--image", "--input", "-p", "--preprocess", "zoo", "torchvision", "caffe2",
             "caffe", "mxnet", "none", "-x", "--execution", "-O", "--optimization", "-d", "--log-severity", "-t",
             "--trace", "-s", "--save-optimized", "-o", "--output-dir", "--threads", "--custom-op-lib",
-            "--ep-lib", "--systolic-config", "--dim", "--session-config", "-r", "--repeat", "-h", "--help", "=",
+            "--ep-lib", "--systolic-config", "--dim", "--device", "guest", "host", "--session-config", "-r",
+            "--repeat", "-h", "--help", "=",
             "--", std::string(1, '\0'), "session.intra_op.allow_spinning=", "99", "1024", "1025", "65536", "-1", "2147483648"};
   }
 

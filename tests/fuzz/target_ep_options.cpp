@@ -29,7 +29,7 @@ class EpOptionsTarget : public Target {
   }
 
   std::vector<std::string> dictionary() const override {
-    return {"execution=", "threads=", "config=", "dim=", "report_id=", "report_file=", std::string(1, '\0'),
+    return {"execution=", "threads=", "config=", "dim=", "device=", "guest", "host", "report_id=", "report_file=", std::string(1, '\0'),
             "dim = ", "sp_banks = ", "sp_bank_rows = ", "acc_rows = ", "dataflow = ", "elem = ",
             "dma_bytes_per_cycle = ", "per_channel_scale = ", "zero_points = ", "\"cpu\"", "\"os\"", "\"ws\"",
             "\"int8\"", "\"fp32\"", "true", "false", "\n", "#", "_", "+", "-", "256", "1024", "1025", "16777216",

@@ -1,7 +1,8 @@
 """The library of python -m rcnn.bench: the same int8 model on ONNX Runtime's CPU EP and on the systolic
 accelerator, natively and under qemu-riscv64, side by side in one invocation; medians and the ratios that matter.
 
-Ratios (each from runs made here, minutes apart at most):
+Under qemu, -x 1 and -x 2 run twice: with the arithmetic in the emulated guest and in the native device process
+(device mode, ep/device). Ratios (each from runs made here, minutes apart at most):
   qemu speed-up      ORT CPU EP under qemu / systolic under qemu     (how much the accelerator model saves a user)
   qemu overhead      systolic under qemu / systolic native           (what emulation costs)
   native speed-up    ORT CPU EP native / systolic native
@@ -33,10 +34,12 @@ class Case:
     target: str  # native | qemu
     engine: str  # ort-cpu | systolic
     mode: int  # -x (systolic only)
+    device: str = "guest"  # systolic under qemu, -x 1/2: "host" = the arithmetic in the native device process
 
     @property
     def label(self) -> str:
-        return f"{self.target:<6} {self.engine}" + (f" -x {self.mode}" if self.engine == "systolic" else "")
+        return (f"{self.target:<6} {self.engine}" + (f" -x {self.mode}" if self.engine == "systolic" else "")
+                + (" host device" if self.device == "host" else ""))
 
 
 def default_model(directory: Path) -> Path:
@@ -75,7 +78,7 @@ def measure(case: Case, model: Path, inputs: list[Path], repeat: int, threads: i
     native = case.target == "native"
     # ONNX Runtime's own defaults for every case (the EP must see QDQ units unfolded, see default_session_config).
     config = RunConfig(native=native, execution=case.mode, threads=threads, repeat=repeat, echo=False, build=False,
-                       session_config={})
+                       session_config={}, device=case.device)
     if case.engine == "systolic":
         config.ep_lib = systolic_ep_library(native, build_it=False)
     out = Path(tempfile.mkdtemp(dir=work))
@@ -106,6 +109,7 @@ def run_bench(model: Path | None, targets: Sequence[str], modes: Sequence[int], 
             runner_command(RunConfig(native=native))
             systolic_ep_library(native)
         cases = [Case(t, "ort-cpu", 0) for t in targets] + [Case(t, "systolic", m) for t in targets for m in modes]
+        cases += [Case("qemu", "systolic", m, "host") for m in modes if m != 0 and "qemu" in targets]
         measured = {case: measure(case, model, inputs, repeat, threads, work)
                     for case in tqdm(cases, desc="bench", unit="case")}
     reports = [m.ep_report for m in measured.values() if m.ep_report is not None]
@@ -118,12 +122,18 @@ def ratio_lines(medians: dict[Case, float], modes: Sequence[int]) -> list[str]:
     """The ratios that matter, per accelerator mode, where both sides were measured."""
     lines = []
     for m in modes:
-        def get(target: str, engine: str, mode: int = m) -> float | None:
-            return medians.get(Case(target, engine, mode if engine == "systolic" else 0))
+        def get(target: str, engine: str, mode: int = m, device: str = "guest") -> float | None:
+            return medians.get(Case(target, engine, mode if engine == "systolic" else 0, device))
 
         pairs = [("qemu speed-up (ORT CPU / systolic, under qemu)", get("qemu", "ort-cpu"), get("qemu", "systolic")),
                  ("qemu overhead (systolic qemu / native)", get("qemu", "systolic"), get("native", "systolic")),
-                 ("native speed-up (ORT CPU / systolic)", get("native", "ort-cpu"), get("native", "systolic"))]
+                 ("native speed-up (ORT CPU / systolic)", get("native", "ort-cpu"), get("native", "systolic")),
+                 ("qemu speed-up, host device (ORT CPU / systolic)", get("qemu", "ort-cpu"),
+                  get("qemu", "systolic", device="host")),
+                 ("qemu overhead, host device (qemu / native)", get("qemu", "systolic", device="host"),
+                  get("native", "systolic")),
+                 ("host device speed-up (systolic in guest / on device)", get("qemu", "systolic"),
+                  get("qemu", "systolic", device="host"))]
         for name, num, den in pairs:
             if num is not None and den:
                 lines.append(f"  -x {m}  {name:<48} {num / den:6.2f}x")
