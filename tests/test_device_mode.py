@@ -20,7 +20,7 @@ import pytest
 from rcnn.models.testnets import quantize_qoperator, resnet_float
 from rcnn.runtime.runner import read_outputs
 
-from conftest import only_run_dir, random_input, run_cli
+from conftest import alive, children, only_run_dir, random_input, run_cli, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -34,40 +34,11 @@ def _shm_files() -> set[Path]:
     return set(Path("/dev/shm").glob("rcnn-device-*"))
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        if int(text[text.rindex(")") + 2:].split()[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def _cmdline(pid: int) -> bytes:
     try:
         return (Path("/proc") / str(pid) / "cmdline").read_bytes()
     except OSError:
         return b""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        text = (Path("/proc") / str(pid) / "stat").read_text()
-    except OSError:
-        return False
-    return text[text.rindex(")") + 2] != "Z"
-
-
-def _wait_for(predicate, seconds: float) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def _start_long_run(model: Path, x: Path, out: Path, cwd: Path) -> tuple[subprocess.Popen[str], int, int]:
@@ -79,15 +50,15 @@ def _start_long_run(model: Path, x: Path, out: Path, cwd: Path) -> tuple[subproc
     found: dict[str, int] = {}
 
     def started() -> bool:
-        for c in _children(proc.pid):
+        for c in children(proc.pid):
             if b"rcnn_device" in _cmdline(c):
                 found["device"] = c
-                for g in _children(c):
+                for g in children(c):
                     if b"qemu-riscv64" in _cmdline(g):
                         found["qemu"] = g
         return "qemu" in found or proc.poll() is not None
 
-    assert _wait_for(started, 120) and "qemu" in found, "the run never started rcnn_device and qemu"
+    assert wait_for(started, 120) and "qemu" in found, "the run never started rcnn_device and qemu"
     time.sleep(6)  # session creation under qemu, then inside the inference loop
     assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
     return proc, found["device"], found["qemu"]
@@ -138,7 +109,7 @@ def test_killed_device_ends_the_run_with_one_line(resnet_int8: Path, tmp_path: P
     assert proc.returncode == 1 and elapsed < 10, (proc.returncode, elapsed, err[-2000:])
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("rcnn.run: error: ") and "device" in lines[0], err[-2000:]
-    assert _wait_for(lambda: not _alive(qemu), 10), "qemu outlived its device"
+    assert wait_for(lambda: not alive(qemu), 10), "qemu outlived its device"
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # no half-written run
     assert _shm_files() == before
 
@@ -149,8 +120,8 @@ def test_killed_run_leaves_no_device_behind(resnet_int8: Path, tmp_path: Path) -
     proc, device, qemu = _start_long_run(resnet_int8, x, tmp_path / "runs", tmp_path)
     proc.kill()  # SIGKILL: no finally runs; the kernel's parent-death signals must do it
     proc.wait()
-    assert _wait_for(lambda: not _alive(device), 10), "rcnn_device outlived the killed run"
-    assert _wait_for(lambda: not _alive(qemu), 15), "qemu outlived the killed run"
+    assert wait_for(lambda: not alive(device), 10), "rcnn_device outlived the killed run"
+    assert wait_for(lambda: not alive(qemu), 15), "qemu outlived the killed run"
     assert _shm_files() == before
 
 

@@ -26,7 +26,7 @@ from rcnn.models import testnets
 from rcnn.runtime.preprocess import image_to_tensor
 from rcnn.runtime.tensors import load_tensor, save_tensor
 
-from conftest import ROOT, random_input, run_cli
+from conftest import ROOT, alive, children, random_input, run_cli, wait_for
 
 DEMO = paths.MODELS_DIR / "shapes" / "shapes_int8.onnx"
 REFUSED = 3  # exit status of a refused model or input, rcnn CLIs and ort_test alike
@@ -53,47 +53,16 @@ def _one_line_error(r: subprocess.CompletedProcess[str], prog: str, code: int, *
 # ------------------------------------------------------------------------------------------------ 1. interrupts
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2:].split()
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    """Running, not a zombie waiting to be reaped."""
-    try:
-        text = (Path("/proc") / str(pid) / "stat").read_text()
-    except OSError:
-        return False
-    return text[text.rindex(")") + 2] != "Z"
-
-
-def _wait_for(predicate, seconds: float) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 def _qemu_child(proc: subprocess.Popen[str]) -> int:
     """The qemu-riscv64 process the run started (waits for it)."""
     found: list[int] = []
 
     def started() -> bool:
-        found[:] = [c for c in _children(proc.pid)
+        found[:] = [c for c in children(proc.pid)
                     if b"qemu-riscv64" in (Path("/proc") / str(c) / "cmdline").read_bytes()]
         return bool(found) or proc.poll() is not None
 
-    assert _wait_for(started, 120) and found, "the run never started qemu"
+    assert wait_for(started, 120) and found, "the run never started qemu"
     return found[0]
 
 
@@ -107,9 +76,9 @@ def test_interrupted_run_leaves_no_runner_and_no_directory(tmp_path: Path, sig: 
         time.sleep(0.5)  # inside inference
         proc.send_signal(sig)
         code = proc.wait(timeout=30)
-        assert _wait_for(lambda: not _alive(qemu), 10), f"qemu {qemu} outlived rcnn.run after {sig.name}"
+        assert wait_for(lambda: not alive(qemu), 10), f"qemu {qemu} outlived rcnn.run after {sig.name}"
         # A SIGKILLed run's hidden directory is removed by its watchdog, a moment later.
-        assert _wait_for(lambda: not any(out.iterdir()), 10), list(out.iterdir())
+        assert wait_for(lambda: not any(out.iterdir()), 10), list(out.iterdir())
         time.sleep(1.5)  # an orphan that finished now would re-create the directory
         assert list(out.iterdir()) == []
     finally:
