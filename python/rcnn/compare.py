@@ -14,6 +14,7 @@ from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
 from rcnn.errors import RcnnError
 from rcnn.runtime.preprocess import ALIASES, MODES
 from rcnn.runtime.rundir import fresh_run_dir
+from rcnn.runtime.runner import add_device_flag
 from rcnn.tools import compare as compare_lib
 from rcnn.tools.compare import (
     EXIT_DIVERGED,
@@ -39,6 +40,7 @@ def build_parser() -> ArgumentParser:
                    help="image preprocessing (as rcnn.run); default: the model's rcnn.preprocess metadata")
     p.add_argument("-x", "--execution", type=int, choices=[0, 1, 2], default=0,
                    help="accelerator execution mode for both runs: 0 CPU, 1 output-stationary, 2 weight-stationary")
+    add_device_flag(p)
     p.add_argument("--reference", action="store_true",
                    help="also run the model on ONNX Runtime's CPU EP (Python, no accelerator) and compare it with "
                         "the qemu run")
@@ -84,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with fresh_run_dir(a.output_dir, f"{a.model.stem}-compare") as holder:
             opts = CompareOptions(image=a.image, inputs=list(a.input), preprocess=a.preprocess, execution=a.execution,
                                   reference=a.reference, partition=not a.no_partition,
-                                  tolerance=a.tolerance, threads=a.threads, timeout=a.timeout, build=not a.no_build)
+                                  device=a.device, tolerance=a.tolerance, threads=a.threads, timeout=a.timeout,
+                                  build=not a.no_build)
             comparisons = compare_model(a.model, opts, holder[0], _progress)
         work = holder[0]
         if a.json is not None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
 from rcnn.detection.coco_eval import coco_ground_truth, read_detections_file
 from rcnn.files import atomic_write
+from rcnn.runtime.runner import add_device_flag
 from rcnn.tools import evaluate as evaluate_lib
 from rcnn.tools.evaluate import (
     DEFAULT_SHAPES_VAL,
@@ -63,6 +64,7 @@ def build_parser() -> ArgumentParser:
                         "weight-stationary)")
     p.add_argument("--systolic-config", type=Path, default=None, metavar="FILE",
                    help="accelerator config (default: ep/systolic/accelerator.toml)")
+    add_device_flag(p)
     p.add_argument("--score-threshold", type=float, default=0.0,
                    help="keep detections scoring at least this (mAP wants them all)")
     p.add_argument("--classes", default=None, metavar="coco|coco80|FILE.json",
@@ -107,8 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = resolve_dataset(a.data, a.annotations, a.images, a.shapes_val, _progress)
     entries = data.images[:a.limit] if a.limit else data.images
     gt = coco_ground_truth(data.annotations)
-    opts = EvalOptions(score_threshold=a.score_threshold, classes=a.classes, execution=a.execution, threads=a.threads,
-                       timeout=a.timeout, systolic_config=a.systolic_config, build=not a.no_build)
+    opts = EvalOptions(score_threshold=a.score_threshold, classes=a.classes, execution=a.execution, device=a.device,
+                       threads=a.threads, timeout=a.timeout, systolic_config=a.systolic_config, build=not a.no_build)
     summaries, recs = [], {}
     for spec in runs:
         setup = prepare_setup(spec, opts)

@@ -42,7 +42,7 @@ from rcnn.onnxgraph.graph_index import GraphIndex
 from rcnn.onnxgraph.model_info import read_model_info
 from rcnn.runtime.inputs import prepare_inputs
 from rcnn.runtime.native import run_native
-from rcnn.runtime.runner import RunConfig, RunResult, run, systolic_ep_library
+from rcnn.runtime.runner import RunConfig, RunResult, resolve_device, run, systolic_ep_library
 from rcnn.tools.runmodel import default_session_config
 
 EXIT_SAME, EXIT_DIVERGED, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
@@ -289,6 +289,7 @@ class CompareOptions:
     execution: int = 0
     reference: bool = False
     partition: bool = True  # False: no EP, both runs on ORT's CPU EP
+    device: str = "auto"  # where -x 1/2 arithmetic runs (rcnn.runtime.runner.resolve_device)
     tolerance: float = 0.0
     threads: int = 1
     timeout: float = 1800.0
@@ -307,7 +308,8 @@ def _run_target(model: Path, inputs: list[Path], work: Path, native: bool, opts:
     out.mkdir()
     how = "auto" if opts.partition else "off"
     config = RunConfig(native=native, execution=opts.execution, threads=opts.threads, timeout=opts.timeout,
-                       build=opts.build, echo=False, session_config=default_session_config(how))
+                       build=opts.build, echo=False, session_config=default_session_config(how),
+                       device=resolve_device(opts.device, native))
     if opts.partition:
         config.ep_lib = systolic_ep_library(native, build_it=opts.build)
     progress(f"-- running {label} ({'host ort_test' if native else 'riscv64 ort_test under qemu-riscv64'})")

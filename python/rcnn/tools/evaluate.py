@@ -95,6 +95,7 @@ class WorkerSetup:
     threads: int = 1
     timeout: float = 1800.0
     ep_lib: Path | None = None  # the Systolic plugin EP of the target (systolic-* runners)
+    device: str = "guest"  # systolic-qemu: "host" = -x 1/2 arithmetic in the native device process (RunConfig.device)
 
 
 @dataclass
@@ -145,6 +146,7 @@ class EvalOptions:
     timeout: float = 1800.0
     systolic_config: Path | None = None
     build: bool = True
+    device: str = "auto"  # auto (host under qemu), guest or host: rcnn.runtime.runner.resolve_device
 
 
 def prepare_setup(spec: RunSpec, a: EvalOptions) -> WorkerSetup:
@@ -156,12 +158,14 @@ def prepare_setup(spec: RunSpec, a: EvalOptions) -> WorkerSetup:
                   classes=a.classes, execution=a.execution, threads=a.threads, timeout=a.timeout)
     if spec.runner == "ort":
         return WorkerSetup(**common)
-    from rcnn.runtime.runner import RunConfig, runner_command, systolic_ep_library
+    from rcnn.runtime.runner import RunConfig, resolve_device, runner_command, systolic_ep_library
 
     native = spec.runner == "systolic-native"
     lib = systolic_ep_library(native, build_it=a.build)
-    runner_command(RunConfig(native=native, build=a.build))  # build/find ort_test before the workers start
-    return WorkerSetup(ep_lib=lib.resolve(), **common)
+    device = resolve_device(a.device, native)
+    # Build/find ort_test (and the device process) before the workers start.
+    runner_command(RunConfig(native=native, build=a.build, ep_lib=lib, execution=a.execution, device=device))
+    return WorkerSetup(ep_lib=lib.resolve(), device=device, **common)
 
 
 # ------------------------------------------------------------------------------------------------------- workers
@@ -206,7 +210,7 @@ class Worker:
         s = self.setup
         config = RunConfig(native=s.runner == "systolic-native", execution=s.execution, threads=s.threads,
                            ep_lib=s.ep_lib, systolic_config=self.systolic_config, timeout=s.timeout, build=False,
-                           echo=False, session_config=default_session_config("auto"))
+                           echo=False, session_config=default_session_config("auto"), device=s.device)
         with tempfile.TemporaryDirectory(prefix="rcnn-eval-") as tmp:
             work = Path(tmp)
             inputs, _ = prepare_inputs(self.info, image, [], None, work)
