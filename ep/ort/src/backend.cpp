@@ -54,4 +54,8 @@ systolic::Counters Backend::resadd(const systolic::AcceleratorConfig& cfg, systo
   return systolic::resadd(cfg, mode, args, opt);
 }
 
+void Backend::quantize(const systolic::QuantizeArgs& args, const systolic::ExecOptions& opt) const {
+  systolic::quantize(args, opt);
+}
+
 }  // namespace rcnn::ep

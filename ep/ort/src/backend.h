@@ -12,6 +12,7 @@
 #include "systolic/conv.h"
 #include "systolic/counters.h"
 #include "systolic/matmul.h"
+#include "systolic/quantize.h"
 #include "systolic/resadd.h"
 #include "systolic/types.h"
 
@@ -45,6 +46,8 @@ class Backend {
                                 device::ResidentRef weights) const;
   systolic::Counters resadd(const systolic::AcceleratorConfig& cfg, systolic::Mode mode,
                             const systolic::ResaddArgs& args, const systolic::ExecOptions& opt) const;
+  // Float input -> int8 (an absorbed QuantizeLinear): on the device too, so the guest never loops over the floats.
+  void quantize(const systolic::QuantizeArgs& args, const systolic::ExecOptions& opt) const;
 
  private:
   std::shared_ptr<device::Client> device_;

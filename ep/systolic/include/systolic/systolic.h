@@ -7,6 +7,7 @@
 #include "systolic/counters.h"
 #include "systolic/matmul.h"
 #include "systolic/numerics.h"
+#include "systolic/quantize.h"
 #include "systolic/resadd.h"
 #include "systolic/thread_pool.h"
 #include "systolic/tiling.h"
