@@ -327,6 +327,74 @@ def test_requantizing_relu_after_a_conv_is_exact(systolic: Any, tmp_path: Path, 
         nodes_report = systolic.report(s)["nodes"]
         assert all(n["placement"] == "accelerator" for n in nodes_report), nodes_report
         assert "requantized" in nodes_report[0]["unit"]
+def _input_quantize_model(path: Path, qdq: bool, u8: bool, channels: int = 3) -> Path:
+    """x (float) -> QuantizeLinear -> an identity 1x1 conv (QLinearConv, or DequantizeLinear -> Conv -> QuantizeLinear)
+    with the input's own scale and zero point at its output: the conv passes every quantized value through exactly,
+    so the output is the QuantizeLinear's result."""
+    qt, dt = (TensorProto.UINT8, np.uint8) if u8 else (TensorProto.INT8, np.int8)
+    zp = dt(131) if u8 else dt(-5)
+    eye = np.eye(channels, dtype=np.int8).reshape(channels, channels, 1, 1)
+    inits = [numpy_helper.from_array(v, k) for k, v in (
+        ("s", np.float32(0.0371)), ("z", zp), ("w", eye), ("ws", np.float32(1.0)), ("wz", np.int8(0)))]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"], name="quantize_x")]
+    if qdq:
+        nodes += [helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"], name="dq_x"),
+                  helper.make_node("DequantizeLinear", ["w", "ws", "wz"], ["wd"], name="dq_w"),
+                  helper.make_node("Conv", ["xd", "wd"], ["c"], name="conv"),
+                  helper.make_node("QuantizeLinear", ["c", "s", "z"], ["y"], name="q_y")]
+    else:
+        nodes += [helper.make_node("QLinearConv", ["xq", "s", "z", "w", "ws", "wz", "s", "z"], ["y"], name="conv")]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, 16, 40])
+    graph = helper.make_graph(nodes, "g", [x], [helper.make_tensor_value_info("y", qt, None)], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    return path
+
+
+def input_quantize_values(seed: int = 0, channels: int = 3) -> np.ndarray:
+    """Values that test a QuantizeLinear: every half-way point in and beyond the int8 range (ties round to even),
+    saturation, infinities, NaN, signed zeros, subnormals, random values."""
+    s = np.float32(0.0371)
+    ties = (np.arange(-400, 400, dtype=np.float32) + np.float32(0.5)) * s
+    special = np.array([np.inf, -np.inf, np.nan, -0.0, 0.0, 1e-40, -1e-40, 1e30, -1e30, 127 * s, -128 * s],
+                       np.float32)
+    rng = np.random.default_rng(seed)
+    n = channels * 16 * 40
+    rest = (rng.standard_normal(n - ties.size - special.size) * 4).astype(np.float32)
+    return np.concatenate([ties, special, rest]).reshape(1, channels, 16, 40)
+
+
+@pytest.mark.parametrize("u8", [False, True], ids=["int8", "uint8"])
+@pytest.mark.parametrize("qdq", [False, True], ids=["qoperator", "qdq"])
+def test_input_quantize_is_taken_and_exact(systolic: Any, tmp_path: Path, qdq: bool, u8: bool) -> None:
+    """A QuantizeLinear feeding a unit alone joins it: the float input enters the chain and is quantized there (on
+    the device in device mode). Equal to ONNX Runtime's QuantizeLinear (CPU EP) on ties, saturation, inf and NaN,
+    in every mode; the report puts the QuantizeLinear on the accelerator."""
+    path = _input_quantize_model(tmp_path / "q.onnx", qdq, u8)
+    x = input_quantize_values()
+    want = _cpu(path.read_bytes(), ort.GraphOptimizationLevel.ORT_DISABLE_ALL).run(None, {"x": x})[0]
+    for mode in MODES:
+        s = systolic.session(path, mode=mode)
+        np.testing.assert_array_equal(s.run(None, {"x": x})[0], want, err_msg=f"mode {mode}")
+        nodes = {n["name"]: n for n in systolic.report(s)["nodes"]}
+        assert nodes["quantize_x"]["placement"] == "accelerator", nodes
+        assert "quantizes its float input" in nodes["quantize_x"]["unit"]
+
+
+def test_input_quantize_with_other_readers_stays_on_the_cpu(systolic: Any, tmp_path: Path) -> None:
+    """The quantized tensor is also a graph output: the QuantizeLinear stays on the CPU EP (its result is needed
+    there), the conv still runs on the accelerator."""
+    path = _input_quantize_model(tmp_path / "q.onnx", False, False)
+    m = onnx.load(str(path))
+    m.graph.output.append(helper.make_tensor_value_info("xq", TensorProto.INT8, None))
+    onnx.save(m, str(path))
+    s = systolic.session(path, mode=2)
+    x = input_quantize_values()
+    want = _cpu(path.read_bytes()).run(None, {"x": x})
+    _assert_equal(want, s.run(None, {"x": x}), "graph output quantized")
+    nodes = {n["name"]: n for n in systolic.report(s)["nodes"]}
+    assert nodes["quantize_x"]["placement"] == "cpu" and nodes["conv"]["placement"] == "accelerator", nodes
+
+
 # ---- uint8 weights --------------------------------------------------------------------------------------------------
 
 

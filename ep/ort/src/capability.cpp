@@ -95,6 +95,16 @@ Placement place(const GraphModel& g, const Rules& rules) {
     p.units.push_back(std::move(u));
   }
 
+  // A QuantizeLinear feeding a unit alone joins it (the float tensor then enters the chain and is quantized on the
+  // way in), unless another unit already holds it (a QDQ unit's own output Q, say).
+  for (size_t ui = 0; ui < p.units.size(); ++ui)
+    for (size_t i = 0; i < p.units[ui].inputs.size(); ++i) {
+      const int q = input_quantize(g, p.units[ui], i);
+      if (q < 0 || unit_of[static_cast<size_t>(q)] >= 0) continue;
+      absorb_input_quantize(g, p.units[ui], i, q);
+      unit_of[static_cast<size_t>(q)] = static_cast<int>(ui);
+    }
+
   // Group connected units (a unit's output is another's input) unless the fused node would form a cycle.
   UnionFind uf(p.units.size());
   std::map<std::string, int> producer_unit;

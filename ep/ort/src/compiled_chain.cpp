@@ -9,6 +9,7 @@
 #include "systolic/conv.h"
 #include "systolic/matmul.h"
 #include "systolic/numerics.h"
+#include "systolic/quantize.h"
 #include "systolic/resadd.h"
 
 namespace rcnn::ep {
@@ -117,9 +118,10 @@ CompiledChain::CompiledChain(std::string name, std::vector<Unit> units, std::vec
     for (const QTensor& in : u.inputs) {
       int slot = -1;
       if (produced.count(in.name) == 0) {
+        const std::string& source = in.float_source.empty() ? in.name : in.float_source;
         for (size_t i = 0; i < inputs_.size(); ++i)
-          if (inputs_[i] == in.name) slot = static_cast<int>(i);
-        if (slot < 0) throw std::invalid_argument("input '" + in.name + "' of the chain is neither an input of the fused node nor produced in it");
+          if (inputs_[i] == source) slot = static_cast<int>(i);
+        if (slot < 0) throw std::invalid_argument("input '" + source + "' of the chain is neither an input of the fused node nor produced in it");
       }
       p.input_slots.push_back(slot);
     }
@@ -160,19 +162,37 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
   std::unordered_map<std::string, Buf> bufs;
   systolic::ExecOptions opt;
   opt.pool = pool_.get();
-  auto fetch = [&](const QTensor& q, int slot) -> Buf& {
+  // A unit input: produced earlier in the chain (slot -1), else taken from the fused node's inputs, where a float
+  // tensor is quantized on the way in (an absorbed QuantizeLinear) straight into the layout its reader wants.
+  auto fetch = [&](const QTensor& q, int slot, bool conv_reader) -> Buf& {
     if (slot < 0) return bufs.at(q.name);
     auto it = bufs.find(q.name);
     if (it != bufs.end()) return it->second;
     const ChainInput& in = inputs.at(static_cast<size_t>(slot));
-    if (in.elem != q.elem)
-      throw std::invalid_argument("input '" + q.name + "' is " + elem_type_name(in.elem) + ", expected " +
-                                  elem_type_name(q.elem));
+    const bool quantize = !q.float_source.empty();
+    const int32_t expected = quantize ? kFloat : q.elem;
+    const std::string& name = quantize ? q.float_source : q.name;
+    if (in.elem != expected)
+      throw std::invalid_argument("input '" + name + "' is " + elem_type_name(in.elem) + ", expected " +
+                                  elem_type_name(expected));
     Buf b;
     b.dims = in.dims;
     b.is_float = q.elem == kFloat;
-    const size_t n = static_cast<size_t>(ort::element_count(in.dims, q.name.c_str()));
-    if (b.is_float) {
+    const size_t n = static_cast<size_t>(ort::element_count(in.dims, name.c_str()));
+    if (quantize) {
+      b.q.resize(n);
+      systolic::QuantizeArgs a;
+      a.batch = in.dims.empty() ? 1 : in.dims[0];
+      a.channels = in.dims.size() >= 2 ? in.dims[1] : 1;
+      a.spatial = a.batch * a.channels == 0 ? 0 : static_cast<int64_t>(n) / (a.batch * a.channels);
+      a.to_nhwc = conv_reader && in.dims.size() == 4;
+      a.X = static_cast<const float*>(in.data);
+      a.Y = b.q.data();
+      a.scale = q.scale;
+      a.zero_point = q.zero_point;
+      if (n > 0) backend_->quantize(a, opt);
+      b.nhwc = a.to_nhwc;
+    } else if (b.is_float) {
       b.f.resize(n);
       if (n > 0) std::memcpy(b.f.data(), in.data, n * sizeof(float));
     } else {
@@ -196,7 +216,7 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
     out.is_float = u.is_float();
     systolic::Counters c;
     if (u.kind == Unit::QConv || u.kind == Unit::Conv) {
-      Buf& x = fetch(u.inputs[0], p.input_slots[0]);
+      Buf& x = fetch(u.inputs[0], p.input_slots[0], true);
       if (x.dims.size() != 4) throw std::invalid_argument("conv input " + dims_str(x.dims) + " is not 4-D");
       to_nhwc(x);
       const std::vector<int64_t> w_hwio = {u.w_dims[2], u.w_dims[3], u.w_dims[1], u.w_dims[0]};
@@ -227,7 +247,7 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
         }
       }
     } else if (u.kind == Unit::QMatMul || u.kind == Unit::MatMul) {
-      Buf& x = fetch(u.inputs[0], p.input_slots[0]);
+      Buf& x = fetch(u.inputs[0], p.input_slots[0], false);
       to_nchw(x);
       const std::vector<int64_t> b_dims = {u.w_dims[1]};
       const bool has_bias = u.is_float() ? !u.bias_f32.empty() : !u.bias.empty();
@@ -253,8 +273,8 @@ void CompiledChain::run(const std::vector<ChainInput>& inputs, const Allocate& a
         }
       }
     } else {
-      Buf& a = fetch(u.inputs[0], p.input_slots[0]);
-      Buf& b = fetch(u.inputs[1], p.input_slots[1]);
+      Buf& a = fetch(u.inputs[0], p.input_slots[0], false);
+      Buf& b = fetch(u.inputs[1], p.input_slots[1], false);
       if (a.dims != b.dims)
         throw std::invalid_argument("add inputs " + dims_str(a.dims) + " and " + dims_str(b.dims) + " differ");
       if (a.nhwc || b.nhwc) {

@@ -2,7 +2,8 @@
 //
 // Built once in Compile: conv weights OIHW -> HWIO, matmul weights [K, N], per-channel multipliers
 // make_multiplier(x_scale, w_scale[c], y_scale), resadd ratios. Per run: each fused-node input enters the chain
-// in the int8 domain (uint8 bytes shifted by -128), 4-D activations are transposed NCHW -> NHWC when a conv first
+// in the int8 domain (uint8 bytes shifted by -128) — a float input of an absorbed QuantizeLinear is quantized on the
+// way in by the backend (systolic::quantize, on the device in device mode), straight to NHWC for a conv —, 4-D activations are transposed NCHW -> NHWC when a conv first
 // needs them, the units run in order on systolic::conv2d / matmul / resadd, and each fused-node output leaves in
 // NCHW with its own element type (uint8: +128). Float units (fp32 config) run the same way on float32 tensors
 // through conv2d_f32 / matmul_f32; convs and matmuls of both kinds are planned and their arguments filled by one

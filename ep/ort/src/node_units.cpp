@@ -84,6 +84,11 @@ std::string Unit::describe() const {
   bool u8 = output.elem == kUint8;
   for (const QTensor& q : inputs) u8 = u8 || q.elem == kUint8;
   if (u8) s += ", uint8";
+  for (const QTensor& q : inputs)
+    if (!q.float_source.empty()) {
+      s += ", quantizes its float input";
+      break;
+    }
   if (w_elem == kUint8) s += ", uint8 weights";
   if (relu) s += ", relu";
   if (pool.enabled) s += ", maxpool";
@@ -938,6 +943,27 @@ int64_t node_macs(const GraphModel& g, int idx) {
     return out_elems * k;
   }
   return -1;
+}
+
+int input_quantize(const GraphModel& g, const Unit& u, size_t i) {
+  if (u.is_float() || i >= u.inputs.size()) return -1;
+  const QTensor& in = u.inputs[i];
+  const int q_index = g.producer(in.name);
+  const NodeInfo* q = node_at(g, q_index);
+  if (q == nullptr || !is_op(*q, "QuantizeLinear") || q->outputs.empty() || q->outputs[0] != in.name) return -1;
+  const int reader = g.sole_consumer(in.name);  // QOperator: the unit's op; QDQ: its DequantizeLinear
+  if (reader < 0 || std::find(u.nodes.begin(), u.nodes.end(), reader) == u.nodes.end()) return -1;
+  const TensorInfo* x = g.tensor(q->input(0));
+  if (x == nullptr || x->elem != kFloat || x->is_const) return -1;
+  QTensor qt;
+  Reason why;
+  if (!read_qtensor(g, in.name, q->input(1), q->input(2), "quantize output", qt, why) || !(qt == in)) return -1;
+  return q_index;
+}
+
+void absorb_input_quantize(const GraphModel& g, Unit& u, size_t i, int q_node) {
+  u.inputs.at(i).float_source = g.nodes.at(static_cast<size_t>(q_node)).input(0);
+  u.nodes.push_back(q_node);
 }
 
 std::variant<Unit, std::string> recognize(const GraphModel& g, int idx, const Rules& rules) {

@@ -33,6 +33,9 @@ struct QTensor {
   float scale = 1.0f;
   int32_t zero_point = 0;  // int8 domain
   int32_t elem = kInt8;
+  // Set when the unit absorbed the QuantizeLinear that makes this tensor: the float tensor it reads. The chain
+  // then takes that float tensor and quantizes it on the way in (systolic::quantize, ONNX Runtime's numerics).
+  std::string float_source;
   bool operator==(const QTensor& o) const noexcept {
     return scale == o.scale && zero_point == o.zero_point && elem == o.elem;
   }
@@ -93,5 +96,11 @@ bool is_unit_candidate(const NodeInfo& node);
 int64_t node_macs(const GraphModel& g, int node);
 
 std::variant<Unit, std::string> recognize(const GraphModel& g, int node, const Rules& rules);
+
+// The QuantizeLinear producing quantized input `i` of unit `u`, when the unit can take it over: per tensor, float
+// input, the same scale / zero point / type as the unit reads, and its output read by the unit alone (not a graph
+// output). Returns its node index or -1. The caller checks it is in no other unit, then absorb_input_quantize().
+int input_quantize(const GraphModel& g, const Unit& u, size_t i);
+void absorb_input_quantize(const GraphModel& g, Unit& u, size_t i, int q_node);
 
 }  // namespace rcnn::ep
