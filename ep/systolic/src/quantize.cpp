@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "systolic/numerics.h"
@@ -9,15 +10,32 @@
 
 namespace rcnn::systolic {
 
+namespace {
+
+// RNE of |v| < 2^22 to an integer. On RISC-V one fcvt.w.s with a static round-to-nearest-even mode: under qemu every
+// floating-point instruction is a call into its soft-float helpers, so this path keeps two of them per element (the
+// division and this conversion) and does the clamps on integers. Elsewhere the add-and-subtract trick.
+inline int32_t rne_to_int(float v) noexcept {
+#if defined(__riscv) && defined(__riscv_flen)
+  int32_t r;
+  asm("fcvt.w.s %0, %1, rne" : "=r"(r) : "f"(v));
+  return r;
+#else
+  return static_cast<int32_t>(rne_small(v));
+#endif
+}
+
+}  // namespace
+
 int8_t quantize_value(float x, float scale, int32_t zero_point) noexcept {
-  // Clamping before rounding (bounds are integers, rounding is monotone) keeps |v| small enough for rne_small;
-  // the comparisons are false for NaN, which the last test sends to the lower bound.
-  const float lo = static_cast<float>(-128 - zero_point), hi = static_cast<float>(127 - zero_point);
-  float v = x / scale;
-  v = v < lo ? lo : v;
-  v = v > hi ? hi : v;
-  if (!(v == v)) v = lo;
-  return static_cast<int8_t>(static_cast<int32_t>(rne_small(v)) + zero_point);
+  const float v = x / scale;
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  const uint32_t magnitude = bits & 0x7fffffffu;
+  if (magnitude > 0x7f800000u) return -128;  // NaN: the lower bound, as x86 ONNX Runtime's clamp leaves it
+  if (magnitude >= 0x4a800000u) return (bits >> 31) != 0 ? -128 : 127;  // |v| >= 2^22 (and inf): saturated
+  const int32_t q = rne_to_int(v) + zero_point;  // rounding is monotone, so clamping after it equals before
+  return static_cast<int8_t>(q < -128 ? -128 : (q > 127 ? 127 : q));
 }
 
 void quantize(const QuantizeArgs& a, const ExecOptions& opt) {
