@@ -16,7 +16,8 @@ from conftest import ROOT
 # tests/cpp/device/CMakeLists.txt): building only these keeps the ThreadSanitizer tree to the accelerator model, the
 # plugin EP, ort_test, and the device launcher with its end-to-end guest.
 THREAD_TEST_TARGETS = ["systolic_test_matmul", "systolic_test_conv", "systolic_test_resadd",
-                       "systolic_test_quant_forms", "ort_test", "rcnn_systolic_ep", "rcnn_device", "test_device_e2e"]
+                       "systolic_test_quant_forms", "systolic_test_quantize", "ort_test", "rcnn_systolic_ep",
+                       "rcnn_device", "test_device_e2e"]
 
 
 def _ctest(build: Path, configure: list[str], targets: list[str] | None = None, label: str | None = None,

@@ -469,4 +469,29 @@ systolic::Counters Client::resadd(const systolic::AcceleratorConfig& cfg, systol
   return counters;
 }
 
+void Client::quantize(const systolic::QuantizeArgs& a) {
+  // The sizes are checked before they are trusted to read the caller's buffers (the device checks them again).
+  constexpr int64_t kMax = int64_t{1} << 40;
+  if (a.batch < 0 || a.channels < 0 || a.spatial < 0) throw Error("quantize: negative size");
+  if (a.batch == 0 || a.channels == 0 || a.spatial == 0) return;  // in-process: nothing to do, nothing checked
+  uint64_t elems = 0;
+  if (a.batch > kMax || a.channels > kMax || a.spatial > kMax ||
+      __builtin_mul_overflow(static_cast<uint64_t>(a.batch), static_cast<uint64_t>(a.channels), &elems) ||
+      __builtin_mul_overflow(elems, static_cast<uint64_t>(a.spatial), &elems) || elems > static_cast<uint64_t>(kMax))
+    throw Error("quantize: " + std::to_string(a.batch) + " x " + std::to_string(a.channels) + " x " +
+                std::to_string(a.spatial) + " elements are over the limit of 2^40");
+  require("quantize", a.X && a.Y);
+  std::lock_guard<std::mutex> lock(mu_);
+  Op op(*this, CommandKind::Quantize);
+  Command& c = op.cmd();
+  c.qz.batch = a.batch, c.qz.channels = a.channels, c.qz.spatial = a.spatial;
+  c.qz.scale = a.scale;
+  c.qz.zero_point = a.zero_point;
+  c.qz.to_nhwc = a.to_nhwc ? 1 : 0;
+  op.input(kIn, a.X, 4 * elems);
+  const uint64_t out = op.output(kOut, elems);
+  op.send("quantize");
+  std::memcpy(a.Y, op.at(out), static_cast<std::size_t>(elems));
+}
+
 }  // namespace rcnn::device

@@ -1,5 +1,6 @@
 #include "server.h"
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -8,6 +9,7 @@
 
 #include "systolic/conv.h"
 #include "systolic/matmul.h"
+#include "systolic/quantize.h"
 #include "systolic/resadd.h"
 
 namespace rcnn::device {
@@ -27,6 +29,7 @@ const char* command_name(uint32_t kind) noexcept {
     case CommandKind::Matmul: return "matmul";
     case CommandKind::MatmulF32: return "matmul_f32";
     case CommandKind::Resadd: return "resadd";
+    case CommandKind::Quantize: return "quantize";
   }
   return "unknown";
 }
@@ -46,6 +49,7 @@ constexpr uint64_t kMaxConfigText = 64 * 1024;
 constexpr int64_t kMaxMatmulDim = int64_t{1} << 31;
 constexpr int64_t kMaxStride = int64_t{1} << 40;
 constexpr int64_t kMaxResadd = int64_t{1} << 40;
+constexpr int64_t kMaxQuantize = int64_t{1} << 40;  // per dimension and in total (elements)
 
 uint64_t mul(uint64_t a, uint64_t b) {
   uint64_t r = 0;
@@ -114,6 +118,7 @@ class CommandRunner {
   systolic::Counters conv(bool f32);
   systolic::Counters matmul(bool f32);
   systolic::Counters resadd();
+  void quantize();
 
   Server& server_;
   const Command& cmd_;
@@ -318,6 +323,36 @@ systolic::Counters CommandRunner::resadd() {
   return systolic::resadd(cfg, mode, a, {server_.pool_.get()});
 }
 
+void CommandRunner::quantize() {
+  const WireQuantize& q = cmd_.qz;
+  check_range("batch", q.batch, 0, kMaxQuantize);
+  check_range("channels", q.channels, 0, kMaxQuantize);
+  check_range("spatial", q.spatial, 0, kMaxQuantize);
+  const uint64_t elems = mul(mul(u64(q.batch), u64(q.channels)), u64(q.spatial));
+  if (elems > u64(kMaxQuantize))
+    throw Error(std::to_string(elems) + " elements are over the limit of " + std::to_string(kMaxQuantize));
+  if (!(std::isfinite(q.scale) && q.scale > 0.0f))
+    throw Error("scale must be finite and > 0, got " + std::to_string(q.scale));
+  const int8_t zp = int8_field("zero_point", q.zero_point);
+  check_flag("to_nhwc", q.to_nhwc);
+  if (cmd_.operands[kIn].kind == static_cast<uint32_t>(OperandKind::Resident))
+    throw Error("X (slot 0) must be in the window, not a resident buffer");
+  unsigned char* X = operand(kIn, "X", elems * 4, 4, false, false);  // elems <= 2^40: no overflow
+  forbid(kWeights, "weights", "quantize has none");
+  forbid(kBias, "bias", "quantize has none");
+  forbid(kMultipliers, "multipliers", "quantize has none");
+  unsigned char* Y = operand(kOut, "Y", elems, 1, false, true);
+  check_overlap(false);
+  systolic::QuantizeArgs a;
+  a.batch = q.batch, a.channels = q.channels, a.spatial = q.spatial;
+  a.X = reinterpret_cast<const float*>(X);
+  a.Y = reinterpret_cast<int8_t*>(Y);
+  a.scale = q.scale;
+  a.zero_point = zp;
+  a.to_nhwc = q.to_nhwc != 0;
+  systolic::quantize(a, {server_.pool_.get()});
+}
+
 Response CommandRunner::run() {
   Response resp{};
   resp.status = static_cast<uint32_t>(Status::Ok);
@@ -366,6 +401,7 @@ Response CommandRunner::run() {
     case CommandKind::Matmul: op(matmul(false)); return resp;
     case CommandKind::MatmulF32: op(matmul(true)); return resp;
     case CommandKind::Resadd: op(resadd()); return resp;
+    case CommandKind::Quantize: quantize(); return resp;  // not counted: the counters stay 0
     case CommandKind::None:
       break;
   }

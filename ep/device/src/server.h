@@ -1,8 +1,8 @@
 // The device's command handler: one Command in, one Response out, every field validated before use.
 //
-// handle() never trusts the command: op kind, mode, flags, shapes (ConvShape::validate() and matmul/resadd bounds),
-// every operand's size against the shape, every window range against the window (overflow-safe), resident handles
-// and their ranges, the config id, output/input overlap. A bad command gets Status::Error with a one-line message;
+// handle() never trusts the command: op kind, mode, flags, shapes (ConvShape::validate(), matmul/resadd/quantize
+// bounds), every operand's size against the shape, every window range against the window (overflow-safe), resident
+// handles and their ranges, the config id, output/input overlap. A bad command gets Status::Error with a one-line message;
 // exceptions from the accelerator model (systolic::Error, std::bad_alloc) become error responses too.
 #pragma once
 

@@ -55,7 +55,10 @@ systolic::Counters Backend::resadd(const systolic::AcceleratorConfig& cfg, systo
 }
 
 void Backend::quantize(const systolic::QuantizeArgs& args, const systolic::ExecOptions& opt) const {
-  systolic::quantize(args, opt);
+  if (device_)
+    device_->quantize(args);
+  else
+    systolic::quantize(args, opt);
 }
 
 }  // namespace rcnn::ep

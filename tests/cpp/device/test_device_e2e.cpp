@@ -1,12 +1,13 @@
 // The guest side of the device-mode tests, run as "rcnn_device -- [qemu-riscv64 -L SYSROOT] test_device_e2e MODE".
 //   (none)          random conv2d (int8: zero points, per-channel, pool, ReLU, groups, depthwise, strides, dilation;
-//                   fp32), matmul (int8/fp32, bias kinds, strides), resadd, in every mode and on two configs: each
-//                   in-process and through the Client; outputs and every counter must be identical. Some
-//                   operands are resident (uploaded once, named by handle). Also: errors come back as
-//                   systolic::Error with the device's message; a Client exists only under rcnn_device.
+//                   fp32), matmul (int8/fp32, bias kinds, strides), resadd, in every mode and on two configs, and
+//                   quantize (float -> int8, NCHW/NHWC, inf/NaN/ties): each in-process and through the Client;
+//                   outputs and every counter must be identical. Some operands are resident (uploaded once, named
+//                   by handle). Also: errors come back as systolic::Error with the device's message; a Client
+//                   exists only under rcnn_device.
 //   --quick         the same with fewer cases
-//   --small-window  (rcnn_device --window-mb 1) an op too large for the window is refused with a clear
-//                   DeviceError; a 3 MiB upload (chunked) works and serves as resident weights
+//   --small-window  (rcnn_device --window-mb 1) an op too large for the window (a conv, a quantize) is refused
+//                   with a clear DeviceError; a 3 MiB upload (chunked) works and serves as resident weights
 //   --bench         round trip and a 56x56x64 -> 64 3x3 conv, in-process vs through the device (ms)
 //   --fault kill-device FILE   ops in a loop while another thread SIGKILLs the device: the Client must throw
 //                   DeviceError within 3 s; writes "ok <ms>" or "fail ..." to FILE
@@ -19,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -263,6 +265,86 @@ void resadd_case(Client& dev, Rng& r, const sys::AcceleratorConfig& cfg, int i) 
   }
 }
 
+// Random float -> int8 quantize, NCHW or NHWC: in-process and through the device, the same bytes (and nothing
+// written outside Y).
+void quantize_case(Client& dev, Rng& r, int i) {
+  sys::QuantizeArgs a;
+  a.batch = r.range(1, 3);
+  a.channels = r.range(1, 70);
+  a.spatial = i % 7 == 0 ? r.range(1000, 20000) : r.range(1, 300);
+  const auto n = static_cast<std::size_t>(a.batch * a.channels * a.spatial);
+  const float scales[] = {1.0f, 0.5f, 1.0f / 64, 1e-30f, 3.7f};
+  a.scale = r.coin(60) ? r.floats(1, 1e-4f, 2.0f)[0] : scales[r.range(0, 4)];
+  a.zero_point = static_cast<int32_t>(r.range(-128, 127));
+  a.to_nhwc = r.coin(50);
+  std::vector<float> x = r.floats(n, -300.0f * a.scale, 300.0f * a.scale);
+  for (std::size_t k = 0; k < n; k += static_cast<std::size_t>(r.range(1, 40))) {
+    switch (r.range(0, 5)) {  // specials and exact ties among them
+      case 0: x[k] = std::numeric_limits<float>::infinity(); break;
+      case 1: x[k] = -std::numeric_limits<float>::infinity(); break;
+      case 2: x[k] = std::numeric_limits<float>::quiet_NaN(); break;
+      case 3: x[k] = 3e38f; break;
+      default: x[k] = (static_cast<float>(r.range(-200, 200)) + 0.5f) * a.scale; break;
+    }
+  }
+  a.X = x.data();
+  std::vector<int8_t> y_local(n + 16, 77), y_dev(n + 16, 77);
+  a.Y = y_local.data() + 8;
+  sys::quantize(a);
+  sys::QuantizeArgs d = a;
+  d.Y = y_dev.data() + 8;
+  dev.quantize(d);
+  CHECK_MSG(same_bytes(y_local, y_dev), "quantize case " + std::to_string(i) + ": outputs differ (" +
+                                            std::to_string(a.batch) + "x" + std::to_string(a.channels) + "x" +
+                                            std::to_string(a.spatial) + (a.to_nhwc ? " nhwc)" : " nchw)"));
+}
+
+void quantize_errors(Client& dev) {
+  std::vector<float> x(6, 1.0f);
+  std::vector<int8_t> y(6, 9);
+  sys::QuantizeArgs a;
+  a.batch = 1, a.channels = 2, a.spatial = 3;
+  a.X = x.data(), a.Y = y.data();
+  const auto remote_error = [&](const sys::QuantizeArgs& b) {
+    try {
+      dev.quantize(b);
+    } catch (const DeviceError& e) {
+      return std::string("DeviceError (wrong type): ") + e.what();
+    } catch (const sys::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  sys::QuantizeArgs b = a;
+  b.scale = 0.0f;  // refused by the device
+  std::string msg = remote_error(b);
+  CHECK_MSG(msg.rfind("device: quantize: scale must be finite and > 0", 0) == 0, "'" + msg + "'");
+  b = a;
+  b.zero_point = 128;
+  msg = remote_error(b);
+  CHECK_MSG(msg.rfind("device: quantize: zero_point must be in [-128, 127]", 0) == 0, "'" + msg + "'");
+  CHECK_MSG(y == std::vector<int8_t>(6, 9), "a refused quantize wrote its output");
+  b = a;
+  b.channels = -1;  // refused before anything is sent, as in-process
+  CHECK_THROWS(dev.quantize(b), sys::Error);
+  CHECK_THROWS(sys::quantize(b), sys::Error);
+  b = a;
+  b.X = nullptr;
+  CHECK_THROWS(dev.quantize(b), sys::Error);
+  b = a;
+  b.batch = b.channels = b.spatial = int64_t{1} << 40;
+  msg = remote_error(b);
+  CHECK_MSG(msg.find("over the limit") != std::string::npos, "'" + msg + "'");
+  b = a;
+  b.spatial = 0;  // nothing to do: no error, nothing written, in-process and through the device
+  b.scale = -1.0f;
+  dev.quantize(b);
+  sys::quantize(b);
+  CHECK(y == std::vector<int8_t>(6, 9));
+  dev.quantize(a);
+  CHECK(y == std::vector<int8_t>(6, 1));
+}
+
 void errors(Client& dev, const sys::AcceleratorConfig& cfg) {
   std::vector<int8_t> x(16), w(16), y(16);
   sys::ConvArgs a;
@@ -308,12 +390,14 @@ int run_cases(Client& dev, int n) {
     conv_int8_case(dev, r, cfg, i);
     matmul_int8_case(dev, r, cfg, i);
     resadd_case(dev, r, cfg, i);
+    quantize_case(dev, r, i);
     if (i % 2 == 0) {
       conv_f32_case(dev, r, f32, i);
       matmul_f32_case(dev, r, f32, i);
     }
   }
   errors(dev, sys::AcceleratorConfig{});
+  quantize_errors(dev);
   return check::finish("device_e2e");
 }
 
@@ -332,6 +416,26 @@ int small_window(Client& dev) {
     msg = e.what();
   }
   CHECK_MSG(msg.find("--window-mb") != std::string::npos, "refusal: '" + msg + "'");
+  // A quantize of 256 Ki floats (1 MiB in, 256 KiB out) does not fit either; one of 64 Ki does.
+  {
+    sys::QuantizeArgs q;
+    q.batch = 1, q.channels = 4, q.spatial = 65536;
+    std::vector<float> qx(static_cast<std::size_t>(q.channels * q.spatial), 0.3f);
+    std::vector<int8_t> qy(qx.size());
+    q.X = qx.data(), q.Y = qy.data(), q.scale = 0.1f;
+    msg.clear();
+    try {
+      dev.quantize(q);
+    } catch (const DeviceError& e) {
+      msg = e.what();
+    }
+    CHECK_MSG(msg.find("quantize: the operands need") != std::string::npos &&
+                  msg.find("--window-mb") != std::string::npos,
+              "quantize refusal: '" + msg + "'");
+    q.channels = 1;
+    dev.quantize(q);
+    CHECK_EQ(static_cast<int>(qy[65535]), 3);
+  }
   // Chunked upload of 3 MiB, then weights of a conv taken from its end.
   Rng r(7);
   auto big = r.ints<int8_t>(3 << 20, -128, 127);

@@ -2,6 +2,7 @@
 // range must give an error response naming the problem, never an out-of-bounds access (this runs under
 // ASan/UBSan in build/host-asan) or a crash. Then a few valid commands, to show the checks are not just refusing
 // everything.
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -95,6 +96,18 @@ Command good_resadd(uint64_t config_id) {
   c.operands[kIn] = win(kHeaderBytes, 100);
   c.operands[kWeights] = win(kHeaderBytes + 128, 100);
   c.operands[kOut] = win(kHeaderBytes + 256, 100);
+  return c;
+}
+
+// A valid quantize: 2 x 3 x 5 floats -> int8, NHWC.
+Command good_quantize() {
+  Command c = blank(CommandKind::Quantize);
+  c.qz.batch = 2, c.qz.channels = 3, c.qz.spatial = 5;
+  c.qz.scale = 0.25f;
+  c.qz.zero_point = -3;
+  c.qz.to_nhwc = 1;
+  c.operands[kIn] = win(kHeaderBytes, 120);
+  c.operands[kOut] = win(kHeaderBytes + 128, 30);
   return c;
 }
 
@@ -276,6 +289,111 @@ int main() {
     c.operands[kBias] = win(kHeaderBytes + 512, 4);
     expect_error(f, c, "resadd bias", "must be empty");
   }
+  // Quantize: the result itself, then every field and operand out of range.
+  {
+    const float xs[] = {0.125f, 0.375f, -0.125f, 1e9f, -1e9f};  // / 0.25: 0.5, 1.5, -0.5 (ties to even), huge
+    std::vector<float> x(30);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = xs[i % 5] + static_cast<float>(i / 5);  // channel c adds c
+    std::memcpy(f.window.data() + kHeaderBytes, x.data(), 120);
+    std::memset(f.window.data() + kHeaderBytes + 128, 0x55, 64);
+    expect_ok(f, good_quantize(), "good quantize");
+    const auto* y = reinterpret_cast<const int8_t*>(f.window.data() + kHeaderBytes + 128);
+    // NHWC: y[(b * 5 + s) * 3 + c] = quantize(x[(b * 3 + c) * 5 + s]); x = xs[s] + b * 3 + c.
+    bool right = true;
+    for (int b = 0; b < 2; ++b)
+      for (int c = 0; c < 3; ++c)
+        for (int sp = 0; sp < 5; ++sp) {
+          const int k = 4 * (b * 3 + c);  // (b * 3 + c) / 0.25
+          const int expect[] = {k + 0 - 3, k + 2 - 3, k + 0 - 3, 127, -128};
+          right = right && y[(b * 5 + sp) * 3 + c] == expect[sp];
+        }
+    CHECK_MSG(right, "quantize result");
+    CHECK_EQ(static_cast<int>(y[30]), 0x55);  // nothing written past Y
+    Command c = good_quantize();
+    c.qz.to_nhwc = 0;
+    expect_ok(f, c, "quantize nchw");
+    c.qz.batch = 0;  // no elements: both operands empty but still in the data area
+    c.operands[kIn].bytes = c.operands[kOut].bytes = 0;
+    expect_ok(f, c, "quantize of nothing");
+    c.operands[kIn] = win(0, 0);
+    expect_error(f, c, "empty quantize input in the header", "outside the window");
+
+    const int64_t big = std::numeric_limits<int64_t>::max(), small = std::numeric_limits<int64_t>::min();
+    int64_t WireQuantize::*dims[] = {&WireQuantize::batch, &WireQuantize::channels, &WireQuantize::spatial};
+    for (auto dim : dims)
+      for (int64_t v : {int64_t{-1}, small, big, (int64_t{1} << 40) + 1}) {
+        c = good_quantize();
+        c.qz.*dim = v;
+        expect_error(f, c, "quantize dim = " + std::to_string(v), "must be in [0, 1099511627776]");
+      }
+    c = good_quantize();
+    c.qz.batch = c.qz.channels = c.qz.spatial = int64_t{1} << 40;  // each in range, the product overflows
+    expect_error(f, c, "quantize product overflow", "overflows 64 bits");
+    c.qz.batch = 1, c.qz.channels = int64_t{1} << 20, c.qz.spatial = (int64_t{1} << 20) + 1;
+    expect_error(f, c, "quantize product over the limit", "over the limit");
+    c = good_quantize();
+    c.qz.spatial = int64_t{1} << 30;  // 2^31 x 3 elements: the operands cannot be that large
+    expect_error(f, c, "quantize huge tensor", "the shape needs");
+    for (float sc : {0.0f, -0.0f, -0.25f, std::numeric_limits<float>::infinity(),
+                     -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()}) {
+      c = good_quantize();
+      c.qz.scale = sc;
+      expect_error(f, c, "quantize scale " + std::to_string(sc), "scale must be finite and > 0");
+    }
+    c = good_quantize();
+    c.qz.scale = std::numeric_limits<float>::denorm_min();  // tiny but valid
+    expect_ok(f, c, "quantize denormal scale");
+    for (int32_t zp : {-129, 128, 1 << 30, std::numeric_limits<int32_t>::min()}) {
+      c = good_quantize();
+      c.qz.zero_point = zp;
+      expect_error(f, c, "quantize zp " + std::to_string(zp), "zero_point must be in [-128, 127]");
+    }
+    for (uint32_t flag : {2u, 0xffffffffu}) {
+      c = good_quantize();
+      c.qz.to_nhwc = flag;
+      expect_error(f, c, "quantize to_nhwc " + std::to_string(flag), "to_nhwc must be 0 or 1");
+    }
+    for (Slot sl : {kWeights, kBias, kMultipliers}) {
+      c = good_quantize();
+      c.operands[sl] = win(kHeaderBytes + 512, 4);
+      expect_error(f, c, "quantize extra operand " + std::to_string(sl), "must be empty: quantize has none");
+    }
+    // X and Y: sizes, ranges, overflow, alignment, kinds, overlap.
+    for (Slot sl : {kIn, kOut}) {
+      const std::string slot = "quantize slot " + std::to_string(sl);
+      const Operand good = good_quantize().operands[sl];
+      auto with = [&](Operand o) {
+        Command q = good_quantize();
+        q.operands[sl] = o;
+        return q;
+      };
+      expect_error(f, with(win(good.offset, good.bytes + 1)), slot + " size+1", "the shape needs");
+      expect_error(f, with(win(good.offset, good.bytes - 1)), slot + " size-1", "the shape needs");
+      expect_error(f, with(win(0, good.bytes)), slot + " in the header", "outside the window");
+      expect_error(f, with(win(kHeaderBytes - 4, good.bytes)), slot + " straddles the header", "outside the window");
+      expect_error(f, with(win(kWindow - good.bytes + 4, good.bytes)), slot + " past the end", "outside the window");
+      expect_error(f, with(win(kWindow, good.bytes)), slot + " at the end", "outside the window");
+      expect_error(f, with(win(~uint64_t{0} - 8, good.bytes)), slot + " offset overflow", "outside the window");
+      expect_error(f, with(win(~uint64_t{0}, ~uint64_t{0})), slot + " offset+size overflow", "the shape needs");
+      Operand bad_kind = good;
+      bad_kind.kind = 9;
+      expect_error(f, with(bad_kind), slot + " operand kind", "unknown operand kind 9");
+      expect_error(f, with(res(12345, 0, good.bytes)), slot + " resident", "must be in the window");
+      expect_error(f, with(Operand{}), slot + " missing", "is missing");
+    }
+    c = good_quantize();
+    c.operands[kIn].offset += 2;  // floats at an odd offset
+    expect_error(f, c, "quantize misaligned X", "not a multiple of 4");
+    c = good_quantize();
+    c.operands[kOut] = win(kHeaderBytes + 64, 30);
+    expect_error(f, c, "quantize Y overlaps X", "overlaps X");
+    c.operands[kOut] = win(kHeaderBytes, 30);
+    expect_error(f, c, "quantize Y aliases X's start", "overlaps X");
+    c.operands[kOut] = win(kHeaderBytes + 119, 30);
+    expect_error(f, c, "quantize Y on X's last byte", "overlaps X");
+    c.operands[kOut] = win(kHeaderBytes + 120, 30);
+    expect_ok(f, c, "quantize Y right after X");
+  }
   // Resident buffers: limit, write ranges, use as an operand, free.
   {
     Command a = blank(CommandKind::Alloc);
@@ -340,11 +458,36 @@ int main() {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         bytes[x % sizeof c] = static_cast<unsigned char>(x >> 32);
       }
-      if (i % 3 == 1) c.kind = static_cast<uint32_t>(CommandKind::Matmul);
-      if (i % 3 == 2) c.kind = static_cast<uint32_t>(CommandKind::Resadd);
+      if (i % 4 == 1) c.kind = static_cast<uint32_t>(CommandKind::Matmul);
+      if (i % 4 == 2) c.kind = static_cast<uint32_t>(CommandKind::Resadd);
+      if (i % 4 == 3) c.kind = static_cast<uint32_t>(CommandKind::Quantize);
       errors += f.run(c).status != 0;
     }
     CHECK(errors > 0);
+  }
+  // The same for quantize, from a valid one: some of these run (a changed scale or a zero point that stays in
+  // range), most are refused; none may touch memory outside the window's data area.
+  {
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    int errors = 0, oks = 0;
+    for (int i = 0; i < 20000; ++i) {
+      Command c = good_quantize();
+      auto* bytes = reinterpret_cast<unsigned char*>(&c);
+      const int flips = 1 + i % 4;
+      for (int k = 0; k < flips; ++k) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        // Half of the flips land in the fields quantize reads (qz and the operands), the rest anywhere.
+        const std::size_t at = k % 2 == 0 ? (x % 2 == 0 ? offsetof(Command, qz) + (x >> 8) % sizeof(WireQuantize)
+                                                        : offsetof(Command, operands) + (x >> 8) % sizeof(c.operands))
+                                          : (x >> 8) % sizeof c;
+        bytes[at] = static_cast<unsigned char>(x >> 32);
+      }
+      const bool ok = f.run(c).status == 0;
+      errors += !ok;
+      oks += ok;
+    }
+    CHECK(errors > 0);
+    CHECK(oks > 0);
   }
   return check::finish("device_server");
 }

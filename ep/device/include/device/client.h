@@ -25,6 +25,7 @@
 #include "systolic/conv.h"
 #include "systolic/counters.h"
 #include "systolic/matmul.h"
+#include "systolic/quantize.h"
 #include "systolic/resadd.h"
 
 namespace rcnn::device {
@@ -76,6 +77,9 @@ class Client {
                                 const systolic::MatmulF32Args& args, const ResidentOperands& resident = {});
   systolic::Counters resadd(const systolic::AcceleratorConfig& cfg, systolic::Mode mode,
                             const systolic::ResaddArgs& args);
+  // Float32 -> int8 (systolic::quantize, run by the device's pool): X is copied into the window, Y back out.
+  // Not counted (no Counters). No elements: nothing is sent, as in-process nothing is checked but the sizes.
+  void quantize(const systolic::QuantizeArgs& args);
 
   uint64_t window_bytes() const noexcept { return window_bytes_; }
   int device_pid() const noexcept;

@@ -22,7 +22,7 @@
 namespace rcnn::device {
 
 inline constexpr uint64_t kMagic = 0x315645444e4e4352ull;  // "RCNNDEV1" as little-endian bytes
-inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr uint32_t kProtocolVersion = 2;  // 2: Quantize (WireQuantize in Command)
 inline constexpr uint64_t kHeaderBytes = 4096;
 inline constexpr uint64_t kDefaultWindowBytes = uint64_t{256} << 20;
 // Operands in the data area start at multiples of this (cache lines; also every element type's alignment).
@@ -43,6 +43,7 @@ enum class CommandKind : uint32_t {
   Matmul = 18,
   MatmulF32 = 19,
   Resadd = 20,
+  Quantize = 21,  // WireQuantize; operands[kIn] = float32 input, operands[kOut] = int8 output, both in the window
 };
 
 enum class WireMode : uint32_t { Cpu = 0, Os = 1, Ws = 2 };
@@ -50,7 +51,7 @@ enum class OperandKind : uint32_t { None = 0, Window = 1, Resident = 2 };
 enum class Status : uint32_t { Ok = 0, Error = 1 };
 
 // Operand slots. conv: input, weights, bias, multipliers, output; matmul: A, B, D, multipliers, C;
-// resadd: A, B, -, -, C.
+// resadd: A, B, -, -, C; quantize: X, -, -, -, Y.
 enum Slot : uint32_t { kIn = 0, kWeights = 1, kBias = 2, kMultipliers = 3, kOut = 4, kSlots = 5 };
 
 struct Operand {
@@ -82,6 +83,16 @@ struct WireResadd {
   uint32_t reserved;
 };
 
+// systolic::QuantizeArgs without the pointers: X is [batch, channels, spatial] float32, Y the same (or
+// [batch, spatial, channels] when to_nhwc) int8.
+struct WireQuantize {
+  int64_t batch, channels, spatial;
+  float scale;
+  int32_t zero_point;  // int8 domain
+  uint32_t to_nhwc;    // 0 or 1
+  uint32_t reserved;
+};
+
 struct Command {
   uint32_t kind;  // CommandKind
   uint32_t mode;  // WireMode (ops)
@@ -91,6 +102,7 @@ struct Command {
   WireConvShape conv;
   WireMatmul mm;
   WireResadd ra;
+  WireQuantize qz;
   float multiplier;
   uint32_t relu;
   int32_t x_zero_point;
@@ -135,15 +147,17 @@ static_assert(sizeof(Operand) == 32);
 static_assert(sizeof(WireConvShape) == 200);
 static_assert(sizeof(WireMatmul) == 64);
 static_assert(sizeof(WireResadd) == 32);
-static_assert(sizeof(Command) == 32 + 200 + 64 + 32 + 16 + 5 * 32);
-static_assert(offsetof(Command, operands) == 344);
+static_assert(sizeof(WireQuantize) == 40);
+static_assert(offsetof(Command, qz) == 328);
+static_assert(sizeof(Command) == 32 + 200 + 64 + 32 + 40 + 16 + 5 * 32);
+static_assert(offsetof(Command, operands) == 384);
 static_assert(kCounterCount == 13, "a new counter changes Response: bump kProtocolVersion");
 static_assert(sizeof(Response) == 16 + 8 * kCounterCount + kMessageBytes);
 static_assert(offsetof(WindowHeader, guest_pid) == 64);
 static_assert(offsetof(WindowHeader, request_seq) == 128);
 static_assert(offsetof(WindowHeader, response_seq) == 192);
 static_assert(offsetof(WindowHeader, command) == 256);
-static_assert(offsetof(WindowHeader, response) == 256 + 512);
+static_assert(offsetof(WindowHeader, response) == 256 + 576);
 static_assert(sizeof(WindowHeader) <= kHeaderBytes);
 
 inline void counters_to_wire(const systolic::Counters& c, uint64_t (&out)[kCounterCount]) {
