@@ -124,6 +124,25 @@ void expect_error(Fixture& f, const Command& c, const std::string& what, const s
   CHECK_MSG(msg.find(needle) != std::string::npos, what + ": '" + needle + "' not in '" + msg + "'");
 }
 
+// The window-range checks every operand slot shares: wrong size, in or across the header, past or at the end,
+// overflowing offset and offset + size, an unknown operand kind. `with` returns the good command with slot `s`
+// replaced; `straddle` is an offset just under the header's end that keeps the slot's alignment.
+template <typename With>
+void expect_range_errors(Fixture& f, const With& with, const Operand& good, const std::string& slot,
+                         uint64_t straddle) {
+  expect_error(f, with(win(good.offset, good.bytes + 1)), slot + " size+1", "the shape needs");
+  expect_error(f, with(win(good.offset, good.bytes - 1)), slot + " size-1", "the shape needs");
+  expect_error(f, with(win(0, good.bytes)), slot + " in the header", "outside the window");
+  expect_error(f, with(win(straddle, good.bytes)), slot + " straddles the header", "outside the window");
+  expect_error(f, with(win(kWindow - good.bytes + 4, good.bytes)), slot + " past the end", "outside the window");
+  expect_error(f, with(win(kWindow, good.bytes)), slot + " at the end", "outside the window");
+  expect_error(f, with(win(~uint64_t{0} - 8, good.bytes)), slot + " offset overflow", "outside the window");
+  expect_error(f, with(win(~uint64_t{0}, ~uint64_t{0})), slot + " offset+size overflow", "the shape needs");
+  Operand bad_kind = good;
+  bad_kind.kind = 9;
+  expect_error(f, with(bad_kind), slot + " operand kind", "unknown operand kind 9");
+}
+
 }  // namespace
 
 int main() {
@@ -218,19 +237,9 @@ int main() {
       c.operands[s] = o;
       return c;
     };
-    expect_error(f, with(win(good.offset, good.bytes + 1)), slot + " size+1", "the shape needs");
-    expect_error(f, with(win(good.offset, good.bytes - 1)), slot + " size-1", "the shape needs");
-    expect_error(f, with(win(0, good.bytes)), slot + " in the header", "outside the window");
-    expect_error(f, with(win(kHeaderBytes - 1, good.bytes)), slot + " straddles the header", "outside the window");
-    expect_error(f, with(win(kWindow - good.bytes + 4, good.bytes)), slot + " past the end", "outside the window");
-    expect_error(f, with(win(kWindow, good.bytes)), slot + " at the end", "outside the window");
-    expect_error(f, with(win(~uint64_t{0} - 8, good.bytes)), slot + " offset overflow", "outside the window");
-    expect_error(f, with(win(~uint64_t{0}, ~uint64_t{0})), slot + " offset+size overflow", "the shape needs");
+    expect_range_errors(f, with, good, slot, kHeaderBytes - 1);
     Operand odd = win(good.offset + 2, good.bytes);
     if (s == kBias || s == kMultipliers) expect_error(f, with(odd), slot + " misaligned", "not a multiple of 4");
-    Operand bad_kind = good;
-    bad_kind.kind = 9;
-    expect_error(f, with(bad_kind), slot + " operand kind", "unknown operand kind 9");
     expect_error(f, with(res(12345, 0, good.bytes)), slot + " unknown handle",
                  s == kOut ? "must be in the window" : "unknown resident handle 12345");
     if (s == kIn || s == kWeights || s == kOut) expect_error(f, with(Operand{}), slot + " missing", "is missing");
@@ -367,17 +376,7 @@ int main() {
         q.operands[sl] = o;
         return q;
       };
-      expect_error(f, with(win(good.offset, good.bytes + 1)), slot + " size+1", "the shape needs");
-      expect_error(f, with(win(good.offset, good.bytes - 1)), slot + " size-1", "the shape needs");
-      expect_error(f, with(win(0, good.bytes)), slot + " in the header", "outside the window");
-      expect_error(f, with(win(kHeaderBytes - 4, good.bytes)), slot + " straddles the header", "outside the window");
-      expect_error(f, with(win(kWindow - good.bytes + 4, good.bytes)), slot + " past the end", "outside the window");
-      expect_error(f, with(win(kWindow, good.bytes)), slot + " at the end", "outside the window");
-      expect_error(f, with(win(~uint64_t{0} - 8, good.bytes)), slot + " offset overflow", "outside the window");
-      expect_error(f, with(win(~uint64_t{0}, ~uint64_t{0})), slot + " offset+size overflow", "the shape needs");
-      Operand bad_kind = good;
-      bad_kind.kind = 9;
-      expect_error(f, with(bad_kind), slot + " operand kind", "unknown operand kind 9");
+      expect_range_errors(f, with, good, slot, kHeaderBytes - 4);
       expect_error(f, with(res(12345, 0, good.bytes)), slot + " resident", "must be in the window");
       expect_error(f, with(Operand{}), slot + " missing", "is missing");
     }
