@@ -350,7 +350,7 @@ def _input_quantize_model(path: Path, qdq: bool, u8: bool, channels: int = 3) ->
     return path
 
 
-def input_quantize_values(seed: int = 0, channels: int = 3) -> np.ndarray:
+def _input_quantize_values(seed: int = 0, channels: int = 3) -> np.ndarray:
     """Values that test a QuantizeLinear: every half-way point in and beyond the int8 range (ties round to even),
     saturation, infinities, NaN, signed zeros, subnormals, random values."""
     s = np.float32(0.0371)
@@ -370,7 +370,7 @@ def test_input_quantize_is_taken_and_exact(systolic: Any, tmp_path: Path, qdq: b
     the device in device mode). Equal to ONNX Runtime's QuantizeLinear (CPU EP) on ties, saturation, inf and NaN,
     in every mode; the report puts the QuantizeLinear on the accelerator."""
     path = _input_quantize_model(tmp_path / "q.onnx", qdq, u8)
-    x = input_quantize_values()
+    x = _input_quantize_values()
     want = _cpu(path.read_bytes(), ort.GraphOptimizationLevel.ORT_DISABLE_ALL).run(None, {"x": x})[0]
     for mode in MODES:
         s = systolic.session(path, mode=mode)
@@ -388,7 +388,7 @@ def test_input_quantize_with_other_readers_stays_on_the_cpu(systolic: Any, tmp_p
     m.graph.output.append(helper.make_tensor_value_info("xq", TensorProto.INT8, None))
     onnx.save(m, str(path))
     s = systolic.session(path, mode=2)
-    x = input_quantize_values()
+    x = _input_quantize_values()
     want = _cpu(path.read_bytes()).run(None, {"x": x})
     _assert_equal(want, s.run(None, {"x": x}), "graph output quantized")
     nodes = {n["name"]: n for n in systolic.report(s)["nodes"]}
