@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "systolic/numerics.h"
+#include "systolic/quantize.h"
 
 namespace rcnn::ep {
 
@@ -515,9 +516,7 @@ void qdq_pool(const GraphModel& g, Unit& u) {
 int8_t requantize(int32_t q, const QTensor& from, bool relu, const QTensor& to) {
   float x = static_cast<float>(q - from.zero_point) * from.scale;
   if (relu) x = std::max(x, 0.0f);
-  const float lo = static_cast<float>(-128 - to.zero_point), hi = static_cast<float>(127 - to.zero_point);
-  const float y = std::nearbyint(std::min(std::max(x / to.scale, lo), hi));
-  return static_cast<int8_t>(static_cast<int32_t>(y) + to.zero_point);
+  return systolic::quantize_value(x, to.scale, to.zero_point);
 }
 
 // After a unit: DequantizeLinear (its own quantization) -> [Relu] [MaxPool] -> QuantizeLinear, each the sole
