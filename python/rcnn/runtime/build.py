@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import struct
 import subprocess
 from pathlib import Path
 
 from rcnn import paths
 from rcnn.errors import RcnnError
+from rcnn.runtime.elf import elf_problem
 
 
 def _configure_command(root: Path, build: Path) -> list[str]:
@@ -23,32 +23,6 @@ def _run(cmd: list[str]) -> None:
     print("+", " ".join(cmd), flush=True)
     if subprocess.run(cmd).returncode != 0:
         raise RcnnError(f"build step failed: {' '.join(cmd)}")
-
-
-def elf_problem(path: Path) -> str | None:
-    """Why `path` is no complete 64-bit little-endian ELF file (None when it is one). A truncated binary would
-    otherwise end in a bare SIGBUS when the loader maps a segment past the file's end."""
-    try:
-        with path.open("rb") as f:
-            header = f.read(64)
-        size = path.stat().st_size
-    except OSError as e:
-        return f"unreadable ({e.strerror or e})"
-    if len(header) < 64 or header[:4] != b"\x7fELF" or header[4] != 2 or header[5] != 1:
-        return "not a 64-bit little-endian ELF file"
-    phoff, shoff = struct.unpack_from("<QQ", header, 32)
-    phentsize, phnum, shentsize, shnum = struct.unpack_from("<HHHH", header, 54)
-    if phoff + phentsize * phnum > size or shoff + shentsize * shnum > size:
-        return f"truncated ({size} bytes; its headers reach past the end)"
-    with path.open("rb") as f:
-        f.seek(phoff)
-        table = f.read(phentsize * phnum)
-    for k in range(phnum):
-        (offset,) = struct.unpack_from("<Q", table, k * phentsize + 8)
-        (filesz,) = struct.unpack_from("<Q", table, k * phentsize + 32)
-        if offset + filesz > size:
-            return f"truncated ({size} bytes; segment {k} ends at byte {offset + filesz})"
-    return None
 
 
 def check_binary(path: Path, what: str, fix: str) -> Path:

@@ -28,6 +28,7 @@ import numpy as np
 from rcnn import paths
 from rcnn.errors import RcnnError
 from rcnn.runtime import build
+from rcnn.runtime.bundle import RunnerFiles
 from rcnn.runtime.tensors import load_tensor
 
 # ORT 1.21 as Debian links it registers ONNX schemas twice and says so ~570 times on stderr; nothing is wrong.
@@ -61,6 +62,7 @@ class RunConfig:
     qemu_cpu: str | None = None
     session_config: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SESSION_CONFIG))
     build: bool = True  # rebuild the riscv64 runner incrementally before running
+    files: RunnerFiles | None = None  # the programs to run (an unpacked bundle); None: this machine's build
     echo: bool = True  # stream the runner's stdout to ours
 
 
@@ -104,11 +106,15 @@ def uses_device(config: RunConfig) -> bool:
 def runner_command(config: RunConfig) -> list[str]:
     """The command prefix that starts ort_test: qemu-riscv64 with the sysroot, or the host binary; under the device
     process (rcnn_device ... --) in device mode, which serves the EP and exits with ort_test's status."""
-    launcher = [str(build.ensure_device()), "--threads", str(config.threads), "--"] if uses_device(config) else []
+    files = config.files
+    launcher = []
+    if uses_device(config):
+        device = files.device if files and files.device else build.ensure_device()
+        launcher = [str(device), "--threads", str(config.threads), "--"]
     if config.native:
-        return [*launcher, str(build.ensure_host_runner())]
-    binary = build.ensure_riscv64_runner(build=config.build)
-    cmd = ["qemu-riscv64", "-L", str(paths.sysroot())]
+        return [*launcher, str(files.ort_test if files else build.ensure_host_runner())]
+    binary = files.ort_test if files else build.ensure_riscv64_runner(build=config.build)
+    cmd = ["qemu-riscv64", "-L", str(files.sysroot if files and files.sysroot else paths.sysroot())]
     if config.qemu_cpu:
         cmd += ["-cpu", config.qemu_cpu]
     return [*launcher, *cmd, str(binary)]
