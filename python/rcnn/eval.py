@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -15,8 +14,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
+from rcnn.cluster.flags import add_fan_out_flags, fan_out_options
+from rcnn.cluster.journal import Journal
 from rcnn.detection.coco_eval import coco_ground_truth, read_detections_file
-from rcnn.files import atomic_write
+from rcnn.errors import RcnnError
+from rcnn.files import atomic_write, file_label, fresh_dir
 from rcnn.runtime.runner import add_device_flag
 from rcnn.tools import evaluate as evaluate_lib
 from rcnn.tools.evaluate import (
@@ -57,8 +59,7 @@ def build_parser() -> ArgumentParser:
                         "(build/shapes/val_N, generated when absent)")
     p.add_argument("--limit", type=int, default=None, metavar="N",
                    help="evaluate only the first N images (default: all; the table shows N/total)")
-    p.add_argument("-j", "--workers", type=int, default=min(2, os.cpu_count() or 1),
-                   help="worker processes (1 = in this process)")
+    add_fan_out_flags(p)
     p.add_argument("-x", "--execution", type=int, choices=[0, 1, 2], default=0,
                    help="systolic runners: accelerator execution mode (0 CPU, 1 output-stationary, 2 "
                         "weight-stationary)")
@@ -69,12 +70,19 @@ def build_parser() -> ArgumentParser:
                    help="keep detections scoring at least this (mAP wants them all)")
     p.add_argument("--classes", default=None, metavar="coco|coco80|FILE.json",
                    help="label → category id/name (default: the model's rcnn.classes metadata, else COCO-91)")
-    p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads per worker")
+    p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads per image")
     p.add_argument("--timeout", type=positive_seconds, default=1800.0, help="seconds before one ort_test run is killed")
     p.add_argument("--no-build", action="store_true",
                    help="do not rebuild the riscv64 runner and library first (rebuilt incrementally by default)")
+    p.add_argument("-o", "--output-dir", type=Path, default=Path("runs"),
+                   help="parent of the fresh evaluation directory (DIR/STAMP-eval) that receives each run's results "
+                        "journal (LABEL.jsonl, written image by image) and summary.json")
+    p.add_argument("--resume", type=Path, default=None, metavar="DIR",
+                   help="continue the interrupted evaluation in DIR (an earlier one's evaluation directory): images "
+                        "its journals hold as done are not run again, failed ones are (default: start anew)")
     p.add_argument("--json", type=Path, default=None, metavar="OUT",
-                   help="write the summary (all COCO stats per run) to OUT, atomically (default: not written)")
+                   help="also write the summary (all COCO stats per run) to OUT, atomically (default: only "
+                        "summary.json in the evaluation directory)")
     p.add_argument("--plot", type=Path, default=None, metavar="PNG",
                    help="draw box and mask AP of every run as a bar chart to PNG (default: none)")
     p.add_argument("--detections", type=Path, default=None, metavar="OUT",
@@ -88,8 +96,10 @@ def build_parser() -> ArgumentParser:
 
 
 def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
-    if a.workers < 1 or a.threads < 1 or a.shapes_val < 1:
-        p.error("--workers, --threads and --shapes-val must be >= 1")
+    if a.threads < 1 or a.shapes_val < 1:
+        p.error("--threads and --shapes-val must be >= 1")
+    if a.resume is not None and not a.resume.is_dir():
+        p.error(f"--resume {a.resume}: no such evaluation directory")
     if a.limit is not None and a.limit < 1:
         p.error("--limit must be >= 1")
     if a.images is not None and a.data is None and a.annotations is None:
@@ -111,14 +121,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     gt = coco_ground_truth(data.annotations)
     opts = EvalOptions(score_threshold=a.score_threshold, classes=a.classes, execution=a.execution, device=a.device,
                        threads=a.threads, timeout=a.timeout, systolic_config=a.systolic_config, build=not a.no_build)
-    summaries, recs = [], {}
+    folder = a.resume or fresh_dir(a.output_dir, "eval")
+    summaries, recs, failed = [], {}, {}
     for spec in runs:
         setup = prepare_setup(spec, opts)
+        journal = Journal(folder / f"{file_label(spec.label)}.jsonl", setup.key(), resume=a.resume is not None)
+        fan = fan_out_options(a.ray_address, a.workers, a.retries, a.threads, not a.quiet, spec.label)
         start = time.perf_counter()
-        results = run_images(setup, data, entries, min(a.workers, len(entries)), spec.label, not a.quiet,
-                             a.systolic_config)
-        summaries.append(summarize(spec, setup, data, gt, results, time.perf_counter() - start))
-        recs[spec.label] = records(results)
+        outcome = run_images(setup, data, entries, fan, journal)
+        summaries.append(summarize(spec, setup, data, gt, outcome.results, time.perf_counter() - start))
+        summaries[-1].failed, summaries[-1].resumed = len(outcome.failed), outcome.resumed
+        recs[spec.label], failed[spec.label] = records(outcome.results), outcome.failed
+        _progress(f"== {spec.label}: {len(outcome.results)} done, {len(outcome.failed)} failed, {outcome.resumed} "
+                  f"resumed from {journal.path}; ran on {outcome.stats.where or 'nothing (all resumed)'}")
     checks = identity_checks(runs, recs, summaries, earlier)
     subset = "" if len(entries) == len(data.images) else f" (first {len(entries)} of {len(data.images)} images)"
     print(f"== COCO mAP on {data.name}{subset}, score >= {a.score_threshold:g}; AP in points (x100)")
@@ -130,7 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("== identity\n" + "\n".join(checks))
     doc = {"data": data.name, "annotations": str(data.annotations), "images": len(entries),
            "of_images": len(data.images), "score_threshold": a.score_threshold, "execution": a.execution,
-           "runs": [asdict(s) for s in summaries]}
+           "runs": [asdict(s) for s in summaries], "failed": failed}
+    atomic_write(folder / "summary.json", (json.dumps(doc, indent=2) + "\n").encode())
+    print(f"  evaluation directory: {folder} (summary.json, results journals)")
     if a.json:
         atomic_write(a.json, (json.dumps(doc, indent=2) + "\n").encode())
         print(f"  summary: {a.json}")
@@ -142,6 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                "images": recs[s.label]} for s in summaries]}
         atomic_write(a.detections, json.dumps(det_doc).encode())
         print(f"  detections: {a.detections}")
+    for label, images in failed.items():
+        for f in images:
+            print(f"  FAILED {label} {f['file_name']}: {f['reason']}")
+    count = sum(len(v) for v in failed.values())
+    if count:
+        raise RcnnError(f"{count} image(s) failed and are not scored (reasons above and in {folder}/summary.json)")
     return 0
 
 

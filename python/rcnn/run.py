@@ -15,9 +15,12 @@ import numpy as np
 
 from rcnn.accelerator.placement import PlacementReport
 from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
+from rcnn.cluster.flags import add_fan_out_flags, fan_out_options
+from rcnn.errors import RcnnError
 from rcnn.models.demo import DEMO_IMAGE, DEMO_MODEL
 from rcnn.runtime.preprocess import ALIASES, MODES
 from rcnn.runtime.runner import RunConfig, RunResult, add_device_flag, resolve_device
+from rcnn.tools.batch import collect_images, format_rows, run_batch
 from rcnn.tools.runmodel import (
     FLOAT_MODEL_HINT,
     PARTITION_CHOICES,
@@ -33,9 +36,11 @@ def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="python -m rcnn.run", description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("-m", "--model", type=Path, default=None,
                    help=f"ONNX model to run (default: the built-in demo model {DEMO_MODEL.name})")
-    p.add_argument("-i", "--image", type=Path, default=None,
+    p.add_argument("-i", "--image", type=Path, action="append", default=[],
                    help="image file for the model's first input, preprocessed by -p (default: the demo image when "
-                        "the model is the demo model)")
+                        "the model is the demo model). A folder, or -i repeated, makes a batch run: each image is a "
+                        "Ray task (see -j, --ray-address), with its own run directory in BATCH = -o/STAMP-MODEL-batch "
+                        "and a summary there (summary.txt/.json, overview.png)")
     p.add_argument("--input", type=Path, action="append", default=[], metavar="FILE",
                    help="a tensor file (.pb ONNX TensorProto or .npy) for a model input; repeat for several. A .pb "
                         "whose name matches an input goes to it, the rest fill the remaining inputs in order")
@@ -85,8 +90,18 @@ def build_parser() -> ArgumentParser:
                    help="qemu-riscv64 -cpu model, e.g. rv64 or 'rv64,v=true,vlen=128' (default: qemu's own)")
     p.add_argument("--no-build", action="store_true",
                    help="do not rebuild the riscv64 runner before running (it is rebuilt incrementally by default)")
-    p.add_argument("-q", "--quiet", action="store_true", help="do not show the runner's own output")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="do not show the runner's own output (batch runs: no progress bar either)")
+    batch = p.add_argument_group("batch runs (-i FOLDER or -i repeated)")
+    add_fan_out_flags(batch)
+    batch.add_argument("--resume", type=Path, default=None, metavar="BATCH",
+                       help="continue the interrupted batch run in BATCH: images with a finished run directory there "
+                            "are not run again, failed ones are (default: a fresh batch directory)")
     return p
+
+
+def is_batch(a: argparse.Namespace) -> bool:
+    return len(a.image) > 1 or any(i.is_dir() for i in a.image) or a.resume is not None
 
 
 def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
@@ -99,8 +114,15 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
                 "nodes in it: add --partition off")
     if a.model is None:
         a.model = DEMO_MODEL
-        if a.image is None and not a.input:
-            a.image = DEMO_IMAGE
+        if not a.image and not a.input:
+            a.image = [DEMO_IMAGE]
+    if is_batch(a):
+        if not a.image:
+            p.error("--resume continues a batch run: give its images again with -i")
+        if a.input or a.trace or a.save_optimized:
+            p.error("a batch run (-i FOLDER, -i repeated) takes images only: no --input, -t or -s")
+        if a.resume is not None and not (a.resume / "journal.jsonl").is_file():
+            p.error(f"--resume {a.resume}: no batch run there (no journal.jsonl)")
 
 
 def print_placement(report: PlacementReport) -> None:
@@ -142,6 +164,21 @@ def print_summary(result: RunResult, target: str) -> None:
           f"wall {result.wall_s:.2f} s")
 
 
+def run_many(request: RunRequest, a: argparse.Namespace, target: str) -> int:
+    images = collect_images(a.image)
+    options = fan_out_options(a.ray_address, a.workers, a.retries, a.threads, not a.quiet, request.model.stem)
+    outcome = run_batch(request, images, options, a.output_dir, a.resume)
+    print(f"== batch of {len(images)} image(s), {target}: {outcome.resumed} resumed, "
+          f"ran on {outcome.stats.where or 'nothing (all resumed)'} in {outcome.stats.wall_s:.1f} s")
+    print(format_rows(outcome.rows))
+    print(f"  batch directory: {outcome.folder} (one run directory per image, summary.txt, summary.json"
+          + (", overview.png)" if (outcome.folder / "overview.png").is_file() else ")"))
+    failed = sum(r["status"] != "ok" for r in outcome.rows)
+    if failed:
+        raise RcnnError(f"{failed} of {len(images)} image(s) failed (reasons in {outcome.folder}/summary.txt)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
@@ -154,9 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                        timeout=a.timeout, qemu_cpu=a.qemu_cpu, build=not a.no_build, echo=not a.quiet,
                        session_config={**default_session_config(a.partition),
                                        **dict(e.split("=", 1) for e in a.session_config)})
-    request = RunRequest(model=a.model, image=a.image, inputs=list(a.input), preprocess=a.preprocess,
-                         partition=a.partition, score_threshold=a.score_threshold, classes=a.classes,
-                         output_dir=a.output_dir, config=config)
+    request = RunRequest(model=a.model, image=a.image[0] if a.image else None, inputs=list(a.input),
+                         preprocess=a.preprocess, partition=a.partition, score_threshold=a.score_threshold,
+                         classes=a.classes, output_dir=a.output_dir, config=config)
+    if is_batch(a):
+        return run_many(request, a, target)
     outcome = run_model(request)
     result, placement, annotated = outcome.result, outcome.placement, outcome.annotated
     print_summary(result, target)

@@ -5,6 +5,11 @@ model on the host build of ort_test with the accelerator's plugin EP (which plac
 systolic-qemu = the same under qemu-riscv64 (one qemu run per image: slow, so --limit evaluates the first N images
 and the table says so).
 
+Each image is a Ray task (rcnn.cluster): a local Ray instance of -j CPUs, or the cluster at --ray-address. The model
+and the runner's programs travel to the workers by value; each result is journalled as it arrives (DIR/LABEL.jsonl
+in the evaluation directory), so --resume DIR continues an interrupted evaluation. A worker that dies is replaced
+and its image run again (--retries); an image that fails on its own (a corrupt file) is reported, not scored.
+
 Data: --data DIR (a COCO folder: DIR/annotations.json, images by their file_name relative to DIR), or --annotations
 FILE with --images DIR; default the synthetic validation split (rcnn.shapes, VAL_SEED), generated once into
 build/shapes/val_N. Each image is preprocessed as the model's rcnn.preprocess metadata says, run, mapped back to the
@@ -22,12 +27,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import multiprocessing
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +37,12 @@ from typing import Any
 import numpy as np
 
 from rcnn import paths
+from rcnn.cluster.journal import Journal
+from rcnn.cluster.ray_tasks import Failure, FanOutOptions, FanOutStats, fan_out
+from rcnn.cluster.shipment import Shipment, land, ship, ship_model
 from rcnn.detection.coco_eval import STATS, Dataset, coco_eval, compare, load_dataset
 from rcnn.errors import RcnnError
+from rcnn.runtime.bundle import Bundle
 
 RUNNERS = ("ort", "systolic-native", "systolic-qemu")
 DEFAULT_SHAPES_VAL = 100
@@ -85,17 +91,26 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class WorkerSetup:
-    """What a worker process needs to run images: picklable, libraries built."""
+    """What a worker needs to run images, by value (it may be on another machine): picklable, programs built."""
 
     runner: str
-    model: Path  # the model (preprocess metadata, classes; what is run)
+    model: Path  # the model on the driver (named in the summary)
+    model_files: Shipment  # its bytes (and external data): landed in the worker's cache
     score_threshold: float
     classes: str | None
     execution: int = 0
     threads: int = 1
     timeout: float = 1800.0
-    ep_lib: Path | None = None  # the Systolic plugin EP of the target (systolic-* runners)
+    bundle: Bundle | None = None  # the target's programs (systolic-* runners)
+    systolic_config: Shipment | None = None  # the accelerator config file, when not the built-in one
     device: str = "guest"  # systolic-qemu: "host" = -x 1/2 arithmetic in the native device process (RunConfig.device)
+
+    def key(self) -> dict[str, object]:
+        """What the results depend on: a --resume journal must have been written with the same."""
+        return {"runner": self.runner, "model": self.model_files.digest, "execution": self.execution,
+                "device": self.device, "score_threshold": self.score_threshold, "classes": self.classes,
+                "programs": self.bundle.digest if self.bundle else None,
+                "systolic_config": self.systolic_config.digest if self.systolic_config else None}
 
 
 @dataclass
@@ -150,22 +165,26 @@ class EvalOptions:
 
 
 def prepare_setup(spec: RunSpec, a: EvalOptions) -> WorkerSetup:
-    """Build (or find) what the runner needs, once, in the main process."""
+    """Build (or find) and pack what the runner needs, once, in the driver."""
     from rcnn.onnxgraph.model_info import read_model_info
 
     info = read_model_info(spec.model)
-    common = dict(runner=spec.runner, model=info.path.resolve(), score_threshold=a.score_threshold,
-                  classes=a.classes, execution=a.execution, threads=a.threads, timeout=a.timeout)
+    config = ship({a.systolic_config.name: a.systolic_config}) if a.systolic_config else None
+    common = dict(runner=spec.runner, model=info.path.resolve(), model_files=ship_model(info.path),
+                  score_threshold=a.score_threshold, classes=a.classes, execution=a.execution, threads=a.threads,
+                  timeout=a.timeout, systolic_config=config)
     if spec.runner == "ort":
         return WorkerSetup(**common)
-    from rcnn.runtime.runner import RunConfig, resolve_device, runner_command, systolic_ep_library
+    from rcnn.runtime.bundle import local_runner_files, pack
+    from rcnn.runtime.runner import RunConfig, resolve_device, uses_device
 
     native = spec.runner == "systolic-native"
-    lib = systolic_ep_library(native, build_it=a.build)
     device = resolve_device(a.device, native)
-    # Build/find ort_test (and the device process) before the workers start.
-    runner_command(RunConfig(native=native, build=a.build, ep_lib=lib, execution=a.execution, device=device))
-    return WorkerSetup(ep_lib=lib.resolve(), device=device, **common)
+    files = local_runner_files(native, False, a.build)
+    needs_device = uses_device(RunConfig(native=native, ep_lib=files.ep_lib, execution=a.execution, device=device))
+    if needs_device:
+        files = local_runner_files(native, True, build_it=False)
+    return WorkerSetup(bundle=pack(files), device=device, **common)
 
 
 # ------------------------------------------------------------------------------------------------------- workers
@@ -174,19 +193,23 @@ def prepare_setup(spec: RunSpec, a: EvalOptions) -> WorkerSetup:
 class Worker:
     """Runs images for one setup; made once per worker process (the ORT session is created once)."""
 
-    def __init__(self, setup: WorkerSetup, systolic_config: Path | None = None) -> None:
+    def __init__(self, setup: WorkerSetup) -> None:
         from rcnn.detection.postprocess import resolve_classes
         from rcnn.onnxgraph.model_info import read_model_info
+        from rcnn.runtime.bundle import unpack
 
         self.setup = setup
-        self.info = read_model_info(setup.model)
+        self.model = land(setup.model_files) / setup.model.name
+        self.info = read_model_info(self.model)
         self.classes = resolve_classes(setup.classes, self.info.metadata)
-        self.systolic_config = systolic_config
+        self.files = unpack(setup.bundle) if setup.bundle else None
+        config = setup.systolic_config
+        self.systolic_config = land(config) / next(iter(config.files)) if config else None
         self.session: Any = None
         if setup.runner == "ort":
             from rcnn.runtime.native import make_session
 
-            self.session = make_session(setup.model, 99, setup.threads)
+            self.session = make_session(self.model, 99, setup.threads)
 
     def outputs(self, image: Path) -> dict[str, np.ndarray]:
         if self.session is not None:
@@ -199,7 +222,7 @@ class Worker:
             try:
                 return dict(zip(names, self.session.run(names, feeds), strict=True))
             except Exception as e:  # ORT raises its own types
-                raise RcnnError(f"inference failed on {image}: {str(e).strip().splitlines()[0]}") from None
+                raise RcnnError(f"inference failed on {image.name}: {str(e).strip().splitlines()[0]}") from None
         return self._ort_test(image)
 
     def _ort_test(self, image: Path) -> dict[str, np.ndarray]:
@@ -207,27 +230,25 @@ class Worker:
         from rcnn.runtime.runner import RunConfig, run
         from rcnn.tools.runmodel import default_session_config
 
-        s = self.setup
+        s, files = self.setup, self.files
+        assert files is not None
         config = RunConfig(native=s.runner == "systolic-native", execution=s.execution, threads=s.threads,
-                           ep_lib=s.ep_lib, systolic_config=self.systolic_config, timeout=s.timeout, build=False,
-                           echo=False, session_config=default_session_config("auto"), device=s.device)
+                           ep_lib=files.ep_lib, systolic_config=self.systolic_config, timeout=s.timeout, build=False,
+                           echo=False, session_config=default_session_config("auto"), device=s.device, files=files)
         with tempfile.TemporaryDirectory(prefix="rcnn-eval-") as tmp:
             work = Path(tmp)
             inputs, _ = prepare_inputs(self.info, image, [], None, work)
             try:  # the runner passes ort_test's stderr on (the accelerator's PROF lines): keep it off the bar
                 with contextlib.redirect_stderr(io.StringIO()):
-                    return run(s.model, inputs, work, config).outputs
+                    return run(self.model, inputs, work, config).outputs
             except RcnnError as e:
                 raise RcnnError(f"{image.name}: {e}") from None
 
-    def evaluate(self, index: int, entry: dict, images_dir: Path) -> ImageResult:
+    def evaluate(self, index: int, entry: dict, image: Path) -> ImageResult:
         from rcnn.detection.detections import find_detection_outputs, to_image_space
         from rcnn.detection.postprocess import to_coco
         from rcnn.runtime.preprocess import load_rgb, target_hw
 
-        image = images_dir / entry["file_name"]
-        if not image.is_file():
-            raise RcnnError(f"image not found: {image}")
         start = time.perf_counter()
         outputs = self.outputs(image)
         seconds = time.perf_counter() - start
@@ -248,47 +269,62 @@ def outputs_digest(outputs: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-_WORKER: Worker | None = None
+def evaluate_image(worker: Worker, payload: tuple[int, dict, bytes | None]) -> ImageResult:
+    """One image, sent by value, through the worker (the body of a Ray task)."""
+    index, entry, data = payload
+    name = Path(entry["file_name"]).name
+    if data is None:
+        raise RcnnError(f"image not found: {entry['file_name']}")
+    with tempfile.TemporaryDirectory(prefix="rcnn-image-") as tmp:
+        image = Path(tmp) / name
+        image.write_bytes(data)
+        return worker.evaluate(index, entry, image)
 
 
-def _init_worker(setup: WorkerSetup, systolic_config: Path | None) -> None:
-    global _WORKER
-    _WORKER = Worker(setup, systolic_config)
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
-def _work(index: int, entry: dict, images_dir: Path) -> ImageResult:
-    assert _WORKER is not None
-    return _WORKER.evaluate(index, entry, images_dir)
+@dataclass
+class RunOutcome:
+    """A run's images: the ones done (in dataset order, resumed ones included) and the failed ones with reasons."""
+
+    results: list[ImageResult]
+    failed: list[dict[str, str]]
+    resumed: int
+    stats: FanOutStats
 
 
-def run_images(setup: WorkerSetup, data: Dataset, entries: Sequence[dict], workers: int, label: str,
-               progress: bool, systolic_config: Path | None = None) -> list[ImageResult]:
-    """Every image through the runner, in worker processes (in this process for one worker), with a progress bar."""
-    from tqdm import tqdm
+def run_images(setup: WorkerSetup, data: Dataset, entries: Sequence[dict], options: FanOutOptions,
+               journal: Journal) -> RunOutcome:
+    """Every image not finished in `journal` as a Ray task; each result is written to the journal as it arrives."""
+    todo = [(i, e) for i, e in enumerate(entries) if not journal.finished(str(e["id"]))]
+    items = ((str(e["id"]), (i, e, _read(data.images_dir / e["file_name"]))) for i, e in todo)
 
-    bar = tqdm(total=len(entries), desc=label, unit="img", disable=not progress, file=sys.stderr)
-    results: list[ImageResult] = []
-    with bar:
-        if workers <= 1:
-            worker = Worker(setup, systolic_config)
-            for i, e in enumerate(entries):
-                results.append(worker.evaluate(i, e, data.images_dir))
-                bar.update()
-            return results
-        ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold torch/ORT threads
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(setup, systolic_config)) as pool:
-            futures: list[Future[ImageResult]] = [pool.submit(_work, i, e, data.images_dir)
-                                                  for i, e in enumerate(entries)]
-            try:
-                for f in as_completed(futures):
-                    results.append(f.result())
-                    bar.update()
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
-    return sorted(results, key=lambda r: r.index)
+    def record(item: str, result: ImageResult | Failure) -> None:
+        if isinstance(result, Failure):
+            journal.add(item, "failed", {"file_name": by_id[item]["file_name"], "reason": result.reason})
+        else:
+            journal.add(item, "ok", _record(result))
+
+    by_id = {str(e["id"]): e for e in entries}
+    stats = fan_out(Worker, setup, evaluate_image, items, len(todo), record, options,
+                    already_done=len(entries) - len(todo))
+    results, failed = [], []
+    for i, e in enumerate(entries):
+        r = journal.done.get(str(e["id"]))
+        if r is None:
+            continue
+        if r["status"] == "ok":
+            results.append(ImageResult(i, int(e["id"]), e["file_name"], r["seconds"], r["outputs_sha256"],
+                                       r["detections"]))
+        else:
+            failed.append({"file_name": e["file_name"], "reason": r["reason"]})
+    resumed = len(entries) - len(todo)
+    return RunOutcome(results, failed, resumed, stats)
 
 
 # ------------------------------------------------------------------------------------------------------- metrics
@@ -307,6 +343,8 @@ class RunSummary:
     box: dict[str, float] | None = None
     mask: dict[str, float] | None = None
     identical_to: dict[str, str] = field(default_factory=dict)
+    failed: int = 0  # images that could not be run (not scored; reasons in the summary's "failed")
+    resumed: int = 0  # images whose results came from an earlier, interrupted evaluation's journal
 
 
 def summarize(spec: RunSpec, setup: WorkerSetup, data: Dataset, gt: Any, results: list[ImageResult],
@@ -315,6 +353,8 @@ def summarize(spec: RunSpec, setup: WorkerSetup, data: Dataset, gt: Any, results
     ids = [r.image_id for r in results]
     s = RunSummary(spec.label, spec.runner, str(setup.model), len(results), len(data.images),
                    sum(r.seconds for r in results) / max(len(results), 1), round(wall, 3), len(dets))
+    if not results:
+        return s
     s.box = dict(zip(STATS, coco_eval(gt, dets, ids, "bbox")[0], strict=True))
     if any("segmentation" in d for d in dets):
         s.mask = dict(zip(STATS, coco_eval(gt, dets, ids, "segm")[0], strict=True))
@@ -324,9 +364,13 @@ def summarize(spec: RunSpec, setup: WorkerSetup, data: Dataset, gt: Any, results
 # ---------------------------------------------------------------------------------------------------- identity
 
 
+def _record(r: ImageResult) -> dict:
+    return {"image_id": r.image_id, "file_name": r.file_name, "outputs_sha256": r.outputs_sha256,
+            "seconds": round(r.seconds, 4), "detections": r.detections}
+
+
 def records(results: list[ImageResult]) -> list[dict]:
-    return [{"image_id": r.image_id, "file_name": r.file_name, "outputs_sha256": r.outputs_sha256,
-             "seconds": round(r.seconds, 4), "detections": r.detections} for r in results]
+    return [_record(r) for r in results]
 
 
 # ------------------------------------------------------------------------------------------------------- output
@@ -341,6 +385,7 @@ def format_table(summaries: Sequence[RunSummary]) -> str:
     for s in summaries:
         box, mask = s.box or {}, s.mask or {}
         images = f"{s.images}" if s.images == s.of_images else f"{s.images}/{s.of_images}"
+        images += f" ({s.failed} failed)" if s.failed else ""
         rows.append((s.label, s.runner, Path(s.model).name, images, _pts(box.get("AP")), _pts(box.get("AP50")),
                      _pts(box.get("AP75")), _pts(mask.get("AP")), _pts(mask.get("AP50")), _pts(mask.get("AP75")),
                      f"{s.seconds_per_image:.3f}"))

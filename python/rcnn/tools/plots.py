@@ -74,3 +74,26 @@ def plot_summaries(summaries: Sequence[Any], title: str, out: Path) -> None:
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     save_png(fig, out)
+
+
+def contact_sheet(images: Sequence[Path], path: Path, thumb: int = 320, columns: int = 4, limit: int = 64) -> None:
+    """The first `limit` images as thumbnails (longer side `thumb` px) in a grid with their folder's name under each:
+    a batch run's overview."""
+    from PIL import Image, ImageDraw
+
+    shown = list(images)[:limit]
+    cols = min(columns, len(shown))
+    rows = -(-len(shown) // cols)
+    label_h = 16
+    sheet = Image.new("RGB", (cols * thumb, rows * (thumb + label_h)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for k, image in enumerate(shown):
+        with Image.open(image) as im:
+            small = im.convert("RGB")
+            small.thumbnail((thumb, thumb))
+        x, y = (k % cols) * thumb, (k // cols) * (thumb + label_h)
+        sheet.paste(small, (x + (thumb - small.width) // 2, y + (thumb - small.height) // 2))
+        draw.text((x + 4, y + thumb + 2), image.parent.name, fill="black")
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG")
+    atomic_write(path, buf.getvalue())

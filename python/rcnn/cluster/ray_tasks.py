@@ -1,0 +1,166 @@
+"""Per-item work fanned out as Ray tasks: a local Ray instance by default (no cluster needed), or an existing cluster
+by address (--ray-address, else $RAY_ADDRESS).
+
+What every task needs (the model, the programs: rcnn.runtime.bundle) is one `shared` object, put into Ray's object
+store once and turned into a ready context (`prepare`) once per worker process; each task then gets one item's
+payload (an image's bytes, not a path: no shared filesystem is assumed). A task whose worker process or node dies is
+run again by Ray (`retries`); an item's own failure (bad input, a failed run) comes back as a `Failure` with its
+one-line reason and is not retried. Results reach `on_result` as they finish, in the driver, which writes them down
+(rcnn.cluster.journal) before the next one is counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rcnn
+from rcnn.errors import RcnnError
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An item that could not be done, and why (one line)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class FanOutOptions:
+    address: str | None = None  # a Ray cluster ("auto", "ray://host:10001", "host:6379"); None: $RAY_ADDRESS or local
+    workers: int = 2  # CPUs of the local instance (tasks at once); a cluster runs as many as its CPUs allow
+    cpus_per_task: float = 1.0  # Ray CPUs each task holds (its ORT threads)
+    retries: int = 3  # times a task is run again after its worker process or node died
+    progress: bool = True
+    label: str = ""
+
+
+@dataclass
+class FanOutStats:
+    done: int = 0
+    failed: int = 0
+    wall_s: float = 0.0
+    where: str = ""  # "local Ray instance (2 CPUs)" or "Ray cluster at ADDR (N CPUs on M nodes)"
+
+
+def code_digest() -> str:
+    """sha256 over the package's Python sources: a worker must run the same rcnn as the driver."""
+    h = hashlib.sha256()
+    for root in sorted(rcnn.__path__):
+        for f in sorted(Path(root).rglob("*.py")):
+            h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text and isinstance(e, RcnnError) else f"{type(e).__name__}: {text[0] if text else ''}"
+
+
+# In a Ray worker process: the prepared context of the shipment it works on (one kept; a new shipment replaces it).
+_CONTEXT: dict[str, Any] = {}
+
+
+def _execute(prepare: Callable[[Any], Any], code: str, shared: list[Any], task: Callable[[Any, Any], Any],
+             payload: Any) -> Any:
+    """The body of every Ray task (shared is [ObjectRef]: fetched only when this process has no context yet)."""
+    import ray
+
+    key = shared[0].hex()
+    try:
+        if key not in _CONTEXT:
+            if code != code_digest():
+                raise RcnnError(f"the worker on {ray.util.get_node_ip_address()} runs another rcnn than the driver: "
+                                "install the same version on every node")
+            _CONTEXT.clear()
+            _CONTEXT[key] = prepare(ray.get(shared[0]))
+        return task(_CONTEXT[key], payload)
+    except Exception as e:  # the item's own failure: reported with the item, not retried
+        return Failure(one_line(e))
+
+
+def _connect(options: FanOutOptions) -> tuple[bool, str]:
+    """ray.init for `options`; returns (whether this call connected, so must disconnect; where the tasks run)."""
+    import ray
+
+    address = options.address or os.environ.get("RAY_ADDRESS") or None
+    common: dict[str, Any] = dict(log_to_driver=False, logging_level=logging.ERROR)
+    if ray.is_initialized():  # called from the user's own Ray program: use its connection
+        return False, "the Ray instance this program is connected to"
+    try:
+        if address:
+            ray.init(address=address, **common)
+        else:
+            ray.init(num_cpus=options.workers, include_dashboard=False, **common)
+    except Exception as e:  # Ray's own types (ConnectionError, RuntimeError, ...)
+        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+        raise RcnnError(f"could not start or reach {where}: {one_line(e)}") from None
+    if not address:
+        return True, f"a local Ray instance ({options.workers} CPUs)"
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    cpus = int(sum(n.get("Resources", {}).get("CPU", 0) for n in nodes))
+    return True, f"the Ray cluster at {address} ({cpus} CPUs on {len(nodes)} node(s))"
+
+
+def _progress_bar(total: int, initial: int, options: FanOutOptions) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=options.label or "items", unit="img", disable=not options.progress,
+                file=sys.stderr, dynamic_ncols=True)
+
+
+def fan_out(prepare: Callable[[Any], Any], shared: Any, task: Callable[[Any, Any], Any],
+            items: Iterable[tuple[str, Any]], total: int, on_result: Callable[[str, Any], None],
+            options: FanOutOptions, already_done: int = 0) -> FanOutStats:
+    """task(prepare(shared), payload) for each of the `total` (item id, payload) pairs, as Ray tasks; on_result(item
+    id, result or Failure) in the driver as each finishes. `items` is read lazily, and at most twice as many tasks
+    are in flight as can run, so payloads stream through the object store instead of all sitting in it."""
+    import ray
+
+    stats = FanOutStats()
+    if total == 0:  # nothing left (a resumed run that had finished): no Ray instance to start
+        return stats
+    start = time.perf_counter()
+    owned, stats.where = _connect(options)
+    in_flight: dict[Any, str] = {}
+    try:
+        remote = ray.remote(num_cpus=options.cpus_per_task, max_retries=options.retries,
+                            retry_exceptions=False)(_execute)
+        shared_box = [ray.put(shared)]
+        code = code_digest()
+        slots = max(1, int(ray.cluster_resources().get("CPU", 1) // max(options.cpus_per_task, 1e-3)))
+        pending: Iterable[tuple[str, Any]] = iter(items)
+        bar = _progress_bar(already_done + total, already_done, options)
+        with bar:
+            while True:
+                for item, payload in pending:
+                    in_flight[remote.remote(prepare, code, shared_box, task, payload)] = item
+                    if len(in_flight) >= 2 * slots:
+                        break
+                if not in_flight:
+                    break
+                ready, _ = ray.wait(list(in_flight), num_returns=1)
+                item = in_flight.pop(ready[0])
+                try:
+                    result = ray.get(ready[0])
+                except ray.exceptions.RayError as e:  # the retries are spent: the worker or node kept dying
+                    result = Failure(f"lost its worker {options.retries + 1} times: {one_line(e)}")
+                on_result(item, result)
+                stats.failed += isinstance(result, Failure)
+                stats.done += not isinstance(result, Failure)
+                bar.set_postfix_str(f"failed {stats.failed}", refresh=False)
+                bar.update()
+    finally:
+        for ref in in_flight:  # left only on the way out of an error: nothing may keep running for us
+            ray.cancel(ref, force=True)
+        if owned:
+            ray.shutdown()
+    stats.wall_s = time.perf_counter() - start
+    return stats
