@@ -14,8 +14,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
+from rcnn.cli import ArgumentParser, HelpFormatter, positive_int, run_cli
+from rcnn.models.demo import DEMO_MODEL
 from rcnn.tools.bench import TARGETS, ratio_lines, run_bench
+from rcnn.tools.fanout_bench import fan_out_bench, format_fan_out
 
 
 def build_parser() -> ArgumentParser:
@@ -30,11 +32,27 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--targets", default="native,qemu", help="comma-separated: native, qemu (default: both)")
     p.add_argument("-x", "--modes", default="0,1,2",
                    help="accelerator modes to run, comma-separated: 0 CPU, 1 OS, 2 WS (default: all three)")
+    fan = p.add_argument_group("dataset scale (rcnn.tools.fanout_bench): instead of the cases above")
+    fan.add_argument("--fan-out", type=positive_int, default=None, metavar="N",
+                     help="run the demo model on the first N synthetic validation images: a bare loop in this "
+                          "process vs rcnn.eval's Ray path with -j 1 and -j 2 (default: not run)")
+    fan.add_argument("--fan-out-runner", choices=("systolic-qemu", "systolic-native"), default="systolic-qemu",
+                     help="the runner of --fan-out (default: systolic-qemu, device mode)")
+    fan.add_argument("--fan-out-x", type=int, choices=[0, 1, 2], default=2,
+                     help="the accelerator mode of --fan-out (default: 2)")
+    fan.add_argument("--fan-out-workers", default="1,2", metavar="K,K",
+                     help="local Ray instance sizes to run, comma-separated (default: 1,2)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
+    if a.fan_out:
+        workers = [positive_int(k) for k in a.fan_out_workers.split(",") if k]
+        rows = fan_out_bench(a.fan_out, a.fan_out_runner, a.fan_out_x, workers)
+        print(f"runner {a.fan_out_runner}, -x {a.fan_out_x}, demo model {DEMO_MODEL.name}")
+        print("\n".join(format_fan_out(rows, a.fan_out)))
+        return 0
     targets = [t for t in a.targets.split(",") if t]
     if not set(targets) <= set(TARGETS) or a.repeat < 1 or a.threads < 1:
         build_parser().error("--targets takes native and/or qemu; --repeat and --threads must be >= 1")
