@@ -48,6 +48,9 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "riscv64 under qemu" in r.stdout and str(run_dir / "annotated.png") in r.stdout
     assert "% of MACs" in r.stdout and "== accelerator" in r.stdout
     assert not [ln for ln in r.stderr.splitlines() if ln.startswith("Schema error")]
+    for name in ("stdout.txt", "run.json"):  # they name the published directory, not the hidden one it was made in
+        text = (run_dir / name).read_text()
+        assert str(run_dir.resolve()) in text and f"{run_dir.parent.resolve()}/." not in text, (name, text[:2000])
     return run_dir
 
 

@@ -16,6 +16,7 @@ from rcnn.accelerator.placement import PlacementReport
 from rcnn.detection.detections import find_detection_outputs, looks_like_detections, to_image_space
 from rcnn.detection.postprocess import ANNOTATE_MIN_SIDE, image_id_of, resolve_classes, write_results
 from rcnn.errors import RcnnError
+from rcnn.files import atomic_write
 from rcnn.onnxgraph.model_info import ModelInfo, read_model_info
 from rcnn.runtime.inputs import prepare_inputs
 from rcnn.runtime.preprocess import load_rgb, target_hw
@@ -91,7 +92,9 @@ def run_model(req: RunRequest) -> RunOutcome:
     native = req.config.native
     with fresh_run_dir(req.output_dir, f"{req.model.stem}-{'native' if native else 'rv64'}") as holder:
         work = holder[0]
-        ep_lib = systolic_ep_library(native, build_it=req.config.build) if req.partition != "off" else None
+        ep_lib = None  # the caller's (a batch worker's bundle), else this machine's build
+        if req.partition != "off":
+            ep_lib = req.config.ep_lib or systolic_ep_library(native, build_it=req.config.build)
         config = dataclasses.replace(req.config, ep_lib=ep_lib)
         inputs, mode = prepare_inputs(info, req.image, req.inputs, req.preprocess, work)
         result = run(info.path.resolve(), [f.resolve() for f in inputs], work.resolve(), config)
@@ -110,4 +113,18 @@ def run_model(req: RunRequest) -> RunOutcome:
             "target": "native" if native else "riscv64-qemu", "command": result.command,
             "wall_s": round(result.wall_s, 3)}, indent=2) + "\n")
     result.out_dir = holder[0].resolve()
+    _name_final_dir(result, work.resolve())
     return RunOutcome(result, result.out_dir, placement, annotated)
+
+
+def _name_final_dir(result: RunResult, hidden: Path) -> None:
+    """The run worked in a hidden directory that is renamed at the end: the files that name it (stdout.txt with
+    ort_test's output paths, run.json with its command) name the published one instead."""
+    old, new = str(hidden), str(result.out_dir)
+    result.command = [c.replace(old, new) for c in result.command]
+    result.stdout = result.stdout.replace(old, new)
+    for name in ("stdout.txt", "run.json"):
+        f = result.out_dir / name
+        text = f.read_text()
+        if old in text:
+            atomic_write(f, text.replace(old, new).encode())
