@@ -246,7 +246,7 @@ def two_node_cluster(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
-def test_eval_on_a_two_node_cluster(tmp_path: Path, two_node_cluster: tuple[str, dict[str, str]]) -> None:
+def test_eval_and_batch_run_on_a_two_node_cluster(tmp_path: Path, two_node_cluster: tuple[str, dict[str, str]]) -> None:
     address, env = two_node_cluster
     local = _eval(tmp_path, "--run", f"n={DEMO_MODEL}:systolic-native", "--data", DEMO_DATA, "--limit", "3",
                   "--detections", tmp_path / "local.json")
@@ -258,6 +258,12 @@ def test_eval_on_a_two_node_cluster(tmp_path: Path, two_node_cluster: tuple[str,
     assert r.returncode == 0, r.stderr
     assert f"the Ray cluster at {address} (2 CPUs on 2 node(s))" in r.stderr, r.stderr
     assert "n vs n in --compare-to: bit-identical on 3 image(s)" in r.stdout, r.stdout
+    # A batch rcnn.run on the same cluster: its workers find no build either.
+    r = subprocess.run([sys.executable, "-m", "rcnn.run", "-i", str(DEMO_DATA / "images"), "--native", "-q",
+                        "--ray-address", address, "-o", str(tmp_path / "runs")], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "ran on the Ray cluster at" in r.stdout and "00003  ok" in r.stdout, r.stdout
     node_cache = tmp_path / "node-cache" / "rcnn"
     landed = list((node_cache / "bundles").iterdir())
     assert landed and (landed[0] / "bin" / "ort_test").is_file(), "the programs came through Ray, not a build"

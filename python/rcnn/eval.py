@@ -6,6 +6,7 @@ Runners, data and the checks between runs: rcnn.tools.evaluate (printed by --hel
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
 from rcnn.cluster.flags import add_fan_out_flags, fan_out_options
 from rcnn.cluster.journal import Journal
+from rcnn.cluster.ray_tasks import ray_connection
 from rcnn.detection.coco_eval import coco_ground_truth, read_detections_file
 from rcnn.errors import RcnnError
 from rcnn.files import atomic_write, file_label, fresh_dir
@@ -121,19 +123,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     gt = coco_ground_truth(data.annotations)
     opts = EvalOptions(score_threshold=a.score_threshold, classes=a.classes, execution=a.execution, device=a.device,
                        threads=a.threads, timeout=a.timeout, systolic_config=a.systolic_config, build=not a.no_build)
+    setups = [prepare_setup(spec, opts) for spec in runs]  # a model or build problem stops us before any folder
     folder = a.resume or fresh_dir(a.output_dir, "eval")
     summaries, recs, failed = [], {}, {}
-    for spec in runs:
-        setup = prepare_setup(spec, opts)
-        journal = Journal(folder / f"{file_label(spec.label)}.jsonl", setup.key(), resume=a.resume is not None)
-        fan = fan_out_options(a.ray_address, a.workers, a.retries, a.threads, not a.quiet, spec.label)
-        start = time.perf_counter()
-        outcome = run_images(setup, data, entries, fan, journal)
-        summaries.append(summarize(spec, setup, data, gt, outcome.results, time.perf_counter() - start))
-        summaries[-1].failed, summaries[-1].resumed = len(outcome.failed), outcome.resumed
-        recs[spec.label], failed[spec.label] = records(outcome.results), outcome.failed
-        _progress(f"== {spec.label}: {len(outcome.results)} done, {len(outcome.failed)} failed, {outcome.resumed} "
-                  f"resumed from {journal.path}; ran on {outcome.stats.where or 'nothing (all resumed)'}")
+    fan = fan_out_options(a.ray_address, a.workers, a.retries, a.threads, not a.quiet, "")
+    with ray_connection(fan):  # one Ray start for all runs
+        for spec, setup in zip(runs, setups, strict=True):
+            journal = Journal(folder / f"{file_label(spec.label)}.jsonl", setup.key(), resume=a.resume is not None)
+            start = time.perf_counter()
+            outcome = run_images(setup, data, entries, dataclasses.replace(fan, label=spec.label), journal)
+            summaries.append(summarize(spec, setup, data, gt, outcome.results, time.perf_counter() - start))
+            summaries[-1].failed, summaries[-1].resumed = len(outcome.failed), outcome.resumed
+            recs[spec.label], failed[spec.label] = records(outcome.results), outcome.failed
+            _progress(f"== {spec.label}: {len(outcome.results)} done, {len(outcome.failed)} failed, "
+                      f"{outcome.resumed} resumed from {journal.path}; ran on "
+                      f"{outcome.stats.where or 'nothing (all resumed)'}")
     checks = identity_checks(runs, recs, summaries, earlier)
     subset = "" if len(entries) == len(data.images) else f" (first {len(entries)} of {len(data.images)} images)"
     print(f"== COCO mAP on {data.name}{subset}, score >= {a.score_threshold:g}; AP in points (x100)")

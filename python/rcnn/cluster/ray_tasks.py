@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ class Failure:
 @dataclass(frozen=True)
 class FanOutOptions:
     address: str | None = None  # a Ray cluster ("auto", "ray://host:10001", "host:6379"); None: $RAY_ADDRESS or local
-    workers: int = 2  # CPUs of the local instance (tasks at once); a cluster runs as many as its CPUs allow
+    workers: int = 2  # tasks at once on the local instance; a cluster runs as many as its CPUs allow
     cpus_per_task: float = 1.0  # Ray CPUs each task holds (its ORT threads)
     retries: int = 3  # times a task is run again after its worker process or node died
     progress: bool = True
@@ -86,27 +88,50 @@ def _execute(prepare: Callable[[Any], Any], code: str, shared: list[Any], task: 
         return Failure(one_line(e))
 
 
-def _connect(options: FanOutOptions) -> tuple[bool, str]:
-    """ray.init for `options`; returns (whether this call connected, so must disconnect; where the tasks run)."""
+def _address(options: FanOutOptions) -> str | None:
+    return options.address or os.environ.get("RAY_ADDRESS") or None
+
+
+def _describe(options: FanOutOptions) -> str:
     import ray
 
-    address = options.address or os.environ.get("RAY_ADDRESS") or None
+    address = _address(options)
+    if not address:
+        return f"a local Ray instance ({int(ray.cluster_resources().get('CPU', 0))} CPUs)"
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    cpus = int(sum(n.get("Resources", {}).get("CPU", 0) for n in nodes))
+    return f"the Ray cluster at {address} ({cpus} CPUs on {len(nodes)} node(s))"
+
+
+@contextmanager
+def ray_connection(options: FanOutOptions) -> Iterator[str]:
+    """Connected to Ray inside the block: a local instance of options.workers CPUs (started, then stopped), or the
+    cluster at the address. A program that is connected already (the user's own Ray program, or an enclosing
+    ray_connection: one start for all of a CLI's runs) keeps its connection. Yields where the tasks run."""
+    import ray
+
+    if ray.is_initialized():
+        yield _describe(options)
+        return
+    address = _address(options)
     common: dict[str, Any] = dict(log_to_driver=False, logging_level=logging.ERROR)
-    if ray.is_initialized():  # called from the user's own Ray program: use its connection
-        return False, "the Ray instance this program is connected to"
     try:
         if address:
             ray.init(address=address, **common)
-        else:
-            ray.init(num_cpus=options.workers, include_dashboard=False, **common)
+        else:  # -j images at once, each holding its threads' CPUs
+            cpus = options.workers * max(1, math.ceil(options.cpus_per_task))
+            ray.init(num_cpus=cpus, include_dashboard=False, **common)
     except Exception as e:  # Ray's own types (ConnectionError, RuntimeError, ...)
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise RcnnError(f"could not start or reach {where}: {one_line(e)}") from None
-    if not address:
-        return True, f"a local Ray instance ({options.workers} CPUs)"
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    cpus = int(sum(n.get("Resources", {}).get("CPU", 0) for n in nodes))
-    return True, f"the Ray cluster at {address} ({cpus} CPUs on {len(nodes)} node(s))"
+    try:
+        biggest = max((n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
+        if biggest < options.cpus_per_task:  # Ray would wait forever for a node that can take a task
+            raise RcnnError(f"no node of the Ray cluster at {address} has {options.cpus_per_task:g} CPUs for a task "
+                            f"of --threads {options.cpus_per_task:g} (the largest has {biggest:g})")
+        yield _describe(options)
+    finally:
+        ray.shutdown()
 
 
 def _progress_bar(total: int, initial: int, options: FanOutOptions) -> Any:
@@ -128,39 +153,36 @@ def fan_out(prepare: Callable[[Any], Any], shared: Any, task: Callable[[Any, Any
     if total == 0:  # nothing left (a resumed run that had finished): no Ray instance to start
         return stats
     start = time.perf_counter()
-    owned, stats.where = _connect(options)
     in_flight: dict[Any, str] = {}
-    try:
-        remote = ray.remote(num_cpus=options.cpus_per_task, max_retries=options.retries,
-                            retry_exceptions=False)(_execute)
-        shared_box = [ray.put(shared)]
-        code = code_digest()
-        slots = max(1, int(ray.cluster_resources().get("CPU", 1) // max(options.cpus_per_task, 1e-3)))
-        pending: Iterable[tuple[str, Any]] = iter(items)
-        bar = _progress_bar(already_done + total, already_done, options)
-        with bar:
-            while True:
-                for item, payload in pending:
-                    in_flight[remote.remote(prepare, code, shared_box, task, payload)] = item
-                    if len(in_flight) >= 2 * slots:
+    with ray_connection(options) as stats.where:
+        try:
+            remote = ray.remote(num_cpus=options.cpus_per_task, max_retries=options.retries,
+                                retry_exceptions=False)(_execute)
+            shared_box = [ray.put(shared)]
+            code = code_digest()
+            slots = max(1, int(ray.cluster_resources().get("CPU", 1) // max(options.cpus_per_task, 1e-3)))
+            pending: Iterable[tuple[str, Any]] = iter(items)
+            with _progress_bar(already_done + total, already_done, options) as bar:
+                while True:
+                    for item, payload in pending:
+                        in_flight[remote.remote(prepare, code, shared_box, task, payload)] = item
+                        if len(in_flight) >= 2 * slots:
+                            break
+                    if not in_flight:
                         break
-                if not in_flight:
-                    break
-                ready, _ = ray.wait(list(in_flight), num_returns=1)
-                item = in_flight.pop(ready[0])
-                try:
-                    result = ray.get(ready[0])
-                except ray.exceptions.RayError as e:  # the retries are spent: the worker or node kept dying
-                    result = Failure(f"lost its worker {options.retries + 1} times: {one_line(e)}")
-                on_result(item, result)
-                stats.failed += isinstance(result, Failure)
-                stats.done += not isinstance(result, Failure)
-                bar.set_postfix_str(f"failed {stats.failed}", refresh=False)
-                bar.update()
-    finally:
-        for ref in in_flight:  # left only on the way out of an error: nothing may keep running for us
-            ray.cancel(ref, force=True)
-        if owned:
-            ray.shutdown()
+                    ready, _ = ray.wait(list(in_flight), num_returns=1)
+                    item = in_flight.pop(ready[0])
+                    try:
+                        result = ray.get(ready[0])
+                    except ray.exceptions.RayError as e:  # the retries are spent: the worker or node kept dying
+                        result = Failure(f"lost its worker {options.retries + 1} times: {one_line(e)}")
+                    on_result(item, result)
+                    stats.failed += isinstance(result, Failure)
+                    stats.done += not isinstance(result, Failure)
+                    bar.set_postfix_str(f"failed {stats.failed}", refresh=False)
+                    bar.update()
+        finally:
+            for ref in in_flight:  # left only on the way out of an error: nothing may keep running for us
+                ray.cancel(ref, force=True)
     stats.wall_s = time.perf_counter() - start
     return stats
