@@ -92,15 +92,18 @@ def _address(options: FanOutOptions) -> str | None:
     return options.address or os.environ.get("RAY_ADDRESS") or None
 
 
-def _describe(options: FanOutOptions) -> str:
+def _node_cpus() -> list[float]:
+    """The CPUs of every live node of the connected Ray instance."""
     import ray
 
-    address = _address(options)
+    return [n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")]
+
+
+def _describe(options: FanOutOptions) -> str:
+    address, cpus = _address(options), _node_cpus()
     if not address:
-        return f"a local Ray instance ({int(ray.cluster_resources().get('CPU', 0))} CPUs)"
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    cpus = int(sum(n.get("Resources", {}).get("CPU", 0) for n in nodes))
-    return f"the Ray cluster at {address} ({cpus} CPUs on {len(nodes)} node(s))"
+        return f"a local Ray instance ({int(sum(cpus))} CPUs)"
+    return f"the Ray cluster at {address} ({int(sum(cpus))} CPUs on {len(cpus)} node(s))"
 
 
 @contextmanager
@@ -125,7 +128,7 @@ def ray_connection(options: FanOutOptions) -> Iterator[str]:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise RcnnError(f"could not start or reach {where}: {one_line(e)}") from None
     try:
-        biggest = max((n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
+        biggest = max(_node_cpus(), default=0)
         if biggest < options.cpus_per_task:  # Ray would wait forever for a node that can take a task
             raise RcnnError(f"no node of the Ray cluster at {address} has {options.cpus_per_task:g} CPUs for a task "
                             f"of --threads {options.cpus_per_task:g} (the largest has {biggest:g})")
