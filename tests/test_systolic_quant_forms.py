@@ -258,8 +258,9 @@ def test_conv_matches_exact_reference_and_ort(form, shape, bias: bool) -> None:
 
 def test_u8s8_ort_deviation_is_the_int16_pair_saturation() -> None:
     """The evidence, made certain: full-range x (many 255) against int8 weights of one sign make pairs of products
-    beyond int16 (2 * 255 * 127 = 64770); ORT U8S8 then differs from the exact result, and equals the saturating
-    model, while 7-bit weights (2 * 255 * 64 < 32768, ORT's reduce_range advice) cannot saturate and are exact."""
+    beyond int16 (2 * 255 * 127 = 64770); the saturating model then differs from the exact result, ORT's U8S8
+    equals one of the two (which one depends on the CPU), the accelerator is exact in every mode, while 7-bit
+    weights (2 * 255 * 64 < 32768, ORT's reduce_range advice) cannot saturate and ORT is exact with them."""
     form = ("u8s8", np.uint8, np.int8, 5, 0, 128, True, None)
     q, pads, strides, dil, group, y_scale = make_conv_case(form, CONV_SHAPES[0], True, seed=3)
     q.x[:, :, :6] = 255
@@ -272,15 +273,19 @@ def test_u8s8_ort_deviation_is_the_int16_pair_saturation() -> None:
     lo, hi = q.bounds()
     sat = requantize(conv_acc(q, pads, strides, dil, group, saturate_pairs=True), q.multipliers(y_scale), q.y_zp,
                      lo, hi).transpose(0, 3, 1, 2)
+    assert (sat != exact).any(), "the case must make the saturating model differ, else it proves nothing"
     for level in LEVELS:
         y_ort = ort_qlinearconv(q, y_scale, pads, strides, dil, group, level).astype(np.int64)
-        differs = y_ort != exact
-        assert differs.any(), f"ORT {level}: expected the U8S8 int16 saturation on this CPU (AVX2 without VNNI)"
-        assert np.array_equal(y_ort, sat)
-        assert exceeds[differs].all()
-        # The deviation is bounded by what the saturation can remove: never more than the exact result moves when
-        # every pair is clipped, and here a few LSB.
-        assert np.abs(y_ort - exact).max() <= np.abs(sat - exact).max()
+        # Which of the two ORT computes depends on the kernel MLAS dispatches to on this CPU (vpmaddubsw saturates
+        # int16 pair sums, a VNNI dot product does not: seen both on x86 machines of this project's CI); it is one of
+        # them on every element, never a third result.
+        if np.array_equal(y_ort, exact):
+            print(f"ORT {level}: exact on this CPU (its U8S8 kernel does not saturate)")
+            continue
+        assert np.array_equal(y_ort, sat), f"ORT {level}: neither the exact nor the int16-saturating result"
+        assert exceeds[y_ort != exact].all()
+        print(f"ORT {level}: the int16-saturating result on this CPU "
+              f"({np.count_nonzero(y_ort != exact)} elements, up to {np.abs(y_ort - exact).max()} LSB)")
     for mode in systolic.MODES:
         assert np.array_equal(systolic_conv(q, y_scale, pads, strides, dil, group, mode), exact)
     # 7-bit weights: no pair can leave int16, ORT is exact.
