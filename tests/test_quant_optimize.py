@@ -118,3 +118,57 @@ def test_overlapping_convtranspose_is_kept_with_a_reason() -> None:
     out, report = optimize(upsample_net(kernel=3, stride=2))
     assert "ConvTranspose" in [n.op_type for n in out.graph.node]
     assert any("ConvTranspose kept: up (kernel != stride" in c for c in report.changes)
+
+
+def shape_concat_net() -> onnx.ModelProto:
+    """Conv -> Shape -> Slice -> Concat(axis=-1) with [-1] -> Reshape: valid ONNX, and ORT's symbolic shape inference
+    asserts (without a message) that a Concat of shape values is on axis 0."""
+    rng = np.random.default_rng(0)
+    h = onnx.helper
+    inits = [onnx.numpy_helper.from_array(a, n) for n, a in (
+        ("w", rng.standard_normal((4, 3, 3, 3)).astype(np.float32)), ("minus1", np.array([-1], np.int64)),
+        ("st", np.array([0], np.int64)), ("en", np.array([3], np.int64)))]
+    nodes = [h.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             h.make_node("Shape", ["c"], ["s"], name="shape"),
+             h.make_node("Slice", ["s", "st", "en"], ["s3"], name="slice"),
+             h.make_node("Concat", ["s3", "minus1"], ["ns"], axis=-1, name="concat_shape"),
+             h.make_node("Reshape", ["c", "ns"], ["y"], name="reshape")]
+    graph = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3, 8, 8])],
+                         [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4, 8, 8])], inits)
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_symbolic_shape_assert_falls_back_and_names_the_node(tmp_path: Path) -> None:
+    src = tmp_path / "in.onnx"
+    onnx.save(shape_concat_net(), str(src))
+    r = run_cli("rcnn.optimize", "--input", src, "--output", tmp_path / "out.onnx", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "symbolic inference failed (AssertionError at Concat node 'concat_shape')" in r.stdout, r.stdout
+    feeds = _feeds()
+    np.testing.assert_allclose(run_ort(tmp_path / "out.onnx", feeds)[0], run_ort(src, feeds)[0], rtol=1e-6)
+
+
+def test_optimize_is_quiet_and_names_a_bn_it_cannot_fold(tmp_path: Path) -> None:
+    """An Add -> BatchNormalization (pre-activation style) is reported, not left silently; ORT's C++ warnings about
+    the 30 unused initializers an old exporter leaves do not reach stderr."""
+    model = bn_gemm_net()
+    g = model.graph
+    rng = np.random.default_rng(3)
+    for i, n in enumerate(g.node):
+        if n.name == "relu2":
+            g.node.insert(i, onnx.helper.make_node("BatchNormalization", ["s", "bn_s", "bn_b", "bn_m", "bn_v"],
+                                                   ["s_bn"], name="bn_after_sum"))
+            n.input[0] = "s_bn"
+            break
+    g.initializer.extend(onnx.numpy_helper.from_array(rng.random(3).astype(np.float32), f"dead{k}") for k in range(30))
+    src = tmp_path / "in.onnx"
+    onnx.save(model, str(src))
+    r = run_cli("rcnn.optimize", "--input", src, "--output", tmp_path / "out.onnx", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "BatchNormalization kept: 'bn_after_sum' after Sum 'sum'" in r.stdout, r.stdout
+    assert "dead" not in r.stderr and len(r.stderr.splitlines()) < 5, r.stderr
+    feeds = _feeds()
+    for want, got in zip(run_ort(src, feeds), run_ort(tmp_path / "out.onnx", feeds), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

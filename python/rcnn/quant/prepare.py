@@ -62,13 +62,19 @@ def normalize_versions(model: onnx.ModelProto, report: PrepareReport) -> onnx.Mo
 @contextmanager
 def quiet_ort_logging() -> Iterator[None]:
     """ORT's quantization tools log warnings on the root logger (e.g. QInt8 speed on x64); hide them, then restore."""
+    import onnxruntime as ort
+
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
+    # The sessions it opens log through ORT's C++ default logger too (one "Removing initializer ... not used"
+    # warning per dead initializer: ~190 lines on an old-exporter model); errors still show.
+    ort.set_default_logger_severity(3)
     try:
         yield
     finally:
         root.setLevel(level)
+        ort.set_default_logger_severity(2)  # ORT's default (it has no getter)
 
 
 @contextmanager
@@ -82,19 +88,37 @@ def working_directory(path: str | Path) -> Iterator[None]:
         os.chdir(old)
 
 
+def failing_node(error: BaseException) -> str:
+    """'Concat node "name"' for the ONNX node the symbolic shape inference was at when it raised (its frames hold
+    it as the local `node`), '' when no frame does. Its asserts carry no message; the node is what a user can act on."""
+    tb, found = error.__traceback__, ""
+    while tb is not None:
+        node = tb.tb_frame.f_locals.get("node")
+        if isinstance(node, onnx.NodeProto):
+            found = f"{node.op_type} node {node.name or node.output[0]!r}"
+        tb = tb.tb_next
+    return found
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
 def pre_process(model: onnx.ModelProto, report: PrepareReport | None = None) -> onnx.ModelProto:
     """ORT's quant_pre_process (shapes, BN and Conv-Mul-Add folding, Constant -> initializer), in a temp dir.
 
     Symbolic shape inference cannot finish on detectors (data-dependent sizes after NMS/TopK: "Incomplete symbolic
-    shape inference"); ONNX shape inference is enough there, so detectors skip it and other models that fail it
-    are retried without it.
+    shape inference"), and asserts on some graphs other tools export (a Concat of shape values on axis -1); ONNX
+    shape inference is enough for what follows, so detectors skip it and any other model it fails on is retried
+    without it, the failing node named in the report.
     """
     from onnxruntime.quantization.shape_inference import quant_pre_process
-
 
     with tempfile.TemporaryDirectory(prefix="rcnn-optimize.") as d:
         src, dst = Path(d) / "in.onnx", Path(d) / "out.onnx"
         onnx.save(model, str(src))
+        fallback = "data-dependent outputs cannot be sized symbolically"
         # It logs (not raises) optimizer failures; keep its logging quiet, the BN check in optimize() catches those.
         for skip_symbolic in ((True,) if is_detector(model) else (False, True)):
             try:
@@ -105,11 +129,13 @@ def pre_process(model: onnx.ModelProto, report: PrepareReport | None = None) -> 
             except ImportError as e:
                 raise RcnnError(f"quant_pre_process needs sympy ({e}); pip install 'sympy>=1.12'") from None
             except Exception as e:
-                if not skip_symbolic and "symbolic shape inference" in str(e):
+                where = failing_node(e)
+                if not skip_symbolic:
+                    fallback = f"symbolic inference failed ({_describe(e)}{' at ' + where if where else ''})"
                     continue
-                raise RcnnError(f"quant_pre_process failed: {type(e).__name__}: {e}".splitlines()[0]) from None
+                raise RcnnError(f"quant_pre_process failed{' at ' + where if where else ''}: {_describe(e)}") from None
         if skip_symbolic and report is not None:
-            report.add("shape inference: ONNX's only (symbolic inference cannot size data-dependent outputs)")
+            report.add(f"shape inference: ONNX's only ({fallback})")
         return onnx.load(str(dst))
 
 
@@ -304,6 +330,18 @@ def bn_after_conv(model: onnx.ModelProto) -> list[str]:
             if n.op_type == "BatchNormalization" and getattr(producer.get(n.input[0]), "op_type", None) == "Conv"]
 
 
+def bn_kept(model: onnx.ModelProto) -> list[str]:
+    """'name (after Add "a")' for each BatchNormalization left in the graph (none follows a Conv by now)."""
+    producer = {t: n for n in model.graph.node for t in n.output}
+    kept = []
+    for n in model.graph.node:
+        if n.op_type == "BatchNormalization":
+            before = producer.get(n.input[0])
+            after = f"{before.op_type} {before.name or before.output[0]!r}" if before else f"input {n.input[0]!r}"
+            kept.append(f"{n.name or n.output[0]!r} after {after}")
+    return kept
+
+
 def prune_opsets(model: onnx.ModelProto) -> None:
     """quant_pre_process adds imports for ai.onnx.ml, com.microsoft.nchwc, ...; keep only the domains in use."""
     used = {n.domain for n in model.graph.node} | {""}
@@ -339,6 +377,9 @@ def optimize(model: onnx.ModelProto, gemm: bool = False) -> tuple[onnx.ModelProt
     left = bn_after_conv(model)
     if left:
         raise RcnnError(f"BatchNormalization after Conv not folded: {', '.join(left)}")
+    for bn in bn_kept(model):
+        report.add(f"BatchNormalization kept: {bn} (only a BN right after a Conv folds; this one stays a float op "
+                   "on the CPU between a DequantizeLinear and a QuantizeLinear once quantized)")
     upsampled, kept = convtranspose_to_conv(model)
     if upsampled:
         report.add(f"ConvTranspose -> 1x1 Conv + pixel shuffle: {upsampled} (kernel = stride; the conv can be "
