@@ -208,3 +208,72 @@ def test_data_preprocess_modes_match_hand_computed_values() -> None:
                                [(30 - 103.94) * 0.017, (20 - 116.78) * 0.017, (10 - 123.68) * 0.017], rtol=1e-5)
     ints = apply_preprocess(raw.astype(np.int32), "None")
     assert ints.dtype == np.float32 and ints.shape == raw.shape
+
+
+def _top_down_net() -> onnx.ModelProto:
+    """x[1,3,H,W] free -> conv a; a -> stride-2 conv -> 2x nearest Resize -> Add(a, .): an FPN top-down step, which
+    only broadcasts when H and W are even."""
+    rng = np.random.default_rng(5)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.3, s).astype(np.float32), n)
+             for n, s in (("w1", (4, 3, 3, 3)), ("w2", (4, 4, 3, 3)))]
+    inits.append(numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales"))
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["a"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["a", "w2"], ["b"], name="conv2", pads=[1, 1, 1, 1], strides=[2, 2]),
+             helper.make_node("Resize", ["b", "", "scales"], ["c"], name="up", mode="nearest"),
+             helper.make_node("Add", ["a", "c"], ["y"], name="add")]
+    graph = helper.make_graph(nodes, "top_down", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                [1, 3, "H", "W"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_mixed_sample_sizes_named_when_calibration_fails(tmp_path: Path) -> None:
+    from rcnn.runtime.tensors import save_tensor
+
+    onnx.save(_top_down_net(), str(tmp_path / "m.onnx"))
+    rng = np.random.default_rng(0)
+    for n, hw in enumerate((16, 16, 17)):
+        save_tensor((rng.random((1, 3, hw, hw)) * 255).astype(np.float32),
+                    tmp_path / "data" / f"test_data_set_{n}" / "input_0.pb", "x")
+    r = run_cli("rcnn.calibrate", "--model_path", tmp_path / "m.onnx", "--dataset_path", tmp_path / "data",
+                "--output_model_path", tmp_path / "q.onnx", "--static", "true", "--data_preprocess", "None", "-q",
+                cwd=tmp_path)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "quantize_static failed" in r.stderr
+    assert ("the calibration samples come in 2 shapes: test_data_set_0 [1, 3, 16, 16], test_data_set_2 "
+            "[1, 3, 17, 17]; rebuild them at one size with rcnn.dataset --size H W") in r.stderr, r.stderr
+    assert not (tmp_path / "q.onnx").exists()
+
+
+def test_constant_node_weights_are_quantized_ahead_and_placed(tmp_path: Path) -> None:
+    """Weights an exporter keeps in a Constant node (rcnn.optimize skipped): calibration turns it into an
+    initializer, so QLinearConv gets constant int8 weights and the accelerator takes the conv at every optimization
+    level (without that, quantize_static leaves a QuantizeLinear of the float weights to run in the session, and
+    with graph optimizations off nothing folds it: the EP declines, 'weights are not a constant')."""
+    import onnxruntime as ort
+
+    import rcnn.systolic
+
+    w = np.random.default_rng(0).normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32)
+    nodes = [helper.make_node("Constant", [], ["w"], value=numpy_helper.from_array(w, "wv"), name="wconst"),
+             helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Relu", ["c"], ["y"], name="relu")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    data = write_dataset(tmp_path / "data", (1, 3, 8, 8), samples=2, scale=255.0)
+    quant, report = quantize_model(model, ZooDataReader(model, data, "torchvision", progress=False),
+                                   QuantizeOptions())
+    assert any(n.startswith("1 Constant node(s) -> initializers") for n in report.notes), report.notes
+    ops = [n.op_type for n in quant.graph.node]
+    assert "Constant" not in ops and ops.count("QuantizeLinear") == 1, ops
+    for level in (ort.GraphOptimizationLevel.ORT_DISABLE_ALL, ort.GraphOptimizationLevel.ORT_ENABLE_ALL):
+        so = ort.SessionOptions()
+        so.graph_optimization_level = level
+        s = rcnn.systolic.session(quant.SerializeToString(), sess_options=so)
+        s.run(None, {"x": np.random.default_rng(1).random((1, 3, 8, 8), dtype=np.float32)})
+        placed = {n["op"]: (n["placement"], n.get("reason")) for n in rcnn.systolic.report(s)["nodes"]}
+        assert placed["QLinearConv"][0] == "accelerator", (level, placed)

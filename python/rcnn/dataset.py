@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
-from rcnn.quant.dataset import list_images, target_dims, write_dataset
+from rcnn.quant.dataset import list_images, plan_dims, target_dims, write_dataset
 from rcnn.runtime.preprocess import ALIASES, MODES
 
 
@@ -22,11 +22,17 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="folder that receives test_data_set_N/input_0.pb")
     p.add_argument("-p", "--preprocess", choices=[*MODES, *ALIASES], required=True,
                    help="preprocessing: " + "; ".join(f"{k}: {m.doc}" for k, m in MODES.items()))
-    dims = p.add_mutually_exclusive_group()
-    dims.add_argument("--size", type=int, nargs="+", metavar="N",
-                      help="target size: H W, or S for S x S (default: each image's own size)")
-    dims.add_argument("--model", type=Path, default=None,
-                      help="take the layout and H, W from this model's first input ([3,H,W] or [1,3,H,W])")
+    p.add_argument("--size", type=int, nargs="+", metavar="N",
+                   help="target size: H W, or S for S x S; with --model it fills the input's free H/W and must "
+                        "agree with fixed ones (default: the model's H/W, else each image's own size)")
+    p.add_argument("--model", type=Path, default=None,
+                   help="take the layout and H, W from this model's first input ([3,H,W] or [1,3,H,W])")
+    p.add_argument("--multiple-of", type=int, default=0, metavar="N",
+                   help="where H/W are free, round each image's size to the nearest multiple of N (a detector's "
+                        "stride, e.g. 32) instead of keeping it as is (default: 0, no rounding)")
+    p.add_argument("--mixed-sizes", action="store_true",
+                   help="accept images that come out at different sizes under free H/W (default: refused, since "
+                        "most such models still need one size to calibrate)")
     p.add_argument("--layout", choices=["chw", "nchw"], default="nchw",
                    help="tensor rank: chw = [3,H,W] (model-zoo Mask R-CNN), nchw = [1,3,H,W]; ignored with --model")
     p.add_argument("--name", default="x", help="tensor name stored in each .pb (calibration matches by position)")
@@ -38,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     images = list_images(a.images)
     dims, input_name = target_dims(a.size, a.model, a.layout)
-    count = write_dataset(images, a.out, a.preprocess, dims, input_name or a.name, progress=not a.quiet)
+    planned = plan_dims(images, dims, a.multiple_of, a.mixed_sizes)
+    count = write_dataset(images, a.out, a.preprocess, planned, input_name or a.name, progress=not a.quiet)
     print(f"wrote {count} sample(s) to {a.out}")
     return 0
 

@@ -61,15 +61,17 @@ def normalize_versions(model: onnx.ModelProto, report: PrepareReport) -> onnx.Mo
 
 @contextmanager
 def quiet_ort_logging() -> Iterator[None]:
-    """ORT's quantization tools log warnings on the root logger (e.g. QInt8 speed on x64); hide them, then restore."""
+    """ORT's quantization tools log warnings on the root logger (e.g. QInt8 speed on x64) and its sessions on the
+    C++ logger; hide both, then restore."""
     import onnxruntime as ort
 
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
-    # The sessions it opens log through ORT's C++ default logger too (one "Removing initializer ... not used"
-    # warning per dead initializer: ~190 lines on an old-exporter model); errors still show.
-    ort.set_default_logger_severity(3)
+    # The sessions they open log through ORT's C++ default logger too (one "Removing initializer ... not used"
+    # warning per dead initializer: ~190 lines on an old-exporter model); errors come back as the exception that
+    # the caller turns into its one-line message, so only fatal ones are let through.
+    ort.set_default_logger_severity(4)
     try:
         yield
     finally:
@@ -348,6 +350,27 @@ def prune_opsets(model: onnx.ModelProto) -> None:
     keep = [o for o in model.opset_import if o.domain in used or (o.domain == "ai.onnx")]
     del model.opset_import[:]
     model.opset_import.extend(keep)
+
+
+def constants_to_initializers(model: onnx.ModelProto) -> int:
+    """Constant nodes holding a tensor (`value`) become initializers of the same name; returns how many.
+
+    quantize_static quantizes only initializer weights: weights from a Constant node get a QuantizeLinear at run
+    time instead, so the conv's weights are not a constant and the accelerator declines it. Lossless."""
+    graph = model.graph
+    outputs = {o.name for o in graph.output}
+    moved = []
+    for n in graph.node:
+        if (n.op_type == "Constant" and n.domain in ("", "ai.onnx") and len(n.attribute) == 1
+                and n.attribute[0].name == "value" and n.output[0] not in outputs):
+            tensor = onnx.TensorProto()
+            tensor.CopyFrom(n.attribute[0].t)
+            tensor.name = n.output[0]
+            graph.initializer.append(tensor)
+            moved.append(n)
+    for n in moved:
+        graph.node.remove(n)
+    return len(moved)
 
 
 def name_nodes(model: onnx.ModelProto) -> int:

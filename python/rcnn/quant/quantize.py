@@ -33,6 +33,7 @@ from rcnn.quant.ops import is_detector, op_types_to_quantize
 from rcnn.quant.prepare import (
     MIN_OPSET,
     PrepareReport,
+    constants_to_initializers,
     name_nodes,
     normalize_versions,
     quiet_ort_logging,
@@ -140,6 +141,22 @@ def _ort_options(opts: QuantizeOptions) -> dict:
                                "CalibMovingAverage": opts.moving_average})
 
 
+def _mixed_sizes_hint(reader: object) -> str:
+    """When the calibration samples come in several shapes, say so: a model with free H/W that fails on some of
+    them (an FPN's Add that cannot broadcast) fails deep in ORT with no word of which sample."""
+    from rcnn.runtime.tensors import load_tensor
+
+    shapes: dict[tuple[int, ...], str] = {}
+    for sample in getattr(reader, "samples", []):
+        for f in sorted(Path(sample).glob("input_0.pb"))[:1]:
+            shapes.setdefault(tuple(load_tensor(f)[0].shape), Path(sample).name)
+    if len(shapes) < 2:
+        return ""
+    listed = ", ".join(f"{name} {list(shape)}" for shape, name in list(shapes.items())[:3])
+    return (f" (the calibration samples come in {len(shapes)} shapes: {listed}; rebuild them at one size with "
+            "rcnn.dataset --size H W, or --multiple-of the model's stride)")
+
+
 def quantize_model(model: onnx.ModelProto, reader: object, opts: QuantizeOptions) -> tuple[onnx.ModelProto,
                                                                                           QuantizeReport]:
     """Quantize `model` with calibration data from `reader` (a CalibrationDataReader); nothing touches the cwd."""
@@ -154,6 +171,10 @@ def quantize_model(model: onnx.ModelProto, reader: object, opts: QuantizeOptions
         model = normalize_versions(model, prep)
         notes += [f"{c} (int8 Relu needs opset {MIN_OPSET}; run rcnn.optimize first to fold BN too)"
                   for c in prep.changes]
+    constants = constants_to_initializers(model)
+    if constants:
+        notes.append(f"{constants} Constant node(s) -> initializers (weights must be initializers to be quantized "
+                     "ahead of time; rcnn.optimize does this too)")
     if name_nodes(model):
         notes.append("named unnamed nodes")
     if opts.calibrate_method != "minmax" and is_detector(model):
@@ -171,7 +192,8 @@ def quantize_model(model: onnx.ModelProto, reader: object, opts: QuantizeOptions
         except RcnnError:
             raise
         except Exception as e:
-            raise RcnnError(f"quantize_static failed: {type(e).__name__}: {e}".splitlines()[0]) from None
+            first = f"quantize_static failed: {type(e).__name__}: {e}".splitlines()[0]
+            raise RcnnError(first + _mixed_sizes_hint(reader)) from None
         quant = onnx.load(str(dst))
     if quant.ir_version > MAX_IR_VERSION:  # the target's ORT reads IR <= 10; int8 QOperator needs nothing newer
         notes.append(f"IR {quant.ir_version} -> {MAX_IR_VERSION}")
