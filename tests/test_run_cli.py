@@ -150,3 +150,17 @@ def test_session_config_reaches_the_runner(models: dict[str, Path], tmp_path: Pa
     r = run_cli("rcnn.run", "--native", "-m", models["fp32"], "--input", x, "--session-config", "novalue",
                 "-o", tmp_path / "runs2", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.startswith("rcnn.run: error: --session-config takes KEY=VALUE")
+
+
+def test_float_model_hint_names_a_config_that_works(models: dict[str, Path], tmp_path: Path) -> None:
+    """A float model on the int8 accelerator: the error names the shipped fp32 config, and that config places it."""
+    x = random_input(tmp_path / "x.pb", (1, 3, 16, 16))
+    r = run_cli("rcnn.run", "--native", "-m", models["fp32"], "--input", x, "--partition", "on",
+                "-o", tmp_path / "runs", cwd=tmp_path)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    hinted = r.stderr.split("--systolic-config ")[1].split(")")[0]
+    assert hinted.endswith("accelerator_fp32.toml") and Path(hinted).is_file(), r.stderr
+    r = run_cli("rcnn.run", "--native", "-m", models["fp32"], "--input", x, "--partition", "on",
+                "--systolic-config", hinted, "-o", tmp_path / "runs2", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "on the accelerator (fp32)" in r.stdout, r.stdout

@@ -22,10 +22,10 @@ from rcnn.runtime.preprocess import ALIASES, MODES
 from rcnn.runtime.runner import RunConfig, RunResult, add_device_flag, resolve_device
 from rcnn.tools.batch import collect_images, format_rows, run_batch
 from rcnn.tools.runmodel import (
-    FLOAT_MODEL_HINT,
     PARTITION_CHOICES,
     RunRequest,
     default_session_config,
+    float_model_hint,
     run_model,
 )
 
@@ -128,7 +128,7 @@ def _check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
 def print_placement(report: PlacementReport) -> None:
     if report.placed == 0:
         print(f"== placement: none ({len(report.nodes)} nodes, none for the {report.elem} accelerator; "
-              f"{FLOAT_MODEL_HINT})")
+              f"{float_model_hint()})")
         return
     share = report.mac_share
     print(f"== placement: {report.placed} of {len(report.nodes)} nodes on the accelerator ({report.elem})"

@@ -32,8 +32,18 @@ from rcnn.runtime.runner import (
 # --partition: auto = the EP takes what it can, on = the same but a run where it placed nothing is an error,
 # off = no EP (ORT's CPU EP alone).
 PARTITION_CHOICES = ("auto", "on", "off")
-FLOAT_MODEL_HINT = ("quantize it first (python -m rcnn.calibrate), or run float Conv/MatMul on an fp32 accelerator "
-                    "(--systolic-config with elem = \"fp32\")")
+
+
+def float_model_hint() -> str:
+    """What to do with a model the int8 accelerator takes nothing of, naming the fp32 config file the package ships."""
+    from rcnn.accelerator.systolic import config_path
+
+    try:
+        fp32 = str(config_path(fp32=True))
+    except RcnnError:
+        fp32 = "a config file with elem = \"fp32\""
+    return f"quantize it first (python -m rcnn.calibrate), or run float Conv/MatMul on the fp32 accelerator " \
+           f"(--systolic-config {fp32})"
 
 
 def default_session_config(partition: str) -> dict[str, str]:
@@ -83,7 +93,7 @@ def check_ep_placed(placement: PlacementReport, how: str, model_name: str) -> No
     """--partition on insists that the EP placed something (it decides only when the session is created)."""
     if how == "on" and placement.placed == 0:
         raise RcnnError(f"--partition on: the Systolic EP placed no node of {model_name} on the {placement.elem} "
-                        f"accelerator; {FLOAT_MODEL_HINT}")
+                        f"accelerator; {float_model_hint()}")
 
 
 def run_model(req: RunRequest) -> RunOutcome:
