@@ -188,10 +188,18 @@ def lsb_diff(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.abs(x.astype(np.int16) - y.astype(np.int16))
 
 
-# Ratios a_scale/c_scale and b_scale/c_scale both <= 1 (zero points 0): the EP takes the add.
-ADD_SCALES_TAKEN = [(0.04, 0.05, 0.06), (0.1, 0.1, 0.1), (0.013, 0.029, 0.031), (0.5, 0.25, 0.75)]
-# A ratio > 1: an input beyond +-127/ratio would saturate before the sum, so the EP leaves the add to the CPU EP.
+# Ratios a_scale/c_scale and b_scale/c_scale with no int8 input scaled out of int8 (zero points 0): the EP takes the
+# add. <= 1, and 1.000001 (127 * r still rounds to 127).
+ADD_SCALES_TAKEN = [(0.04, 0.05, 0.06), (0.1, 0.1, 0.1), (0.013, 0.029, 0.031), (0.5, 0.25, 0.75),
+                    (0.1000001, 0.05, 0.1)]
+# A ratio where 127 * r rounds past 127: an input beyond +-127/ratio would saturate before the sum, so the EP leaves
+# the add to the CPU EP.
 ADD_SCALES_DECLINED = [(0.02, 0.07, 0.05), (0.05, 0.02, 0.04), (0.1, 0.1, 0.05)]
+
+
+def shortest(v: np.float32) -> str:
+    """The EP's number format: the shortest %g text that reads back as the same float32."""
+    return next(t for p in range(1, 10) if np.float32(t := f"{float(v):.{p}g}") == v)
 
 
 @pytest.mark.parametrize("relu", [False, True], ids=["plain", "relu"])
@@ -230,8 +238,9 @@ def test_add_whose_scaled_input_can_leave_int8_stays_on_the_cpu(systolic: Any, t
     (got,), report = run_ep(systolic, model, feeds, 2)
     (node,) = report["nodes"]
     assert node["placement"] == "cpu"
-    side, ratio = ("A", scales[0] / scales[2]) if scales[0] > scales[2] else ("B", scales[1] / scales[2])
-    assert node["reason"].startswith(f"{side}: (x - zero point 0) * scale ratio {np.float32(ratio):g} leaves int8: "
+    f32 = [np.float32(s) for s in scales]
+    side, ratio = ("A", f32[0] / f32[2]) if f32[0] > f32[2] else ("B", f32[1] / f32[2])
+    assert node["reason"].startswith(f"{side}: (x - zero point 0) * scale ratio {shortest(ratio)} leaves int8: "
                                      "the accelerator saturates the scaled input before the sum"), node["reason"]
     np.testing.assert_array_equal(got, qlinearadd)
     attrs = {"a_scale": scales[0], "b_scale": scales[1], "c_scale": scales[2], "relu": 0}
@@ -247,9 +256,30 @@ def test_add_whose_zero_point_stretches_the_input_stays_on_the_cpu(systolic: Any
     (got,), report = run_ep(systolic, model, feeds, 2)
     (node,) = report["nodes"]
     assert node["placement"] == "cpu"
-    assert node["reason"].startswith("A: (x - zero point -100) * scale ratio 0.8 leaves int8"), node["reason"]
+    ratio = shortest(np.float32(0.04) / np.float32(0.05))
+    assert ratio == "0.79999995"  # float32 0.04 / 0.05, printed so that it reads back
+    assert node["reason"].startswith(f"A: (x - zero point -100) * scale ratio {ratio} leaves int8"), node["reason"]
     np.testing.assert_array_equal(got, cpu(model, feeds)[0])
 
+
+
+@pytest.mark.parametrize(("zp", "placement"), [(0, "accelerator"), (-1, "cpu")])
+def test_add_ratio_just_above_one(systolic: Any, tmp_path: Path, zp: int, placement: str) -> None:
+    """Ratio 1.000001: with zero point 0 the extremes still round into int8 (taken); with -1, x - zp reaches 128 and
+    128 * r rounds to 128 (declined). The reason prints the ratio so it reads back (a 6-digit one printed "1")."""
+    model = add_model(tmp_path / "add.onnx", (0.1000001, 0.05, 0.1), zero_points=(zp, 0, 0))
+    rng = np.random.default_rng(5)
+    feeds = {"a": i8(rng, 4, 16, 31, 29), "b": i8(rng, 4, 16, 31, 29)}
+    feeds["a"].flat[:2] = (-128, 127)
+    (got,), report = run_ep(systolic, model, feeds, 2)
+    (node,) = report["nodes"]
+    assert node["placement"] == placement, node
+    (want,) = cpu(model, feeds)
+    if placement == "cpu":
+        assert node["reason"].startswith(f"A: (x - zero point {zp}) * scale ratio 1.000001 leaves int8"), node
+        np.testing.assert_array_equal(got, want)
+    else:
+        assert lsb_diff(got, want).max() <= 1
 
 # ---- counters, options, threads --------------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <sstream>
 
@@ -109,10 +111,15 @@ const NodeInfo* node_at(const GraphModel& g, int i) {
   return i < 0 ? nullptr : &g.nodes[static_cast<size_t>(i)];
 }
 
+// The shortest %g text that reads back as v: a ratio of 1.0000001 must not print as "1" in a reason that says
+// it is too large.
 std::string fmt(float v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
+  char buf[32] = {0};
+  for (int precision = 1; precision <= 9; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, static_cast<double>(v));
+    if (std::strtof(buf, nullptr) == v) break;
+  }
+  return buf;
 }
 
 // A constant scale tensor: float32, every value finite and > 0.
@@ -641,15 +648,17 @@ bool add_shapes(const GraphModel& g, const std::string& a, const std::string& b,
 }
 
 // Gemmini's scaled mvin saturates each input, (x - zero point) * ratio, to int8 before the sum; QLinearAdd does not.
-// Only adds where no input value can reach that saturation stay within 1 LSB of QLinearAdd: ratio <= 1 is enough
-// with zero point 0, but x - zp spans up to 255 otherwise (uint8, or int8 after a ReLU with zero point -128).
+// Only adds where no input value can reach that saturation stay within 1 LSB of QLinearAdd. The rounding is
+// monotonic, so the two extreme inputs decide, computed as the accelerator does: ratio <= 1 is enough with zero
+// point 0 (and a ratio a little above 1 still rounds 127 * r to 127), but x - zp spans up to 255 otherwise (uint8,
+// or int8 after a ReLU with zero point -128).
 bool add_ratios(const Unit& u, Reason& why) {
   for (size_t i = 0; i < 2; ++i) {
     const float r = systolic::make_ratio(u.inputs[i].scale, u.output.scale);
     const int32_t zp = u.inputs[i].zero_point;  // int8 domain
     const float hi = std::nearbyint(static_cast<float>(127 - zp) * r);
     const float lo = std::nearbyint(static_cast<float>(-128 - zp) * r);
-    if (r > 1.0f || hi > 127.0f || lo < -128.0f) {
+    if (!(hi <= 127.0f && lo >= -128.0f)) {  // NaN-safe: an overflowing ratio is declined too
       why = std::string(i == 0 ? "A" : "B") + ": (x - zero point " + std::to_string(zp) + ") * scale ratio " + fmt(r) +
             " leaves int8: the accelerator saturates the scaled input before the sum, QLinearAdd does not";
       return false;
