@@ -20,6 +20,8 @@ What is asserted:
   the EP placed written as Gemmini's resadd (each input scaled, rounded and saturated to int8 on its own);
 - against ORT's CPU EP on the model as is: where a tensor first differs (its inputs equal), the cause is one of the
   three above, bounded in LSBs per cause (see test_vs_cpu_ep_as_is);
+- with the EP's adds = cpu every residual add stays on ORT's QLinearAdd and every quantized tensor equals the exact
+  reference without (3), in modes 0 and 2 (the share of elements the accelerator's adds change is printed);
 - riscv64 under qemu (ort_test --ep-lib, Debian's ORT 1.23.2): the same integers as the native EP up to RoiAlign
   (backbone, FPN, RPN head) and the same detections.
 """
@@ -345,6 +347,46 @@ def test_placed_adds_match_qlinearadd(demo_forms: dict[str, Form], native_result
                          strict=True))
             worst[name] = max(worst.get(name, 0), _lsb(_qlinearadd(got[ins[0]], got[ins[3]], q), got[out]))
     assert max(worst.values()) <= 1, worst
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_adds_on_cpu_equal_the_exact_reference_without_resadd(demo_forms: dict[str, Form], native_results: dict,
+                                                              form: str) -> None:
+    """The EP's adds = cpu: every residual add stays on the CPU EP (ORT's QLinearAdd), so every quantized tensor
+    equals the exact reference with no add rewritten, in modes 0 and 2, while adds = accelerator differs from it on
+    a measured share of the elements (printed: the number the README quotes), 1 LSB at most where it first differs."""
+    import rcnn.systolic
+
+    f = demo_forms[form]
+    m = onnx.load(str(f.probed))
+    units = add_units(m, _placed(native_results[form, "report"]))
+    ref = _cpu(resadd_reference(f.probed, set(), int8_domain=True), EXACT_CPU_CONFIG)
+    adds_out = [out for _, out, _ in units.values()]
+    # Up to RoiAlign: after it the detections (and so the heads' batch) may differ between the two runs.
+    dense = [t for t in f.quantized if t not in _roi_tensors(m)]
+    differ = total = out_differ = out_total = 0
+    for mode in (0, 2):
+        s = rcnn.systolic.session(f.probed, mode=mode, adds="cpu")
+        report = rcnn.systolic.report(s)
+        assert report["adds"] == "cpu"
+        declined = {n["name"]: n["reason"] for n in report["nodes"] if n["name"] in units}
+        assert declined and all(r.startswith("adds = cpu: residual adds stay on the CPU EP") for r in
+                                declined.values()), declined
+        for k in range(IMAGES):
+            want = _run(ref, _feeds(f, k))
+            got = _run(s, _feeds(f, k))
+            diffs = {t: _lsb(want[t], _as_int8_domain(got[t])) for t in f.quantized}
+            assert not any(diffs.values()), {t: d for t, d in diffs.items() if d}
+            if mode == 0:
+                on_acc = native_results[form, 0][k]
+                differ += sum(int(np.count_nonzero(on_acc[t] != got[t])) for t in adds_out)
+                total += sum(got[t].size for t in adds_out)
+                out_differ += sum(int(np.count_nonzero(on_acc[t] != got[t])) for t in dense)
+                out_total += sum(got[t].size for t in dense)
+    print(f"{form}: adds on the accelerator differ from adds = cpu on {100 * differ / total:.1f} % of the "
+          f"{len(adds_out)} placed adds' output elements, {100 * out_differ / out_total:.1f} % of the elements of "
+          f"the {len(dense)} quantized tensors before RoiAlign ({IMAGES} images)")
+    assert differ > 0, "Gemmini's double rounding should show on real activations"
 
 
 @pytest.mark.parametrize("form", FORMS)

@@ -164,3 +164,22 @@ def test_float_model_hint_names_a_config_that_works(models: dict[str, Path], tmp
                 "--systolic-config", hinted, "-o", tmp_path / "runs2", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "on the accelerator (fp32)" in r.stdout, r.stdout
+
+
+def test_adds_cpu_keeps_every_residual_add_on_the_cpu(tmp_path: Path) -> None:
+    """The demo Mask R-CNN natively: by default the EP takes residual adds; --adds cpu reaches ort_test and the EP,
+    every QLinearAdd then runs on the CPU EP with that reason, and the detections stay."""
+    placed = {}
+    for adds in ("accelerator", "cpu"):
+        r = run_cli("rcnn.run", "--native", "-x", "2", "--adds", adds, "-q", "-o", tmp_path / adds, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        run_dir = only_run_dir(tmp_path / adds)
+        command = json.loads((run_dir / "run.json").read_text())["command"]
+        assert ("--adds" in command) == (adds == "cpu"), command
+        nodes = json.loads((run_dir / "placement.json").read_text())["nodes"]
+        placed[adds] = {n["name"]: (n["placement"], n["reason"]) for n in nodes if n["op_type"] == "QLinearAdd"}
+        assert len(json.loads((run_dir / "detections.json").read_text())) == 4
+    assert any(p == "systolic" for p, _ in placed["accelerator"].values())
+    assert placed["cpu"].keys() == placed["accelerator"].keys()
+    assert all(p == "cpu" and reason.startswith("adds = cpu: residual adds stay on the CPU EP")
+               for p, reason in placed["cpu"].values()), placed["cpu"]

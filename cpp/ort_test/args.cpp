@@ -84,6 +84,11 @@ const FlagSpec kFlags[] = {
        if (v != "guest" && v != "host") throw UsageError("--device expects one of guest|host, got '" + v + "'");
        o.device = v;
      }},
+    {'\0', "adds", true, false,
+     [](Options& o, const std::string& v) {
+       if (v != "accelerator" && v != "cpu") throw UsageError("--adds expects one of accelerator|cpu, got '" + v + "'");
+       o.adds = v;
+     }},
     {'\0', "session-config", true, true,
      [](Options& o, const std::string& v) { o.session_config.push_back(parse_key_value("--session-config", v)); }},
     {'r', "repeat", true, false, [](Options& o, const std::string& v) { o.repeat = parse_int("-r", v, 1, 1000000); }},
@@ -205,7 +210,11 @@ Accelerator (the Systolic plugin execution provider; -x, --threads and the flags
                            host = in the native device process this one runs under (start ort_test as
                            `rcnn_device -- qemu-riscv64 ... ort_test ...`); the EP's device option (default guest;
                            -x 0 always runs in this process)
-  --systolic-config, --dim and --device have no effect without --ep-lib. After the runs, the EP's config, mode,
+      --adds accelerator|cpu
+                           where residual adds run: accelerator = its resadd (Gemmini's double rounding, within
+                           1 LSB of QLinearAdd), cpu = ONNX Runtime's QLinearAdd (bit-exact against the CPU EP);
+                           the EP's adds option (default accelerator)
+  --systolic-config, --dim, --device and --adds have no effect without --ep-lib. After the runs, the EP's config, mode,
   threads and where its arithmetic ran, its placement (nodes and MACs on the accelerator, every node left on the
   CPU with the reason) and its op calls, MACs and estimated cycles over all runs are printed; with -o its report goes to outputs.json under "systolic_ep".
 

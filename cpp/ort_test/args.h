@@ -27,6 +27,7 @@ struct Options {
   std::optional<std::string> systolic_config;  // --systolic-config FILE: its text is the EP's config option
   std::optional<int> dim;                      // --dim N: the EP's dim option
   std::optional<std::string> device;           // --device guest|host: the EP's device option
+  std::optional<std::string> adds;             // --adds accelerator|cpu: the EP's adds option
   std::vector<std::pair<std::string, std::string>> session_config;  // --session-config KEY=VALUE, in order
   int repeat = 1;
   bool help = false;

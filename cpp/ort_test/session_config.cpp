@@ -36,6 +36,7 @@ std::unordered_map<std::string, std::string> systolic_ep_options(const Options& 
   }
   if (options.dim) ep["dim"] = std::to_string(*options.dim);
   if (options.device) ep["device"] = *options.device;
+  if (options.adds) ep["adds"] = *options.adds;
   ep["report_id"] = kSystolicEpReportId;
   return ep;
 }

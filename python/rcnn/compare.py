@@ -14,7 +14,7 @@ from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
 from rcnn.errors import RcnnError
 from rcnn.runtime.preprocess import ALIASES, MODES
 from rcnn.runtime.rundir import fresh_run_dir
-from rcnn.runtime.runner import add_device_flag
+from rcnn.runtime.runner import add_adds_flag, add_device_flag
 from rcnn.tools import compare as compare_lib
 from rcnn.tools.compare import (
     EXIT_DIVERGED,
@@ -41,6 +41,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("-x", "--execution", type=int, choices=[0, 1, 2], default=0,
                    help="accelerator execution mode for both runs: 0 CPU, 1 output-stationary, 2 weight-stationary")
     add_device_flag(p)
+    add_adds_flag(p)
     p.add_argument("--reference", action="store_true",
                    help="also run the model on ONNX Runtime's CPU EP (Python, no accelerator) and compare it with "
                         "the qemu run")
@@ -86,8 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with fresh_run_dir(a.output_dir, f"{a.model.stem}-compare") as holder:
             opts = CompareOptions(image=a.image, inputs=list(a.input), preprocess=a.preprocess, execution=a.execution,
                                   reference=a.reference, partition=not a.no_partition,
-                                  device=a.device, tolerance=a.tolerance, threads=a.threads, timeout=a.timeout,
-                                  build=not a.no_build)
+                                  device=a.device, adds=a.adds, tolerance=a.tolerance, threads=a.threads,
+                                  timeout=a.timeout, build=not a.no_build)
             comparisons = compare_model(a.model, opts, holder[0], _progress)
         work = holder[0]
         if a.json is not None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
-from rcnn.quant.dataset import list_images, plan_dims, target_dims, write_dataset
+from rcnn.quant.dataset import list_images, target_dims, write_dataset
 from rcnn.runtime.preprocess import ALIASES, MODES
 
 
@@ -44,8 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     images = list_images(a.images)
     dims, input_name = target_dims(a.size, a.model, a.layout)
-    planned = plan_dims(images, dims, a.multiple_of, a.mixed_sizes)
-    count = write_dataset(images, a.out, a.preprocess, planned, input_name or a.name, progress=not a.quiet)
+    count = write_dataset(images, a.out, a.preprocess, dims, input_name or a.name, progress=not a.quiet,
+                          multiple_of=a.multiple_of, mixed_sizes=a.mixed_sizes)
     print(f"wrote {count} sample(s) to {a.out}")
     return 0
 

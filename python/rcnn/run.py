@@ -19,7 +19,7 @@ from rcnn.cluster.flags import add_fan_out_flags, fan_out_options
 from rcnn.errors import RcnnError
 from rcnn.models.demo import DEMO_IMAGE, DEMO_MODEL
 from rcnn.runtime.preprocess import ALIASES, MODES
-from rcnn.runtime.runner import RunConfig, RunResult, add_device_flag, resolve_device
+from rcnn.runtime.runner import RunConfig, RunResult, add_adds_flag, add_device_flag, resolve_device
 from rcnn.tools.batch import collect_images, format_rows, run_batch
 from rcnn.tools.runmodel import (
     PARTITION_CHOICES,
@@ -74,6 +74,7 @@ def build_parser() -> ArgumentParser:
                    help="accelerator config (TOML subset, like ep/systolic/accelerator.toml; default: that file)")
     p.add_argument("--dim", type=int, default=None, help="systolic array size (default: the config's dim)")
     add_device_flag(p)
+    add_adds_flag(p)
     p.add_argument("--score-threshold", type=float, default=0.5,
                    help="detection models with an image input: draw and list detections scoring at least this")
     p.add_argument("--classes", default=None, metavar="coco|coco80|FILE.json",
@@ -187,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = RunConfig(native=a.native, execution=a.execution, opt_level=a.opt_level, log_severity=a.log_severity,
                        threads=a.threads, repeat=a.repeat, trace=a.trace, save_optimized=a.save_optimized,
                        custom_op_libs=list(a.custom_op_lib), systolic_config=a.systolic_config, dim=a.dim,
-                       device=resolve_device(a.device, a.native),
+                       device=resolve_device(a.device, a.native), adds=a.adds,
                        timeout=a.timeout, qemu_cpu=a.qemu_cpu, build=not a.no_build, echo=not a.quiet,
                        session_config={**default_session_config(a.partition),
                                        **dict(e.split("=", 1) for e in a.session_config)})

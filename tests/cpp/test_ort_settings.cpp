@@ -52,7 +52,11 @@ void report_keys_and_unknown_keys(test::Checker& t) {
   CHECK_EQ(o.report_file, std::string("/tmp/r.json"));
   // The former custom-op library's session config names are not options of the EP.
   CHECK(rejects({{"systolic.execution", "1"}}, "unknown option 'systolic.execution' (known: execution, config, "
-                                               "dim, threads, device, report_id, report_file)"));
+                                               "dim, threads, device, adds, report_id, report_file)"));
+  CHECK(!o.adds_on_cpu);
+  CHECK(parse_options({{"adds", "cpu"}}).adds_on_cpu);
+  CHECK(!parse_options({{"adds", "accelerator"}}).adds_on_cpu);
+  CHECK(rejects({{"adds", "CPU"}}, "adds must be accelerator or cpu, got 'CPU'"));
   CHECK(rejects({{"exec", "1"}}, "unknown option 'exec'"));
 }
 

@@ -106,6 +106,7 @@ OrtStatus* SystolicEp::get_capability(const OrtGraph* graph, OrtEpGraphSupportIn
   const GraphModel g = read_graph(graph, &handles);
   Rules rules;
   rules.config = options_.settings.config;  // its elem decides: quantized units (int8) or float ones (fp32)
+  rules.adds_on_cpu = options_.adds_on_cpu;
   Placement p = place(g, rules);
   const OrtNode* parent = nullptr;
   check(g_api.ort->Graph_GetParentNode(graph, &parent), "Graph_GetParentNode");

@@ -986,6 +986,8 @@ std::variant<Unit, std::string> recognize(const GraphModel& g, int idx, const Ru
     r = qlinear_conv(g, idx, rules);
   } else if (is_op(n, "QLinearMatMul")) {
     r = qlinear_matmul(g, idx, rules);
+  } else if (rules.adds_on_cpu && (is_op(n, "QLinearAdd", "com.microsoft") || (is_op(n, "Add") && has_dq_input(g, n)))) {
+    r = std::string("adds = cpu: residual adds stay on the CPU EP (ONNX Runtime's QLinearAdd, bit-exact against it)");
   } else if (is_op(n, "QLinearAdd", "com.microsoft")) {
     r = qlinear_add(g, idx, rules);
   } else if (std_op) {

@@ -88,6 +88,7 @@ struct Rules {
   // The config the session runs on: its elem picks quantized (int8) or float (fp32) units, its features
   // (per_channel_scale, zero_points) which quantization forms the int8 units may use.
   systolic::AcceleratorConfig config;
+  bool adds_on_cpu = false;  // the "adds = cpu" option: residual adds declined, with that reason
 };
 
 // Nodes that can start a unit: QLinearConv, QLinearMatMul, QLinearAdd (com.microsoft), Conv, MatMul, Gemm, Add.

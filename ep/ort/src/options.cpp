@@ -4,10 +4,12 @@
 
 namespace rcnn::ep {
 
-const char* known_option_keys() noexcept { return "execution, config, dim, threads, device, report_id, report_file"; }
+const char* known_option_keys() noexcept {
+  return "execution, config, dim, threads, device, adds, report_id, report_file";
+}
 
 EpOptions parse_options(const std::map<std::string, std::string>& options) {
-  static const char* const kKeys[] = {"execution", "config", "dim", "threads", "device", "report_id",
+  static const char* const kKeys[] = {"execution", "config", "dim", "threads", "device", "adds", "report_id",
                                         "report_file"};
   for (const auto& [key, value] : options) {
     bool known = false;
@@ -21,6 +23,11 @@ EpOptions parse_options(const std::map<std::string, std::string>& options) {
     return it->second;
   };
   o.settings = ort::read_settings(lookup);
+  if (auto it = options.find("adds"); it != options.end()) {
+    if (it->second != "accelerator" && it->second != "cpu")
+      throw std::invalid_argument("adds must be accelerator or cpu, got '" + it->second + "'");
+    o.adds_on_cpu = it->second == "cpu";
+  }
   if (auto it = options.find("report_id"); it != options.end()) o.report_id = it->second;
   if (auto it = options.find("report_file"); it != options.end()) o.report_file = it->second;
   return o;

@@ -17,6 +17,9 @@ constexpr const char* kOptionPrefix = "ep.systolicexecutionprovider.";  // "ep."
 
 struct EpOptions {
   ort::Settings settings;   // execution, config, dim, threads
+  // Residual adds on the CPU EP (ORT's QLinearAdd, bit-exact against it) instead of the accelerator's resadd, whose
+  // double rounding differs from QLinearAdd by 1 LSB on part of the elements: the "adds" option, accelerator | cpu.
+  bool adds_on_cpu = false;
   std::string report_id;    // key of the report in the library's registry ("" = none; the latest EP is kept too)
   std::string report_file;  // written atomically (temp file + rename) when the EP is released ("" = none)
 };

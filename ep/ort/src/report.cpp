@@ -84,6 +84,7 @@ std::string Report::json() const {
   out += ", \"execution\": " + (s.execution < 0 ? std::string("null") : std::to_string(s.execution));
   out += ", \"mode\": " + json_quote(systolic::mode_name(s.mode)) + ", \"threads\": " + std::to_string(s.threads);
   out += ", \"arithmetic\": " + json_quote(arithmetic_);
+  out += ", \"adds\": " + json_quote(options_.adds_on_cpu ? "cpu" : "accelerator");
   out += ", \"config\": " + config_json(s.config);  // the one the EP's units run on (int8 or fp32)
   int64_t acc = 0, cpu = 0;
   size_t unknown = 0, placed_nodes = 0;

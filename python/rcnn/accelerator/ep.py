@@ -94,12 +94,13 @@ def provider_options(mode: str | int = "ws", dim: int | None = None, config: str
 def session(model: str | Path | bytes, mode: str | int = "ws", dim: int | None = None,
             config: str | Path | None = None, threads: int = 1, *,
             sess_options: onnxruntime.SessionOptions | None = None, report_file: str | Path | None = None,
-            **session_kwargs: Any) -> onnxruntime.InferenceSession:
+            adds: str = "accelerator", **session_kwargs: Any) -> onnxruntime.InferenceSession:
     """An onnxruntime.InferenceSession on the host with the Systolic EP (the CPU EP runs what it declines).
 
     mode: "cpu" | "os" | "ws" or 0 | 1 | 2 (the runner's -x); dim: array size override; config: accelerator config
     text (or a Path); threads: the kernels' pool; report_file: also write the report there when the session's EP
-    is released. Bad values raise the EP's own message (onnxruntime raises it as an exception, the process goes on).
+    is released; adds: "accelerator" (Gemmini's resadd) or "cpu" (ORT's QLinearAdd, bit-exact against the CPU EP).
+    Bad values raise the EP's own message (onnxruntime raises it as an exception, the process goes on).
     """
     import onnxruntime as ort
 
@@ -111,7 +112,7 @@ def session(model: str | Path | bytes, mode: str | int = "ws", dim: int | None =
         so.intra_op_num_threads = threads
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     report_id = uuid.uuid4().hex
-    extra = {"report_id": report_id}
+    extra = {"report_id": report_id, "adds": adds}
     if report_file is not None:
         extra["report_file"] = str(report_file)
     so.add_provider_for_devices([device], provider_options(mode, dim, config, threads, **extra))

@@ -93,10 +93,12 @@ def plan_dims(images: Sequence[Path], dims: Sequence[int | None], multiple_of: i
     return planned
 
 
-def write_dataset(images: Sequence[Path], out: Path, preprocess: str, dims: Sequence[Sequence[int | None]], name: str,
-                  progress: bool = False) -> int:
-    """out/test_data_set_N/input_0.pb for the N-th image at dims[N] (a tensor named `name`); returns the count."""
-    for n, (image, d) in enumerate(tqdm(list(zip(images, dims, strict=True)), desc="images", unit="image",
+def write_dataset(images: Sequence[Path], out: Path, preprocess: str, dims: Sequence[int | None], name: str,
+                  progress: bool = False, multiple_of: int = 0, mixed_sizes: bool = False) -> int:
+    """out/test_data_set_N/input_0.pb for the N-th image (a tensor named `name`), its dims planned by plan_dims
+    (refused before anything is written); returns how many were written."""
+    planned = plan_dims(images, dims, multiple_of, mixed_sizes)
+    for n, (image, d) in enumerate(tqdm(list(zip(images, planned, strict=True)), desc="images", unit="image",
                                         disable=not progress)):
-        save_tensor(image_to_tensor(image, preprocess, list(d)), out / f"test_data_set_{n}" / "input_0.pb", name)
+        save_tensor(image_to_tensor(image, preprocess, d), out / f"test_data_set_{n}" / "input_0.pb", name)
     return len(images)

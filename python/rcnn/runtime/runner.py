@@ -58,6 +58,7 @@ class RunConfig:
     # Where the EP's OS/WS ops run: "guest" = in ort_test's process (under qemu: emulated RISC-V code), "host" = in
     # rcnn_device, the native device process ort_test is started under (ep/device). -x 0 always runs in ort_test.
     device: str = "guest"
+    adds: str = "accelerator"  # where residual adds run: the accelerator's resadd, or "cpu" (ORT's QLinearAdd)
     timeout: float = 1800.0
     qemu_cpu: str | None = None
     session_config: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SESSION_CONFIG))
@@ -92,6 +93,18 @@ def add_device_flag(p: argparse.ArgumentParser) -> None:
                         "qemu that the EP drives through shared memory (as Gemmini's Spike runs the accelerator's "
                         "functional model natively); identical integers and counters either way. -x 0 (the RISC-V "
                         "core computing) always runs in ort_test. Default auto: host under qemu, guest with --native")
+
+
+ADDS = ("accelerator", "cpu")
+
+
+def add_adds_flag(p: argparse.ArgumentParser) -> None:
+    """--adds, the same for every CLI that runs the accelerator."""
+    p.add_argument("--adds", choices=ADDS, default="accelerator",
+                   help="where the model's residual adds run: accelerator = the accelerator's resadd (Gemmini's "
+                        "double rounding, within 1 LSB of ONNX Runtime's QLinearAdd on part of the elements), cpu = "
+                        "ONNX Runtime's QLinearAdd on the CPU EP, so the integers equal ORT's CPU EP wherever the "
+                        "other units do (default: accelerator)")
 
 
 def resolve_device(choice: str, native: bool) -> str:
@@ -140,6 +153,8 @@ def ort_test_args(config: RunConfig, model: Path, inputs: Iterable[Path], out_di
         args += ["--dim", str(config.dim)]
     if uses_device(config):
         args += ["--device", "host"]
+    if config.ep_lib and config.adds != "accelerator":
+        args += ["--adds", config.adds]
     for key, value in config.session_config.items():
         args += ["--session-config", f"{key}={value}"]
     return args

@@ -254,11 +254,11 @@ class EpPlacement:
     mac_fraction: float
 
 
-def ep_placement(model: onnx.ModelProto, path: Path, execution: int) -> EpPlacement:
+def ep_placement(model: onnx.ModelProto, path: Path, execution: int, adds: str = "accelerator") -> EpPlacement:
     """Asks the host's Systolic EP (a session that is created, not run) how it places `model`."""
     from rcnn.accelerator import ep
 
-    report = ep.report(ep.session(path, mode=execution))
+    report = ep.report(ep.session(path, mode=execution, adds=adds))
     on = {n["name"]: n["placement"] for n in report["nodes"]}
     unit = {n["name"]: n["unit"] for n in report["nodes"] if n["placement"] == "accelerator" and n.get("unit")}
     ix = GraphIndex(model)
@@ -290,6 +290,7 @@ class CompareOptions:
     reference: bool = False
     partition: bool = True  # False: no EP, both runs on ORT's CPU EP
     device: str = "auto"  # where -x 1/2 arithmetic runs (rcnn.runtime.runner.resolve_device)
+    adds: str = "accelerator"  # where residual adds run (the EP's adds option)
     tolerance: float = 0.0
     threads: int = 1
     timeout: float = 1800.0
@@ -309,7 +310,7 @@ def _run_target(model: Path, inputs: list[Path], work: Path, native: bool, opts:
     how = "auto" if opts.partition else "off"
     config = RunConfig(native=native, execution=opts.execution, threads=opts.threads, timeout=opts.timeout,
                        build=opts.build, echo=False, session_config=default_session_config(how),
-                       device=resolve_device(opts.device, native))
+                       device=resolve_device(opts.device, native), adds=opts.adds)
     if opts.partition:
         config.ep_lib = systolic_ep_library(native, build_it=opts.build)
     progress(f"-- running {label} ({'host ort_test' if native else 'riscv64 ort_test under qemu-riscv64'})")
@@ -325,7 +326,7 @@ def compare_model(model: Path, opts: CompareOptions, work: Path,
     info = read_model_info(model)
     inputs, _ = prepare_inputs(info, opts.image, opts.inputs, opts.preprocess, work)
     graph = gate.load_model(info.path)
-    placement = ep_placement(graph, info.path, opts.execution) if opts.partition else None
+    placement = ep_placement(graph, info.path, opts.execution, opts.adds) if opts.partition else None
     exposed_model, order, skipped = expose_intermediates(graph, placement.internal if placement else frozenset())
     exposed_path = work / "exposed.onnx"
     onnx.save(exposed_model, str(exposed_path))
