@@ -3,6 +3,7 @@
 #include <charconv>
 #include <filesystem>
 #include <set>
+#include <stdexcept>
 #include <string_view>
 
 #include "errors.h"
@@ -53,9 +54,10 @@ const FlagSpec kFlags[] = {
     {'\0', "input", true, true, [](Options& o, const std::string& v) { o.input_files.push_back(v); }},
     {'p', "preprocess", true, false,
      [](Options& o, const std::string& v) {
-       o.preprocess = parse_preprocess_mode(v);
-       if (!o.preprocess) {
-         throw UsageError(std::string("-p expects one of ") + preprocess_mode_choices() + ", got '" + v + "'");
+       try {
+         o.preprocess = parse_preprocess_mode(v);
+       } catch (const std::invalid_argument& e) {  // a bad spec is a usage error: one line, exit 2
+         throw UsageError(std::string("-p: ") + e.what());
        }
      }},
     {'x', "execution", true, false,
@@ -167,7 +169,7 @@ Options parse_args(int argc, const char* const* argv) {
 }
 
 std::string help_text() {
-  return R"(usage: ort_test -m MODEL [-i IMAGE [-p MODE]] [--input FILE.pb ...] [options]
+  return R"(usage: ort_test -m MODEL [-i IMAGE [-p SPEC]] [--input FILE.pb ...] [options]
 
 Runs an ONNX model with ONNX Runtime, prints its inputs/outputs, timings and an output summary,
 and optionally writes every output as an ONNX TensorProto.
@@ -179,15 +181,14 @@ Inputs (image + files must add up to the model's input count):
                            an input declared without a shape gets [1,3,H,W])
       --input FILE.pb      ONNX TensorProto file (repeatable). Bound to the model input of the same name, else
                            to the remaining inputs in model order. dtype must match; fixed dims must match
-  -p, --preprocess MODE    zoo|torchvision|caffe2|caffe|mxnet|none (default: the model's rcnn.preprocess
-                           metadata; -i without either is an error)
-                             zoo          BGR, v - (102.9801, 115.9465, 122.7717)
-                             torchvision  RGB, v / 255
-                             caffe2       BGR, v - (103.939, 116.779, 123.68)
-                             caffe        BGR, (v - (103.94, 116.78, 123.68)) * 0.017
-                             mxnet        BGR, (v/255 - (0.406, 0.456, 0.485)) / (0.225, 0.224, 0.229)
-                             none         RGB, v (0..255)
-
+  -p, --preprocess SPEC    image normalisation, a preset or a spec (default: the model's rcnn.preprocess
+                           metadata, which holds either; -i without either is an error). A spec is comma-separated
+                           tokens in any order, each at most once, no spaces: rgb|bgr (channel order, default
+                           rgb), /255, mean=A:B:C or mean=A (all channels), std=A:B:C or std=A, scale=S. Applied
+                           as x/255, x-mean, x/std, x*scale; constants in output channel order. Example (ImageNet
+                           classifiers): rgb,/255,mean=0.485:0.456:0.406,std=0.229:0.224:0.225. Presets (aliases
+                           rcnn = zoo, None = none) and their specs:
+)" + preprocess_presets_help(29) + R"(
 Session:
   -x, --execution N        accelerator mode 0 CPU | 1 OS | 2 WS (default 0): the EP's execution option
   -O, --optimization N     graph optimization level 0 none | 1 basic | 2 extended | 99 all (default 99)

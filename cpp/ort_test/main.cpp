@@ -39,10 +39,11 @@ std::optional<PreprocessMode> resolve_preprocess_mode(const Options& options, co
   if (options.preprocess) return options.preprocess;
   const std::optional<std::string> value = read_custom_metadata(session, kPreprocessMetadataKey);
   if (!value) throw std::runtime_error("-i needs -p: the model has no rcnn.preprocess metadata");
-  const std::optional<PreprocessMode> mode = parse_preprocess_mode(*value);
-  if (!mode) {
-    throw std::runtime_error(std::string("the model's rcnn.preprocess metadata is '") + *value + "', not one of " +
-                             preprocess_mode_choices());
+  std::optional<PreprocessMode> mode;
+  try {
+    mode = parse_preprocess_mode(*value);
+  } catch (const std::invalid_argument& e) {  // say where the bad spec came from: the model, not the command line
+    throw std::runtime_error(std::string("the model's rcnn.preprocess metadata: ") + e.what());
   }
   std::cout << "Preprocess: " << *value << " (from the model's rcnn.preprocess metadata)\n";
   return mode;

@@ -25,6 +25,12 @@ from rcnn.onnxgraph.gate import load_model
 from rcnn.quant.data import DATA_PREPROCESS, ZooDataReader
 from rcnn.quant.ops import OP_TABLE
 from rcnn.quant.quantize import CALIBRATE_METHODS, MODES, QuantizeOptions, quantize_model
+from rcnn.runtime.preprocess import preprocess_arg
+
+
+def _data_preprocess(text: str) -> str:
+    """argparse type: the seed's names as they are, anything else must be a preprocess preset or spec."""
+    return text if text in DATA_PREPROCESS else preprocess_arg(text)
 
 
 def build_parser() -> ArgumentParser:
@@ -38,9 +44,10 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--static", type=strict_bool, required=True, metavar="BOOL",
                    help="true: static quantization with calibrated ranges (the only mode offered; false is refused, "
                         "ORT has no int8 zero-point-0 dynamic mode)")
-    p.add_argument("--data_preprocess", choices=list(DATA_PREPROCESS), required=True,
+    p.add_argument("--data_preprocess", type=_data_preprocess, required=True, metavar="MODE",
                    help="normalisation applied to each raw 0..255 RGB tensor: rcnn (BGR minus Detectron means, CHW), "
-                        "torchvision (/255, NCHW), caffe2, caffe, mxnet (NCHW), None (as stored)")
+                        "torchvision (/255, NCHW), caffe2, caffe, mxnet (NCHW), None (as stored), or any other "
+                        "rcnn.preprocess preset or spec (NCHW; grammar and presets: python -m rcnn.run --help)")
     p.add_argument("--mode", choices=list(MODES), default="int8",
                    help="int8 (= int): symmetric, zero points 0; uint8: asymmetric")
     p.add_argument("--dataset_size", type=int, default=0, help="number of samples to use (first N in order); 0 = all")

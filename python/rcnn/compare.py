@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
 from rcnn.errors import RcnnError
-from rcnn.runtime.preprocess import ALIASES, MODES
+from rcnn.runtime.preprocess import preprocess_arg
 from rcnn.runtime.rundir import fresh_run_dir
 from rcnn.runtime.runner import add_adds_flag, add_device_flag
 from rcnn.tools import compare as compare_lib
@@ -36,8 +36,9 @@ def build_parser() -> ArgumentParser:
                         "--input)")
     p.add_argument("--input", type=Path, action="append", default=[], metavar="FILE",
                    help="a tensor file (.pb or .npy) for a model input; repeat for several (as rcnn.run)")
-    p.add_argument("-p", "--preprocess", choices=[*MODES, *ALIASES], default=None,
-                   help="image preprocessing (as rcnn.run); default: the model's rcnn.preprocess metadata")
+    p.add_argument("-p", "--preprocess", type=preprocess_arg, default=None, metavar="SPEC",
+                   help="image preprocessing, a preset or a spec (grammar and presets: python -m rcnn.run "
+                        "--help); default: the model's rcnn.preprocess metadata")
     p.add_argument("-x", "--execution", type=int, choices=[0, 1, 2], default=0,
                    help="accelerator execution mode for both runs: 0 CPU, 1 output-stationary, 2 weight-stationary")
     add_device_flag(p)

@@ -13,15 +13,15 @@ from pathlib import Path
 
 from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
 from rcnn.quant.dataset import list_images, target_dims, write_dataset
-from rcnn.runtime.preprocess import ALIASES, MODES
+from rcnn.runtime.preprocess import preprocess_arg, preprocess_help
 
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="python -m rcnn.dataset", description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--images", type=Path, required=True, help="folder of images (not searched recursively)")
     p.add_argument("--out", type=Path, required=True, help="folder that receives test_data_set_N/input_0.pb")
-    p.add_argument("-p", "--preprocess", choices=[*MODES, *ALIASES], required=True,
-                   help="preprocessing: " + "; ".join(f"{k}: {m.doc}" for k, m in MODES.items()))
+    p.add_argument("-p", "--preprocess", type=preprocess_arg, required=True, metavar="SPEC",
+                   help=preprocess_help("Required; -p none writes raw 0..255 RGB floats"))
     p.add_argument("--size", type=int, nargs="+", metavar="N",
                    help="target size: H W, or S for S x S; with --model it fills the input's free H/W and must "
                         "agree with fixed ones (default: the model's H/W, else each image's own size)")

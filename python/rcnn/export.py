@@ -5,7 +5,8 @@ no batch dimension. Do NOT normalise it (no mean/std): the graph contains torchv
 which normalises (and resizes) itself. Normalising outside as well is what pytorch/vision#3588 ("exported Mask
 R-CNN gives wrong results") was about. The model records this as metadata rcnn.preprocess=torchvision, which
 rcnn.run and rcnn.native read. Classifiers take `input` float32 [1,3,H,W] (ImageNet-normalised, as in torchvision)
-and give `logits`.
+and give `logits`; their rcnn.preprocess is that normalisation as a spec, rgb,/255,mean=0.485:0.456:0.406,
+std=0.229:0.224:0.225 (without the line break).
 
 Detector outputs: boxes float32[N,4] (x1,y1,x2,y2 in input pixels), labels int64[N], scores float32[N] and, for
 Mask R-CNN, masks. By default (--no-paste-masks) the graph ends at the per-box 28x28 mask probabilities,

@@ -16,7 +16,7 @@ from rcnn.cli import ArgumentParser, HelpFormatter, run_cli
 from rcnn.onnxgraph.model_info import read_model_info
 from rcnn.runtime.inputs import prepare_inputs
 from rcnn.runtime.native import LEVELS, run_native, write_report
-from rcnn.runtime.preprocess import ALIASES, MODES
+from rcnn.runtime.preprocess import preprocess_arg
 from rcnn.runtime.rundir import fresh_run_dir
 
 
@@ -27,8 +27,9 @@ def build_parser() -> ArgumentParser:
                    "preprocessed by -p")
     p.add_argument("--input", type=Path, action="append", default=[], metavar="FILE",
                    help="a tensor file (.pb or .npy) for a model input; repeat for several (as rcnn.run)")
-    p.add_argument("-p", "--preprocess", choices=[*MODES, *ALIASES], default=None,
-                   help="image preprocessing (as rcnn.run); default: the model's rcnn.preprocess metadata")
+    p.add_argument("-p", "--preprocess", type=preprocess_arg, default=None, metavar="SPEC",
+                   help="image preprocessing, a preset or a spec (grammar and presets: python -m rcnn.run "
+                        "--help); default: the model's rcnn.preprocess metadata")
     p.add_argument("-O", dest="opt_level", type=int, choices=sorted(LEVELS), default=99,
                    help="ONNX Runtime graph optimization level (0 none, 1 basic, 2 extended, 99 all)")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")

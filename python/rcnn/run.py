@@ -18,7 +18,7 @@ from rcnn.cli import ArgumentParser, HelpFormatter, positive_seconds, run_cli
 from rcnn.cluster.flags import add_fan_out_flags, fan_out_options
 from rcnn.errors import RcnnError
 from rcnn.models.demo import DEMO_IMAGE, DEMO_MODEL
-from rcnn.runtime.preprocess import ALIASES, MODES
+from rcnn.runtime.preprocess import preprocess_arg, preprocess_help
 from rcnn.runtime.runner import RunConfig, RunResult, add_adds_flag, add_device_flag, resolve_device
 from rcnn.tools.batch import collect_images, format_rows, run_batch
 from rcnn.tools.runmodel import (
@@ -44,9 +44,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--input", type=Path, action="append", default=[], metavar="FILE",
                    help="a tensor file (.pb ONNX TensorProto or .npy) for a model input; repeat for several. A .pb "
                         "whose name matches an input goes to it, the rest fill the remaining inputs in order")
-    p.add_argument("-p", "--preprocess", choices=[*MODES, *ALIASES], default=None,
-                   help="image preprocessing: " + "; ".join(f"{k}: {m.doc}" for k, m in MODES.items())
-                   + ". Default: the model's rcnn.preprocess metadata")
+    p.add_argument("-p", "--preprocess", type=preprocess_arg, default=None, metavar="SPEC",
+                   help=preprocess_help("Default: the model's rcnn.preprocess metadata (a preset or a spec)"))
     p.add_argument("-x", "--execution", type=int, choices=[0, 1, 2], default=0,
                    help="accelerator execution mode: 0 CPU, 1 output-stationary, 2 weight-stationary")
     p.add_argument("-O", dest="opt_level", type=int, choices=[0, 1, 2, 99], default=99,

@@ -10,6 +10,9 @@ using namespace ort_test;
 
 namespace {
 
+// The "none" preset: 0..255 RGB as float, so expected values are the pixels.
+PreprocessMode none_mode() { return parse_preprocess_mode("none"); }
+
 IoSpec spec(std::string name, DataType dtype, std::vector<int64_t> dims) {
   IoSpec s;
   s.name = std::move(name);
@@ -92,13 +95,13 @@ void image_tensor_from_pixels(test::Checker& t) {
   image.width = 2;
   image.height = 1;
   image.pixels = {1, 2, 3, 4, 5, 6};
-  const Tensor out = make_image_tensor(spec("img", DataType::kFloat32, {1, 3, -1, -1}), image, PreprocessMode::kNone,
+  const Tensor out = make_image_tensor(spec("img", DataType::kFloat32, {1, 3, -1, -1}), image, none_mode(),
                                        Limits{});
   CHECK_EQ(out.name, std::string("img"));
   CHECK((out.dims == std::vector<int64_t>{1, 3, 1, 2}));
   CHECK_EQ(out.data.size(), size_t{6 * sizeof(float)});
   const Tensor resized =
-      make_image_tensor(spec("img", DataType::kFloat32, {3, 4, 4}), image, PreprocessMode::kZoo, Limits{});
+      make_image_tensor(spec("img", DataType::kFloat32, {3, 4, 4}), image, parse_preprocess_mode("zoo"), Limits{});
   CHECK_EQ(resized.data.size(), size_t{3 * 16 * sizeof(float)});
 }
 
@@ -139,23 +142,23 @@ void image_tensor_limit(test::Checker& t) {
   image.pixels = {1, 2, 3, 4, 5, 6};
   Limits limits;
   limits.max_tensor_bytes = 24;  // 3 x 1 x 2 floats
-  CHECK_EQ(make_image_tensor(spec("x", DataType::kFloat32, {1, 3, -1, -1}), image, PreprocessMode::kNone, limits)
+  CHECK_EQ(make_image_tensor(spec("x", DataType::kFloat32, {1, 3, -1, -1}), image, none_mode(), limits)
                .data.size(),
            size_t{24});
   limits.max_tensor_bytes = 23;
-  CHECK_THROWS(make_image_tensor(spec("x", DataType::kFloat32, {1, 3, -1, -1}), image, PreprocessMode::kNone, limits),
+  CHECK_THROWS(make_image_tensor(spec("x", DataType::kFloat32, {1, 3, -1, -1}), image, none_mode(), limits),
                "model input 'x' wants a 3x1x2 float tensor (24 bytes), over the limit of 23 (RCNN_MAX_TENSOR_BYTES)");
   // Fixed dims far beyond the image are refused before anything is allocated, also when their product overflows.
   const IoSpec tall = spec("x", DataType::kFloat32, {3, int64_t{1} << 40, 1});
-  CHECK_THROWS(make_image_tensor(tall, image, PreprocessMode::kNone, Limits{}),
+  CHECK_THROWS(make_image_tensor(tall, image, none_mode(), Limits{}),
                "model input 'x' wants a 3x1099511627776x1 float tensor (13194139533312 bytes), over the limit of "
                "2147483648 (RCNN_MAX_TENSOR_BYTES)");
   const IoSpec huge = spec("x", DataType::kFloat32, {3, int64_t{1} << 40, int64_t{1} << 40});
-  CHECK_THROWS(make_image_tensor(huge, image, PreprocessMode::kNone, Limits{}),
+  CHECK_THROWS(make_image_tensor(huge, image, none_mode(), Limits{}),
                "wants a 3x1099511627776x1099511627776 float tensor (more than 18446744073709551615 bytes)");
   bool refused = false;
   try {
-    make_image_tensor(tall, image, PreprocessMode::kNone, Limits{});
+    make_image_tensor(tall, image, none_mode(), Limits{});
   } catch (const RefusedInput&) {
     refused = true;  // exit status 3
   }

@@ -74,7 +74,7 @@ void outputs_json_document(test::Checker& t) {
   run.execution = 2;
   run.optimization_level = 1;
   run.threads = 4;
-  run.preprocess = PreprocessMode::kZoo;
+  run.preprocess = parse_preprocess_mode("zoo");
   run.session_create_ms = 1.5;
   run.inference_ms = {4.0, 2.0, 3.0, 10.0};
   BoundInput image;

@@ -14,9 +14,7 @@ namespace {
 // Small enough that decoding stays fast under ASan, large enough for multi-block JPEGs and multi-row PNGs.
 constexpr uint64_t kMaxPixels = uint64_t{1} << 18;
 
-constexpr ort_test::PreprocessMode kModes[] = {
-    ort_test::PreprocessMode::kZoo,   ort_test::PreprocessMode::kTorchvision, ort_test::PreprocessMode::kCaffe2,
-    ort_test::PreprocessMode::kCaffe, ort_test::PreprocessMode::kMxnet,       ort_test::PreprocessMode::kNone};
+constexpr const char* kModes[] = {"zoo", "torchvision", "caffe2", "caffe", "mxnet", "none"};
 
 class ImageTarget : public Target {
  public:
@@ -56,7 +54,7 @@ class ImageTarget : public Target {
     const bool same_size = (hash >> 12) % 4 == 0;
     const int height = same_size ? image.height : 1 + static_cast<int>((hash >> 16) % 12);
     const int width = same_size ? image.width : 1 + static_cast<int>((hash >> 24) % 12);
-    const ort_test::PreprocessMode mode = kModes[(hash >> 32) % 6];
+    const ort_test::PreprocessMode mode = ort_test::parse_preprocess_mode(kModes[(hash >> 32) % 6]);
     const std::vector<float> tensor = ort_test::preprocess_image(image, mode, height, width);
     if (tensor.size() != 3 * static_cast<size_t>(height) * static_cast<size_t>(width)) {
       throw FuzzFailure{"preprocessed tensor has " + std::to_string(tensor.size()) + " values"};

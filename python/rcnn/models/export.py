@@ -6,7 +6,8 @@ no batch dimension. Do NOT normalise it (no mean/std): the graph contains torchv
 which normalises (and resizes) itself. Normalising outside as well is what pytorch/vision#3588 ("exported Mask
 R-CNN gives wrong results") was about. The model records this as metadata rcnn.preprocess=torchvision, which
 rcnn.run and rcnn.native read. Classifiers take `input` float32 [1,3,H,W] (ImageNet-normalised, as in torchvision)
-and give `logits`.
+and give `logits`; their rcnn.preprocess is that normalisation as a spec, rgb,/255,mean=0.485:0.456:0.406,
+std=0.229:0.224:0.225 (without the line break).
 
 Detector outputs: boxes float32[N,4] (x1,y1,x2,y2 in input pixels), labels int64[N], scores float32[N] and, for
 Mask R-CNN, masks. By default (--no-paste-masks) the graph ends at the per-box 28x28 mask probabilities,
@@ -47,6 +48,8 @@ SHAPES_ARCH = "shapes_resnet18_fpn"  # rcnn.detectors.ARCH, repeated so that --h
 OPSETS = range(11, 23)
 CLASSIFIER_SIZE = 224
 PREPROCESS = "torchvision"
+# torchvision's ImageNet classifier normalisation as an rcnn.preprocess spec.
+CLASSIFIER_PREPROCESS = "rgb,/255,mean=0.485:0.456:0.406,std=0.229:0.224:0.225"
 # Eager vs ORT tolerances, on detections matched by label and best IoU.
 TOLERANCES = {"scores": 1e-4, "boxes": 1e-2, "masks": 1e-3, "logits": 1e-3}
 
@@ -489,9 +492,8 @@ def export_model(model: Any, out: Path, *, arch: str, size: int | None, dynamic:
     if not detector:
         x = x[None]
     names = list(class_names) if class_names is not None else default_class_names(arch, model_num_classes(model))
-    metadata = {"rcnn.arch": arch}
-    if detector:  # no rcnn.preprocess mode does a classifier's ImageNet mean/std, so classifiers get none
-        metadata["rcnn.preprocess"] = PREPROCESS
+    # What rcnn.run feeds the model; the check below feeds the same x to ORT and PyTorch, whatever its scale.
+    metadata = {"rcnn.arch": arch, "rcnn.preprocess": PREPROCESS if detector else CLASSIFIER_PREPROCESS}
     if names is not None:
         metadata["rcnn.classes"] = json.dumps(names)
     with _unpasted_masks(model, paste_masks), torch.no_grad():

@@ -1,8 +1,9 @@
 """Calibration data: the model zoo's test_data_set_N/input_K.pb tree, with the seed's --data_preprocess modes.
 
 The .pb tensors hold raw pixel values (0..255, RGB, CHW or NCHW) and the mode normalises them, as the seed's
-data_preprocess.py did; `None` feeds them as stored. The constants come from rcnn.preprocess (the seed's `rcnn` is
-its `zoo` mode), so calibration and inference normalise identically.
+data_preprocess.py did; `None` feeds them as stored; any other rcnn.preprocess preset or spec works too (NCHW).
+The constants come from rcnn.preprocess (the seed's `rcnn` is its `zoo` mode), so calibration and inference
+normalise identically.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from onnxruntime.quantization import CalibrationDataReader
 from tqdm import tqdm
 
 from rcnn.errors import RcnnError
-from rcnn.runtime.preprocess import normalize
+from rcnn.runtime.preprocess import normalize, resolve_mode
 from rcnn.runtime.tensors import load_tensor
 
 # The seed's names -> rcnn.preprocess modes; `rcnn` is the only rank-3 (CHW) one, as in the seed.
@@ -29,7 +30,7 @@ CHW_MODES = {"rcnn"}
 
 def apply_preprocess(x: np.ndarray, name: str) -> np.ndarray:
     """Raw 0..255 RGB CHW/NCHW (batch 1) -> the mode's normalisation; rcnn gives CHW, the others NCHW."""
-    mode = DATA_PREPROCESS[name]
+    mode = DATA_PREPROCESS.get(name, name)  # the seed's names, else an rcnn.preprocess preset or spec
     x = x.astype(np.float32)  # an integer .pb would otherwise reach ORT as int/float64
     if mode is None:
         return x
@@ -82,7 +83,7 @@ class ZooDataReader(CalibrationDataReader):
     def __init__(self, model: onnx.ModelProto, dataset: Path, preprocess: str, limit: int = 0,
                  progress: bool = True) -> None:
         if preprocess not in DATA_PREPROCESS:
-            raise RcnnError(f"unknown --data_preprocess {preprocess!r}; choose from {', '.join(DATA_PREPROCESS)}")
+            resolve_mode(preprocess)  # a preset or spec, else RcnnError naming the bad token
         self.inputs = model_inputs(model)
         self.samples = sample_dirs(dataset, limit)
         for s in self.samples:  # fail before the (slow) calibration starts

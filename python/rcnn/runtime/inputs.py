@@ -13,11 +13,14 @@ from rcnn.runtime.tensors import load_tensor, save_tensor
 
 
 def preprocess_mode(info: ModelInfo, requested: str | None) -> str:
-    """The -p mode: the one asked for, else the one the model's metadata names."""
+    """The -p preset or spec: the one asked for, else the one the model's metadata holds (either form)."""
     if requested:
         return resolve_mode(requested)
     if METADATA_KEY in info.metadata:
-        return resolve_mode(info.metadata[METADATA_KEY])
+        try:
+            return resolve_mode(info.metadata[METADATA_KEY])
+        except RcnnError as e:  # say where the spec came from: the model, not the command line
+            raise RcnnError(f"the model's {METADATA_KEY} metadata: {e}") from None
     raise RcnnError(f"an image input needs -p: the model has no {METADATA_KEY} metadata")
 
 

@@ -1,14 +1,32 @@
-"""Image → input tensor, the `-p` modes shared with the C++ runner (cpp/ort_test/image_input.cpp).
+"""Image → input tensor, the `-p` normalisations shared with the C++ runner (cpp/ort_test/preprocess.cpp).
 
-Both sides compute the same float32 operations in the same order, so for the same decoded pixels the tensors are
-bit-identical (tests/test_preprocess.py checks it against ort_test). PNG/BMP/PPM decode identically everywhere,
-16-bit ones included (both keep the high byte of each sample); JPEG decoders (Pillow's libjpeg-turbo, ort_test's
-stb_image) may differ by a grey level here and there. Images are checked against RCNN_MAX_IMAGE_PIXELS from their
-header before they are decoded, and the tensor an image input wants against RCNN_MAX_TENSOR_BYTES (rcnn.onnxgraph.gate).
+A normalisation is a preset name or a spec string. A spec is comma-separated tokens, in any order, each at most once,
+no spaces:
+  rgb | bgr        channel order of the tensor (default rgb)
+  /255             divide by 255 first
+  mean=A:B:C       subtract, per output channel (mean=A: the same for all three)
+  std=A:B:C        divide, per output channel (std=A: all three); no value may be 0
+  scale=S          multiply
+Whatever the token order, x = v (0..255) goes through x/255, x-mean, x/std, x*scale, in this order and where given;
+constants are in output channel order (B, G, R with bgr). Numbers are decimals ([+-]digits[.digits][e[+-]digits]),
+read as Python's float() reads them and rounded to float32. Example, ImageNet torchvision classifiers:
+`rgb,/255,mean=0.485:0.456:0.406,std=0.229:0.224:0.225`. Each preset is a name for a spec (PRESETS, also in
+`--help`); `rcnn` and `None` are aliases of zoo and none. The model metadata rcnn.preprocess holds either form.
+
+Both sides parse a spec the same way (and refuse the same specs, with the same one-line messages) and compute the
+same float32 operations in the same order, so for the same decoded pixels the tensors are bit-identical
+(tests/test_ort_test.py and tests/test_preprocess_spec.py check it against ort_test). PNG/BMP/PPM decode identically
+everywhere, 16-bit ones included (both keep the high byte of each sample); JPEG decoders (Pillow's libjpeg-turbo,
+ort_test's stb_image) may differ by a grey level here and there. Images are checked against RCNN_MAX_IMAGE_PIXELS
+from their header before they are decoded, and the tensor an image input wants against RCNN_MAX_TENSOR_BYTES
+(rcnn.onnxgraph.gate).
 """
 
 from __future__ import annotations
 
+import argparse
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,33 +38,114 @@ from rcnn.errors import RcnnError
 from rcnn.onnxgraph import gate
 
 F32 = np.float32
+FLOAT32_MAX = float(np.finfo(F32).max)
+# The number syntax both sides accept before converting (ASCII digits only: Python's \d would take other scripts').
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+# Longest piece of untrusted text quoted in an error message (the C++ side counts bytes, this side characters).
+_QUOTE_LIMIT = 80
 
 
 @dataclass(frozen=True)
 class Mode:
-    """x = v (0..255); then, in this order and where set: x/255, x-mean, x/std, x*scale. Constants in output order."""
+    """x = v (0..255); then, in this order and where set: x/255, x-mean, x/std, x*scale. Constants in output order,
+    already rounded to float32."""
 
     bgr: bool
     divide_by_255: bool = False
     mean: tuple[float, float, float] | None = None
     std: tuple[float, float, float] | None = None
     scale: float | None = None
-    doc: str = ""
 
 
-MODES: dict[str, Mode] = {
-    "zoo": Mode(bgr=True, mean=(102.9801, 115.9465, 122.7717), doc="BGR minus Detectron means (model-zoo Mask R-CNN)"),
-    "torchvision": Mode(bgr=False, divide_by_255=True, doc="RGB in [0,1]; torchvision detectors normalise inside"),
-    "caffe2": Mode(bgr=True, mean=(103.939, 116.779, 123.68), doc="BGR minus ImageNet means"),
-    "caffe": Mode(bgr=True, mean=(103.94, 116.78, 123.68), scale=0.017, doc="BGR minus means, times 0.017"),
-    "mxnet": Mode(
-        bgr=True, divide_by_255=True, mean=(0.406, 0.456, 0.485), std=(0.225, 0.224, 0.229), doc="BGR, /255, mean/std"
-    ),
-    "none": Mode(bgr=False, doc="RGB 0..255 as float, untouched"),
+# Preset name -> (its spec, what it is for). ort_test's table (cpp/ort_test/preprocess.cpp) holds the same specs.
+PRESETS: dict[str, tuple[str, str]] = {
+    "zoo": ("bgr,mean=102.9801:115.9465:122.7717", "BGR minus Detectron means (model-zoo Mask R-CNN)"),
+    "torchvision": ("rgb,/255", "RGB in [0,1]; torchvision detectors normalise inside"),
+    "caffe2": ("bgr,mean=103.939:116.779:123.68", "BGR minus ImageNet means"),
+    "caffe": ("bgr,mean=103.94:116.78:123.68,scale=0.017", "BGR minus means, times 0.017"),
+    "mxnet": ("bgr,/255,mean=0.406:0.456:0.485,std=0.225:0.224:0.229", "BGR, /255, mean/std"),
+    "none": ("rgb", "RGB 0..255 as float, untouched"),
 }
 # Names the reference's calibrate.py uses for the same modes.
 ALIASES = {"rcnn": "zoo", "None": "none"}
 METADATA_KEY = "rcnn.preprocess"
+TOKENS_HELP = "rgb|bgr, /255, mean=A[:B:C], std=A[:B:C], scale=S"
+
+
+def quote(text: str) -> str:
+    """'text' for an error line: control characters as \\xHH (the line stays one line), long text cut."""
+    escaped = "".join(f"\\x{ord(c):02x}" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in text[:_QUOTE_LIMIT])
+    return "'" + escaped + "'" + ("..." if len(text) > _QUOTE_LIMIT else "")
+
+
+def _spec_error(token: str, problem: str) -> RcnnError:
+    return RcnnError(f"bad preprocess spec: token {quote(token)} {problem}")
+
+
+def _number(token: str, text: str) -> float:
+    """Decimal text -> the float32 value np.float32(float(text)) gives, as a Python float."""
+    if not _DECIMAL.fullmatch(text):
+        raise _spec_error(token, f"has {quote(text)}, not a finite decimal number")
+    value = float(text)
+    if not math.isfinite(value) or abs(value) > FLOAT32_MAX:
+        raise _spec_error(token, f"has {quote(text)}, outside the float32 range")
+    return float(F32(value))
+
+
+def _values(token: str, text: str, counts: tuple[int, ...]) -> list[float]:
+    parts = text.split(":")
+    if len(parts) not in counts:
+        want = "1 value" if counts == (1,) else "1 or 3 values"
+        raise _spec_error(token, f"needs {want}, got {len(parts)}")
+    return [_number(token, part) for part in parts]
+
+
+def _triple(values: list[float]) -> tuple[float, float, float]:
+    return (values[0], values[0], values[0]) if len(values) == 1 else (values[0], values[1], values[2])
+
+
+def _token_key(token: str) -> str:
+    """The setting a token gives (order, /255, mean, std, scale); RcnnError for an unknown token."""
+    if token in ("rgb", "bgr"):
+        return "order"
+    key, equals, _ = token.partition("=")
+    if token == "/255" or (equals and key in ("mean", "std", "scale")):
+        return key
+    raise _spec_error(token, f"is unknown (a spec is a preset, {'|'.join(PRESETS)}, or tokens: {TOKENS_HELP})")
+
+
+def parse_spec(spec: str) -> Mode:
+    """A spec string (see the module doc) -> Mode; RcnnError naming the first bad token otherwise. Tokens are checked
+    one by one from the left, as ort_test does, so both name the same token."""
+    if not spec:
+        raise RcnnError(f"bad preprocess spec: it is empty (give a preset or tokens: {TOKENS_HELP})")
+    seen: dict[str, str] = {}  # setting -> the token that gave it
+    bgr, divide = False, False
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
+    scale: float | None = None
+    for token in spec.split(","):
+        key = _token_key(token)
+        if key in seen:
+            raise _spec_error(token, f"repeats {quote(seen[key])}")
+        seen[key] = token
+        value = token.partition("=")[2]
+        if key == "order":
+            bgr = token == "bgr"
+        elif key == "/255":
+            divide = True
+        elif key == "scale":
+            scale = _values(token, value, (1,))[0]
+        elif key == "mean":
+            mean = _triple(_values(token, value, (1, 3)))
+        else:
+            std = _triple(_values(token, value, (1, 3)))
+            if 0.0 in std:
+                raise _spec_error(token, "has a std of 0 (after rounding to float32)")
+    return Mode(bgr=bgr, divide_by_255=divide, mean=mean, std=std, scale=scale)
+
+
+MODES: dict[str, Mode] = {name: parse_spec(spec) for name, (spec, _) in PRESETS.items()}
 
 
 def mode_names() -> list[str]:
@@ -54,10 +153,37 @@ def mode_names() -> list[str]:
 
 
 def resolve_mode(name: str) -> str:
+    """The preset's canonical name, or the spec itself once it parses; RcnnError otherwise."""
     name = ALIASES.get(name, name)
     if name not in MODES:
-        raise RcnnError(f"unknown preprocess mode {name!r}; choose from {', '.join(MODES)}")
+        parse_spec(name)
     return name
+
+
+def mode_of(name: str) -> Mode:
+    """The Mode a preset name or spec stands for."""
+    name = resolve_mode(name)
+    return MODES[name] if name in MODES else parse_spec(name)
+
+
+def preprocess_arg(text: str) -> str:
+    """argparse type for -p: a preset or a spec, refused as a one-line usage error (exit 2) when it does not parse."""
+    try:
+        return resolve_mode(text)
+    except RcnnError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def presets_help() -> str:
+    """One line per preset for --help: its name, its spec, what it is for."""
+    return "; ".join(f"{name} = {spec} ({doc})" for name, (spec, doc) in PRESETS.items())
+
+
+def preprocess_help(default: str) -> str:
+    """The -p help text of the CLIs: the grammar, the presets, then `default` (a sentence on the default)."""
+    return (f"image normalisation: a preset name or a spec, comma-separated tokens in any order, each at most once: "
+            f"{TOKENS_HELP}; applied as x/255, -mean, /std, *scale, constants in output channel order (e.g. "
+            f"rgb,/255,mean=0.485:0.456:0.406,std=0.229:0.224:0.225). Presets: {presets_help()}. {default}")
 
 
 # An image input of a model that declares no shape for it is fed as a batch of one.
@@ -114,8 +240,8 @@ def resize_bilinear(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
 
 
 def normalize(rgb: np.ndarray, mode: str) -> np.ndarray:
-    """HxWx3 float32 (0..255, RGB) → 3xHxW float32 in the mode's channel order and scale."""
-    m = MODES[resolve_mode(mode)]
+    """HxWx3 float32 (0..255, RGB) → 3xHxW float32 in the channel order and scale of `mode` (a preset or spec)."""
+    m = mode_of(mode)
     x = rgb[:, :, ::-1] if m.bgr else rgb
     x = np.ascontiguousarray(x.transpose(2, 0, 1), dtype=F32)
 
