@@ -113,7 +113,7 @@ def package(ckpt: Path, work: Path, out: Path, progress: bool = True,
     from rcnn.models.export import export_model
     from rcnn.onnxgraph import gate
     from rcnn.quant.data import ZooDataReader
-    from rcnn.quant.dataset import list_images, plan_dims, target_dims, write_dataset
+    from rcnn.quant.dataset import list_images, target_dims, write_dataset
     from rcnn.quant.prepare import optimize
     from rcnn.quant.quantize import QuantizeOptions, quantize_model
 
@@ -131,9 +131,8 @@ def package(ckpt: Path, work: Path, out: Path, progress: bool = True,
     say(f"optimized {optimized}: {'; '.join(opt_report.changes) or 'nothing to change'}")
     write_coco_folder(work / "calib", calibration_images, CALIB_SEED, progress=progress)
     dims, input_name = target_dims(None, optimized, "nchw")
-    images = list_images(work / "calib" / "images")
-    count = write_dataset(images, work / "calib_data", "none", plan_dims(images, dims), input_name or "x",
-                          progress=progress)
+    count = write_dataset(list_images(work / "calib" / "images"), work / "calib_data", "none", dims,
+                          input_name or "x", progress=progress)
     float_model = gate.load_model(optimized)
     reader = ZooDataReader(float_model, work / "calib_data", "torchvision", 0, progress=progress)
     quant, q_report = quantize_model(float_model, reader, QuantizeOptions(mode="int8", moving_average=True))
