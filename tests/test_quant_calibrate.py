@@ -99,12 +99,27 @@ def test_post_pass_is_bit_identical(resnet: tuple[Path, Path]) -> None:
         np.testing.assert_array_equal(run_ort(after, feeds, level)[0], run_ort(before, feeds, level)[0])
 
 
+def test_target_aware_add_mul_by_default(bn_gemm: tuple[onnx.ModelProto, Path]) -> None:
+    """Default: the residual add (Sum of two activations -> Add) quantized, the Gemm's bias Add (a constant input)
+    and the Mul by a constant kept float, each counted in the report with its reason."""
+    model, data = bn_gemm
+    reader = ZooDataReader(model, data, "torchvision", progress=False)
+    q, report = quantize_model(model, reader, QuantizeOptions())
+    by_name = {n.name: n.op_type for n in q.graph.node}
+    assert by_name["sum_quant"] == "QLinearAdd"
+    assert [o for o in by_name.values() if o in ("Add", "Mul", "QLinearMul")] == ["Add", "Mul"], by_name
+    notes = report.notes or []
+    assert "elementwise ops quantized: 1 residual adds (the accelerator's resadd)" in notes, notes
+    assert any(n.startswith("elementwise ops kept float: 1 adds with a constant input") for n in notes), notes
+    assert any(n.startswith("elementwise ops kept float: 1 Muls (no accelerator op") for n in notes), notes
+
+
 def test_bn_gemm_net_and_add_mul_toggles(bn_gemm: tuple[onnx.ModelProto, Path]) -> None:
     model, data = bn_gemm
-    full = _ops(_quantize(model, data))
+    full = _ops(_quantize(model, data, quantize_add=True, quantize_mul=True))
     assert "QLinearMatMul" in full and "QLinearAdd" in full and "QLinearMul" in full and "QGemm" not in full
-    no_add = _ops(_quantize(model, data, quantize_add=False))
-    no_mul = _ops(_quantize(model, data, quantize_mul=False))
+    no_add = _ops(_quantize(model, data, quantize_add=False, quantize_mul=True))
+    no_mul = _ops(_quantize(model, data, quantize_add=True, quantize_mul=False))
     assert "QLinearAdd" not in no_add and "Add" in no_add and "QLinearMul" in no_add
     assert "QLinearMul" not in no_mul and "Mul" in no_mul and "QLinearAdd" in no_mul
     assert [o for o in no_mul if o not in ("Mul", "QLinearMul", "QuantizeLinear", "DequantizeLinear")] == [

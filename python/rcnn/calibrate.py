@@ -23,7 +23,6 @@ from rcnn.cli import ArgumentParser, HelpFormatter, run_cli, strict_bool
 from rcnn.files import atomic_write
 from rcnn.onnxgraph.gate import load_model
 from rcnn.quant.data import DATA_PREPROCESS, ZooDataReader
-from rcnn.quant.ops import OP_TABLE
 from rcnn.quant.quantize import CALIBRATE_METHODS, MODES, QuantizeOptions, quantize_model
 from rcnn.runtime.preprocess import preprocess_arg
 
@@ -61,10 +60,13 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--quantize-predictions", action=argparse.BooleanOptionalAction, default=False,
                    help="detection models: quantize the prediction layers too (the last Conv/MatMuls before the "
                         "float post-processing; kept float by default for accuracy)")
-    p.add_argument("--quantize-add", action=argparse.BooleanOptionalAction, default=OP_TABLE["Add"],
-                   help="turn Add into QLinearAdd (off = the seed's 'comment out QLinearAdd in registry.py')")
-    p.add_argument("--quantize-mul", action=argparse.BooleanOptionalAction, default=OP_TABLE["Mul"],
-                   help="turn Mul into QLinearMul (off = the seed's 'comment out QLinearMul in registry.py')")
+    p.add_argument("--quantize-add", action=argparse.BooleanOptionalAction, default=None,
+                   help="turn every Add into QLinearAdd (--no-quantize-add: none, the seed's 'comment out QLinearAdd "
+                        "in registry.py'). Default: target-aware, only residual adds (two activations of one shape, "
+                        "the accelerator's resadd); adds with a constant or broadcast input stay float")
+    p.add_argument("--quantize-mul", action=argparse.BooleanOptionalAction, default=None,
+                   help="turn every Mul into QLinearMul (--no-quantize-mul: none). Default: target-aware, none (the "
+                        "accelerator has no multiply; ORT's QLinearMul on the CPU is slower than a float Mul)")
     p.add_argument("--exclude-nodes", nargs="+", default=[], metavar="PATTERN",
                    help="node-name glob patterns (fnmatch) to keep float; wins over --include-nodes")
     p.add_argument("--include-nodes", nargs="+", default=[], metavar="PATTERN",

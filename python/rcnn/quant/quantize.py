@@ -13,7 +13,8 @@ crashes ORT in some cases, see shared/reference/maskrcnn-export.md). The predict
 that feed no other one, whose outputs (class logits, box deltas, mask logits) go straight to the float
 post-processing — stay float too (float_predictions): on the demo model that is worth 1.7 box-AP points for a few
 percent of the MACs, the usual "last layer in higher precision" of int8 deployments.
-Precedence: --exclude-nodes > --include-nodes > the detection rule.
+Precedence: --exclude-nodes > --include-nodes > the detection rule and the target-aware choice of Add / Mul
+(rcnn.quant.target).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from rcnn.quant.prepare import (
     normalize_versions,
     quiet_ort_logging,
 )
+from rcnn.quant.target import choose_elementwise
 
 MODES = {"int": "int8", "int8": "int8", "uint8": "uint8"}
 CALIBRATE_METHODS = ("minmax", "entropy", "percentile", "distribution")
@@ -48,8 +50,8 @@ class QuantizeOptions:
     mode: str = "int8"
     per_channel: bool = False
     calibrate_method: str = "minmax"
-    quantize_add: bool = True
-    quantize_mul: bool = True
+    quantize_add: bool | None = None  # None: target-aware (rcnn.quant.target), True/False: every Add / none
+    quantize_mul: bool | None = None
     exclude_nodes: Sequence[str] = ()
     include_nodes: Sequence[str] = ()
     float_predictions: bool = True  # detectors: keep the prediction layers (logits, box deltas) float
@@ -181,14 +183,18 @@ def quantize_model(model: onnx.ModelProto, reader: object, opts: QuantizeOptions
         raise RcnnError(f"--calibrate_method {opts.calibrate_method} needs fixed-shape tensors (ORT stacks them); a "
                         "detector's RoI tensors change size per image: use minmax (with --moving-average)")
     by_rule, excluded = excluded_nodes(model, opts)
-    op_types = op_types_to_quantize(opts.quantize_add, opts.quantize_mul)
+    choice = choose_elementwise(model, opts.quantize_add, opts.quantize_mul,
+                                _matching([n.name for n in model.graph.node], opts.include_nodes))
+    notes += [f"elementwise ops {line}" for line in choice.summary()]
+    to_exclude = excluded + [n for n in choice.kept_float if n not in excluded]
+    op_types = op_types_to_quantize(opts.quantize_add is not False, opts.quantize_mul is not False)
     with tempfile.TemporaryDirectory(prefix="rcnn-calibrate.") as d:
         src, dst = Path(d) / "float.onnx", Path(d) / "quant.onnx"
         onnx.save(model, str(src))
         try:
             with quiet_ort_logging():
                 quantize_static(str(src), str(dst), reader, op_types_to_quantize=op_types,
-                                nodes_to_exclude=excluded, **_ort_options(opts))
+                                nodes_to_exclude=to_exclude, **_ort_options(opts))
         except RcnnError:
             raise
         except Exception as e:
