@@ -327,6 +327,44 @@ def test_requantizing_relu_after_a_conv_is_exact(systolic: Any, tmp_path: Path, 
         nodes_report = systolic.report(s)["nodes"]
         assert all(n["placement"] == "accelerator" for n in nodes_report), nodes_report
         assert "requantized" in nodes_report[0]["unit"]
+@pytest.mark.parametrize("u8", [False, True], ids=["int8", "uint8"])
+@pytest.mark.parametrize("dup", [False, True], ids=["one_dq", "two_dq"])
+@pytest.mark.parametrize("ratio", [0.21, 0.5, 1.3])
+def test_hard_swish_after_a_conv_is_exact(systolic: Any, tmp_path: Path, ratio: float, dup: bool, u8: bool) -> None:
+    """QLinearConv -> DequantizeLinear -> HardSigmoid and Mul (x * HardSigmoid(x), torch's hardswish as exported)
+    -> QuantizeLinear: what calibration leaves of a MobileNetV3 activation kept float. The EP folds it into the conv
+    unit through a 256-entry table of ONNX Runtime's float steps (HardSigmoid's multiply and add rounded apart).
+    Every one of the 256 conv output values, every mode, one DequantizeLinear or one per reader (as ORT's own QDQ
+    transformers leave it): equal to the CPU EP at both optimization levels, and all nodes placed."""
+    qt, lo = (TensorProto.UINT8, 0) if u8 else (TensorProto.INT8, -128)
+    dt = np.uint8 if u8 else np.int8
+    x = np.arange(lo, lo + 256).astype(dt).reshape(1, 1, 16, 16)  # the identity conv passes every value through
+    zx, zy, zr = (dt(131), dt(120), dt(40)) if u8 else (dt(-5), dt(3), dt(-20))
+    inits = [numpy_helper.from_array(v, k) for k, v in (
+        ("s", np.float32(0.05)), ("zx", zx), ("zy", zy), ("w", np.ones((1, 1, 1, 1), np.int8)),
+        ("ws", np.float32(1.0)), ("wz", np.int8(0)), ("rs", np.float32(0.05 * ratio)), ("zr", zr))]
+    dq2 = [helper.make_node("DequantizeLinear", ["c", "s", "zy"], ["cf2"], name="dq2")] if dup else []
+    nodes = [helper.make_node("QLinearConv", ["x", "s", "zx", "w", "ws", "wz", "s", "zy"], ["c"], name="conv"),
+             helper.make_node("DequantizeLinear", ["c", "s", "zy"], ["cf"], name="dq"), *dq2,
+             helper.make_node("HardSigmoid", ["cf"], ["h"], name="hsig", alpha=1.0 / 6),
+             helper.make_node("Mul", ["cf2" if dup else "cf", "h"], ["m"], name="mul"),
+             helper.make_node("QuantizeLinear", ["m", "rs", "zr"], ["y"], name="q")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", qt, [1, 1, 16, 16])],
+                              [helper.make_tensor_value_info("y", qt, None)], inits)
+    path = tmp_path / "hswish.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    wants = [_cpu(path.read_bytes(), level).run(None, {"x": x})[0]
+             for level in (ort.GraphOptimizationLevel.ORT_DISABLE_ALL, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)]
+    np.testing.assert_array_equal(wants[0], wants[1])
+    assert len(np.unique(wants[0])) > 30  # the table is not trivially flat
+    for mode in MODES:
+        s = systolic.session(path, mode=mode)
+        np.testing.assert_array_equal(s.run(None, {"x": x})[0], wants[0], err_msg=f"mode {mode}")
+        nodes_report = systolic.report(s)["nodes"]
+        assert all(n["placement"] == "accelerator" for n in nodes_report), nodes_report
+        assert "hard-swish, requantized" in nodes_report[0]["unit"]
+
+
 def _input_quantize_model(path: Path, qdq: bool, u8: bool, channels: int = 3) -> Path:
     """x (float) -> QuantizeLinear -> an identity 1x1 conv (QLinearConv, or DequantizeLinear -> Conv -> QuantizeLinear)
     with the input's own scale and zero point at its output: the conv passes every quantized value through exactly,

@@ -95,7 +95,7 @@ std::string Unit::describe() const {
   if (w_elem == kUint8) s += ", uint8 weights";
   if (relu) s += ", relu";
   if (pool.enabled) s += ", maxpool";
-  if (requant.enabled) s += ", requantized";
+  if (requant.enabled) s += requant.hard_swish ? ", hard-swish, requantized" : ", requantized";
   return s + ")";
 }
 
@@ -518,34 +518,132 @@ void qdq_pool(const GraphModel& g, Unit& u) {
   u.output = out;
 }
 
-// ONNX Runtime's float path for one int8-domain value: DequantizeLinear ((q - zp) * scale), Relu, QuantizeLinear
-// (x / scale rounded half to even, plus zp, saturated). A MaxPool in between commutes with it (monotone).
-int8_t requantize(int32_t q, const QTensor& from, bool relu, const QTensor& to) {
+// The float ops a requantizing tail applies between its DequantizeLinear and QuantizeLinear.
+struct TailOps {
+  bool relu = false;
+  bool hard_swish = false;  // x * HardSigmoid(x): torch's hardswish as exported (HardSigmoid -> Mul)
+  float alpha = 0.2f, beta = 0.5f;
+};
+
+// ONNX Runtime's HardSigmoid, max(0, min(1, alpha * x + beta)), a float32 multiply then add: the product goes
+// through a volatile so that no compiler contracts the two into one FMA (riscv64 GCC does by default), which
+// would round once where ORT rounds twice.
+float hard_sigmoid(float x, float alpha, float beta) {
+  volatile float ax = alpha * x;
+  const float y = ax + beta;
+  return std::max(0.0f, std::min(1.0f, y));
+}
+
+// ONNX Runtime's float path for one int8-domain value: DequantizeLinear ((q - zp) * scale), the tail's ops,
+// QuantizeLinear (x / scale rounded half to even, plus zp, saturated). A MaxPool in between commutes with Relu
+// (monotone), not with hard-swish (the tail then takes no pool).
+int8_t requantize(int32_t q, const QTensor& from, const TailOps& ops, const QTensor& to) {
   float x = static_cast<float>(q - from.zero_point) * from.scale;
-  if (relu) x = std::max(x, 0.0f);
+  if (ops.relu) x = std::max(x, 0.0f);
+  if (ops.hard_swish) {
+    volatile float h = hard_sigmoid(x, ops.alpha, ops.beta);
+    x = x * h;
+  }
   return systolic::quantize_value(x, to.scale, to.zero_point);
 }
 
-// After a unit: DequantizeLinear (its own quantization) -> [Relu] [MaxPool] -> QuantizeLinear, each the sole
-// consumer of the one before (quantize_static's QOperator int8 output puts a float Relu between convs this way).
-void requant_tail(const GraphModel& g, Unit& u) {
-  const int dq_i = g.sole_consumer(u.output.name);
-  const NodeInfo* dq = node_at(g, dq_i);
-  if (u.requant.enabled || dq == nullptr || !is_op(*dq, "DequantizeLinear")) return;
-  QTensor from;
+// t -> HardSigmoid -> h, Mul(t, h) (either order), t read by those two alone: the Mul's index, else -1.
+int hard_swish_at(const GraphModel& g, const std::string& t, TailOps& ops) {
+  const TensorInfo* ti = g.tensor(t);
+  if (ti == nullptr || ti->graph_output || ti->consumers.size() != 2) return -1;
+  const NodeInfo* a = node_at(g, ti->consumers[0]);
+  const NodeInfo* b = node_at(g, ti->consumers[1]);
+  if (a == nullptr || b == nullptr) return -1;
+  if (!is_op(*a, "HardSigmoid")) std::swap(a, b);
+  if (!is_op(*a, "HardSigmoid") || !is_op(*b, "Mul") || a->input(0) != t) return -1;
+  const int mul = g.sole_consumer(a->outputs.at(0));
+  if (node_at(g, mul) != b) return -1;
+  const std::string& h = a->outputs.at(0);
+  if (!((b->input(0) == t && b->input(1) == h) || (b->input(0) == h && b->input(1) == t))) return -1;
+  ops.hard_swish = true;
+  ops.alpha = a->attr_float("alpha", 0.2f);
+  ops.beta = a->attr_float("beta", 0.5f);
+  return mul;
+}
+
+// A DequantizeLinear of the unit's output with the unit's own quantization (its index), else -1.
+int unit_dq(const GraphModel& g, const Unit& u, int i, QTensor& from) {
+  const NodeInfo* dq = node_at(g, i);
   Reason why;
+  if (dq == nullptr || !is_op(*dq, "DequantizeLinear") || dq->input(0) != u.output.name) return -1;
   if (!read_qtensor(g, dq->input(0), dq->input(1), dq->input(2), "requant input", from, why) || !(from == u.output))
-    return;
-  std::vector<int> nodes{dq_i};
-  bool relu = false;
+    return -1;
+  return i;
+}
+
+// Where a requantizing tail begins: the unit's output read by one DequantizeLinear (`start` its float output), or by
+// two that ONNX Runtime duplicated (one per consumer, as its QDQ transformers do) feeding a hard-swish's HardSigmoid
+// and Mul (`start` the Mul's output, the hard-swish in `ops`).
+bool tail_start(const GraphModel& g, const Unit& u, QTensor& from, std::vector<int>& nodes, TailOps& ops,
+                std::string& start) {
+  const TensorInfo* out = g.tensor(u.output.name);
+  if (out == nullptr || out->graph_output) return false;
+  if (out->consumers.size() == 1) {
+    const int dq = unit_dq(g, u, out->consumers[0], from);
+    if (dq < 0) return false;
+    nodes = {dq};
+    start = g.nodes[static_cast<size_t>(dq)].outputs.at(0);
+    return true;
+  }
+  if (out->consumers.size() != 2 || u.pool.enabled) return false;
+  QTensor other;
+  const int a = unit_dq(g, u, out->consumers[0], from), b = unit_dq(g, u, out->consumers[1], other);
+  if (a < 0 || b < 0 || !(other == from)) return false;
+  const std::string& ta = g.nodes[static_cast<size_t>(a)].outputs.at(0);
+  const std::string& tb = g.nodes[static_cast<size_t>(b)].outputs.at(0);
+  for (const auto& [hs_in, mul_in] : {std::pair{ta, tb}, std::pair{tb, ta}}) {
+    const NodeInfo* hs = node_at(g, g.sole_consumer(hs_in));
+    const int mul_i = g.sole_consumer(mul_in);
+    const NodeInfo* mul = node_at(g, mul_i);
+    if (hs == nullptr || mul == nullptr || !is_op(*hs, "HardSigmoid") || !is_op(*mul, "Mul")) continue;
+    const std::string& h = hs->outputs.at(0);
+    if (g.sole_consumer(h) != mul_i) continue;
+    if (!((mul->input(0) == mul_in && mul->input(1) == h) || (mul->input(0) == h && mul->input(1) == mul_in))) continue;
+    ops.hard_swish = true;
+    ops.alpha = hs->attr_float("alpha", 0.2f);
+    ops.beta = hs->attr_float("beta", 0.5f);
+    nodes = {a, b, g.sole_consumer(hs_in), mul_i};
+    start = mul->outputs.at(0);
+    return true;
+  }
+  return false;
+}
+
+// After a unit: DequantizeLinear (its own quantization) -> [Relu] [MaxPool] -> QuantizeLinear, each the sole
+// consumer of the one before (quantize_static's QOperator int8 output puts a float Relu between convs this way),
+// or DequantizeLinear -> hard-swish (HardSigmoid and Mul, both reading the DQ's output) -> QuantizeLinear (what
+// calibration leaves of a MobileNetV3 / LCNet activation kept float).
+void requant_tail(const GraphModel& g, Unit& u) {
+  if (u.requant.enabled) return;
+  QTensor from;
+  std::vector<int> nodes;
+  TailOps ops;
+  std::string start;
+  if (!tail_start(g, u, from, nodes, ops, start)) return;
+  Reason why;
   systolic::PoolParams pool;
-  for (std::string t = dq->outputs.at(0);;) {
+  for (std::string t = start;;) {
+    if (!ops.hard_swish && !pool.enabled && !u.pool.enabled) {
+      if (const int mul = hard_swish_at(g, t, ops); mul >= 0) {
+        const NodeInfo* m = node_at(g, mul);
+        nodes.push_back(g.producer(m->input(0) == t ? m->input(1) : m->input(0)));  // the HardSigmoid
+        nodes.push_back(mul);
+        t = m->outputs.at(0);
+        continue;
+      }
+    }
     const int c = g.sole_consumer(t);
     const NodeInfo* n = node_at(g, c);
     if (n == nullptr || n->input(0) != t) return;
-    if (is_op(*n, "Relu") && !relu) {
-      relu = true;
-    } else if (is_op(*n, "MaxPool") && u.kind == Unit::QConv && !u.pool.enabled && !pool.enabled) {
+    if (is_op(*n, "Relu") && !ops.relu && !ops.hard_swish) {
+      ops.relu = true;
+    } else if (is_op(*n, "MaxPool") && u.kind == Unit::QConv && !u.pool.enabled && !pool.enabled &&
+               !ops.hard_swish) {
       if (!pool_params(g, *n, pool, why)) return;
     } else if (is_op(*n, "QuantizeLinear")) {
       QTensor to;
@@ -553,8 +651,9 @@ void requant_tail(const GraphModel& g, Unit& u) {
       const TensorInfo* qt = g.tensor(n->outputs.at(0));
       if (qt != nullptr && qt->elem != kUndefined && qt->elem != to.elem) return;
       u.requant.enabled = true;
+      u.requant.hard_swish = ops.hard_swish;
       u.requant.from = from;
-      for (int v = -128; v < 128; ++v) u.requant.table[static_cast<size_t>(v + 128)] = requantize(v, from, relu, to);
+      for (int v = -128; v < 128; ++v) u.requant.table[static_cast<size_t>(v + 128)] = requantize(v, from, ops, to);
       if (pool.enabled) u.pool = pool;
       nodes.push_back(c);
       u.nodes.insert(u.nodes.end(), nodes.begin(), nodes.end());

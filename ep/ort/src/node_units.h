@@ -41,11 +41,12 @@ struct QTensor {
   }
 };
 
-// DequantizeLinear -> [Relu] [MaxPool] -> QuantizeLinear after a unit, with another scale or zero point: ONNX
-// Runtime computes it in float, which is a monotone function of each int8 value, so the accelerator's output goes
+// DequantizeLinear -> [Relu] [MaxPool] (or hard-swish) -> QuantizeLinear after a unit, with another scale or zero
+// point: ONNX Runtime computes it in float, a function of each int8 value alone, so the accelerator's output goes
 // through a 256-entry table built with the same float operations (exact). `from` is the unit's own quantization.
 struct Requant {
   bool enabled = false;
+  bool hard_swish = false;  // the tail's float ops include a hard-swish (HardSigmoid -> Mul)
   QTensor from;
   std::array<int8_t, 256> table{};  // int8 domain in (index v + 128) and out
 };
