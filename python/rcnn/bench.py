@@ -10,21 +10,25 @@ Without MODEL it builds a ResNet-style int8 model (stem, residual blocks, global
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from rcnn.cli import ArgumentParser, HelpFormatter, positive_int, run_cli
 from rcnn.models.demo import DEMO_MODEL
-from rcnn.tools.bench import TARGETS, ratio_lines, run_bench
+from rcnn.tools.bench import BUILTIN, TARGETS, BenchResult, ratio_lines, run_bench
 from rcnn.tools.fanout_bench import fan_out_bench, format_fan_out
 
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="python -m rcnn.bench", description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("model", nargs="?", type=Path, default=None,
-                   help="quantized ONNX model, QOperator or QDQ (default: a ResNet-style int8 QOperator model "
-                        "built on the fly)")
+                   help="quantized ONNX model, QOperator or QDQ (default: the --builtin models, built on the fly)")
+    p.add_argument("--builtin", default="resnet,mobilenet", metavar="NAME,NAME",
+                   help="built-in models to bench when no MODEL is given, comma-separated: resnet (a ResNet-style "
+                        "int8 QOperator model), mobilenet (torchvision's mobilenet_v3_small, seeded random weights, "
+                        "calibrated with rcnn.calibrate's defaults; needs the models extra) (default: both)")
     p.add_argument("-r", "--repeat", type=int, default=5,
                    help="inferences per case (the first is not counted when there are more; default: 5)")
     p.add_argument("--threads", type=int, default=1,
@@ -57,7 +61,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not set(targets) <= set(TARGETS) or a.repeat < 1 or a.threads < 1:
         build_parser().error("--targets takes native and/or qemu; --repeat and --threads must be >= 1")
     modes = [int(m) for m in a.modes.split(",") if m]
-    r = run_bench(a.model, targets, modes, a.repeat, a.threads)
+    kinds = [k for k in a.builtin.split(",") if k]
+    if a.model is None and (not kinds or not set(kinds) <= set(BUILTIN)):
+        build_parser().error(f"--builtin takes a comma-separated list of {', '.join(BUILTIN)}")
+    for n, kind in enumerate(kinds if a.model is None else [""]):
+        if n:
+            print()
+        print_bench(run_bench(a.model, targets, modes, a.repeat, a.threads, kind), modes, a)
+    return 0
+
+
+def print_bench(r: BenchResult, modes: list[int], a: argparse.Namespace) -> None:
     if r.placement is not None:
         print(f"model: {r.model.name}; placement (Systolic EP): {r.placement.placed} of {len(r.placement.nodes)} "
               f"nodes, {100 * (r.placement.mac_share or 0):.1f} % of MACs on the accelerator")
@@ -70,7 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if r.identical is not None:
         systolic = sum(c.engine == "systolic" for c in r.medians)
         print(f"\nsystolic outputs bit-identical across {systolic} runs (targets x modes x devices): {r.identical}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ Under qemu, -x 1 and -x 2 run twice: with the arithmetic in the emulated guest a
   qemu speed-up      ORT CPU EP under qemu / systolic under qemu     (how much the accelerator model saves a user)
   qemu overhead      systolic under qemu / systolic native           (what emulation costs)
   native speed-up    ORT CPU EP native / systolic native
-Without MODEL it builds a ResNet-style int8 model (stem, residual blocks, global pool, matmul head; 224x224).
+Without MODEL it builds its built-in models (--builtin): a ResNet-style int8 model (stem, residual blocks, global
+pool, matmul head; 224x224) and a MobileNetV3 one (torchvision's mobilenet_v3_small, seeded random weights: depthwise
+convs, hard-swish, squeeze-and-excitation), quantized by rcnn.calibrate's defaults (target-aware elementwise ops).
 """
 
 from __future__ import annotations
@@ -42,14 +44,47 @@ class Case:
                 + (" host device" if self.device == "host" else ""))
 
 
-def default_model(directory: Path) -> Path:
+BUILTIN = ("resnet", "mobilenet")
+
+
+def resnet_model(directory: Path) -> Path:
+    import onnx
+
     from rcnn.models.testnets import quantize_qoperator, resnet_float
 
     path = directory / "resnet_int8.onnx"
-    import onnx
-
     onnx.save(quantize_qoperator(resnet_float()), str(path))
     return path
+
+
+def mobilenet_model(directory: Path, samples: int = 4, seed: int = 0) -> Path:
+    """mobilenet_v3_small (10 classes, seeded random weights), exported, optimized (--replace_gemm) and calibrated
+    as a user's flow does it (rcnn.calibrate's defaults) on `samples` random 0..255 images."""
+    from rcnn.models.export import build_model, export_model
+    from rcnn.onnxgraph import gate
+    from rcnn.quant.data import ZooDataReader
+    from rcnn.quant.prepare import optimize
+    from rcnn.quant.quantize import QuantizeOptions, quantize_model
+
+    fp32 = directory / "mobilenet_v3_small_fp32.onnx"
+    export_model(build_model("mobilenet_v3_small", 10, None, True, seed), fp32, arch="mobilenet_v3_small", size=224)
+    model, _ = optimize(gate.load_model(fp32), gemm=True)
+    rng = np.random.default_rng(seed)
+    for k in range(samples):
+        save_tensor((rng.random((1, 3, 224, 224)) * 255).astype(np.float32),
+                    directory / "calib" / f"test_data_set_{k}" / "input_0.pb", "x")
+    spec = next(p.value for p in model.metadata_props if p.key == "rcnn.preprocess")
+    quant, _ = quantize_model(model, ZooDataReader(model, directory / "calib", spec, progress=False),
+                              QuantizeOptions())
+    path = directory / "mobilenet_v3_small_int8.onnx"
+    path.write_bytes(quant.SerializeToString())
+    return path
+
+
+def builtin_model(kind: str, directory: Path) -> Path:
+    if kind not in BUILTIN:
+        raise RcnnError(f"unknown built-in model {kind!r}; choose from {', '.join(BUILTIN)}")
+    return resnet_model(directory) if kind == "resnet" else mobilenet_model(directory)
 
 
 def random_inputs(model: Path, directory: Path, seed: int = 0) -> list[Path]:
@@ -98,12 +133,12 @@ class BenchResult:
 
 
 def run_bench(model: Path | None, targets: Sequence[str], modes: Sequence[int], repeat: int = 5,
-              threads: int = 1) -> BenchResult:
+              threads: int = 1, builtin: str = "resnet") -> BenchResult:
     """Every case (ORT CPU EP per target, the accelerator per target and mode through the Systolic plugin EP) on the
-    model (default: a ResNet-style int8 model built here); medians with a tqdm progress bar."""
+    model (default: the built-in model `builtin`, made here); medians with a tqdm progress bar."""
     with tempfile.TemporaryDirectory(prefix="rcnn-bench-") as tmp:
         work = Path(tmp)
-        model = model or default_model(work)
+        model = model or builtin_model(builtin, work)
         inputs = random_inputs(model, work)
         for native in {t == "native" for t in targets}:  # build once, before the clock runs
             runner_command(RunConfig(native=native))
