@@ -322,6 +322,8 @@ def quantize_qoperator(model: onnx.ModelProto, *, samples: int = 4, seed: int = 
     """quantize_static in QOperator format with a tiny random calibration set (shapes from the model's inputs)."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
+    from rcnn.quant.prepare import quiet_ort_logging
+
     rng = np.random.default_rng(seed)
     shapes = {i.name: [d.dim_value or 1 for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
     batches = [{n: rng.random(s, dtype=np.float32) for n, s in shapes.items()} for _ in range(samples)]
@@ -337,9 +339,10 @@ def quantize_qoperator(model: onnx.ModelProto, *, samples: int = 4, seed: int = 
     with tempfile.TemporaryDirectory() as d:
         src, dst = Path(d) / "float.onnx", Path(d) / "quant.onnx"
         onnx.save(model, str(src))
-        quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QOperator, activation_type=qtype,
-                        weight_type=qtype, per_channel=per_channel, op_types_to_quantize=list(op_types),
-                        extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": symmetric})
+        with quiet_ort_logging():  # its advice (pre-process first, QDQ on x64) is noise for a test model
+            quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QOperator, activation_type=qtype,
+                            weight_type=qtype, per_channel=per_channel, op_types_to_quantize=list(op_types),
+                            extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": symmetric})
         return onnx.load(str(dst))
 
 
