@@ -183,3 +183,33 @@ def test_adds_cpu_keeps_every_residual_add_on_the_cpu(tmp_path: Path) -> None:
     assert placed["cpu"].keys() == placed["accelerator"].keys()
     assert all(p == "cpu" and reason.startswith("adds = cpu: residual adds stay on the CPU EP")
                for p, reason in placed["cpu"].values()), placed["cpu"]
+
+
+def test_qdq_fusion_the_riscv64_ort_refuses_is_retried_without_it(tmp_path: Path) -> None:
+    """quantize_static's QDQ form of the whole demo detector (per-channel, uint8): Debian's riscv64 ONNX Runtime fuses
+    an RPN Mul by a per-channel quantized constant into a QLinearMul its own schema refuses, failing the session. The
+    run is retried once without ORT's QDQ fusions, says so, and the detections come out."""
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+    from rcnn.models.demo import DEMO_IMAGE
+    from rcnn.quant.data import ZooDataReader
+    from rcnn.quant.dataset import list_images, target_dims, write_dataset
+    from rcnn.quant.prepare import quiet_ort_logging
+
+    fp32 = DEMO_IMAGE.parents[2] / "shapes_fp32.onnx"
+    dims, name = target_dims(None, fp32, "nchw")
+    write_dataset(list_images(DEMO_IMAGE.parent), tmp_path / "data", "torchvision", dims, name or "image")
+    with quiet_ort_logging():
+        quantize_static(str(fp32), str(tmp_path / "qdq.onnx"),
+                        ZooDataReader(onnx.load(str(fp32)), tmp_path / "data", "None", 0, progress=False),
+                        quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QUInt8)
+    r = run_cli("rcnn.run", "-m", tmp_path / "qdq.onnx", "-i", DEMO_IMAGE, "-x", "2", "-o", tmp_path / "runs",
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "note: ONNX Runtime refused a QLinear node its own QDQ fusion made" in r.stderr, r.stderr[-2000:]
+    assert "Scale and Zero-point must be a scalar" in r.stderr
+    run_dir = only_run_dir(tmp_path / "runs")
+    command = json.loads((run_dir / "run.json").read_text())["command"]
+    assert "optimization.disable_specified_optimizers=QDQSelectorActionTransformer" in command
+    assert len(json.loads((run_dir / "detections.json").read_text())) >= 3

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import dataclasses
 import functools
 import json
 import math
@@ -240,11 +241,28 @@ def read_outputs(out_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
     return report, arrays
 
 
+# Debian's riscv64 ONNX Runtime (1.23) fuses DequantizeLinear -> Mul -> QuantizeLinear with a per-channel quantized
+# constant into a QLinearMul that its own schema then refuses, and the session fails. Without its QDQ fusions the
+# same nodes run as DequantizeLinear -> float op -> QuantizeLinear (what quantize_static's QDQ format means), so
+# such a run is retried once that way, and says so.
+QDQ_FUSION_REFUSED = "[TypeInferenceError] Scale and Zero-point must be a scalar"
+QDQ_FUSION_OFF = ("optimization.disable_specified_optimizers", "QDQSelectorActionTransformer")
+
+
 def run(model: Path, inputs: list[Path], out_dir: Path, config: RunConfig) -> RunResult:
     """Run ort_test on `model` with TensorProto `inputs`; its outputs land in `out_dir` (which must exist)."""
     cmd = [*runner_command(config), *ort_test_args(config, model, inputs, out_dir)]
     start = time.perf_counter()
     code, stdout, stderr = _execute(cmd, config.timeout, config.echo)
+    if code != 0 and QDQ_FUSION_REFUSED in stderr and QDQ_FUSION_OFF[0] not in config.session_config:
+        note = (f"note: ONNX Runtime refused a QLinear node its own QDQ fusion made ({stderr.strip().splitlines()[-1]}"
+                f"); ran again with --session-config {QDQ_FUSION_OFF[0]}={QDQ_FUSION_OFF[1]}\n")
+        sys.stderr.write(note)
+        retry = dataclasses.replace(config, session_config={**config.session_config,
+                                                             QDQ_FUSION_OFF[0]: QDQ_FUSION_OFF[1]})
+        cmd = [*runner_command(retry), *ort_test_args(retry, model, inputs, out_dir)]
+        code, stdout, stderr = _execute(cmd, config.timeout, config.echo)
+        stdout = note + stdout
     wall = time.perf_counter() - start
     if stderr.strip() and code == 0:
         sys.stderr.write(stderr)
