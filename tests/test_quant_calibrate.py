@@ -292,3 +292,68 @@ def test_constant_node_weights_are_quantized_ahead_and_placed(tmp_path: Path) ->
         s.run(None, {"x": np.random.default_rng(1).random((1, 3, 8, 8), dtype=np.float32)})
         placed = {n["op"]: (n["placement"], n.get("reason")) for n in rcnn.systolic.report(s)["nodes"]}
         assert placed["QLinearConv"][0] == "accelerator", (level, placed)
+
+
+def _depthwise_net() -> onnx.ModelProto:
+    """conv 3->8 -> relu -> depthwise 3x3 (group 8) with channel ranges 100x apart -> relu -> 1x1 conv."""
+    rng = np.random.default_rng(2)
+    dw = rng.normal(0, 0.3, (8, 1, 3, 3)) * np.logspace(-1, 1, 8)[:, None, None, None]
+    inits = [numpy_helper.from_array(a.astype(np.float32), n) for n, a in (
+        ("w1", rng.normal(0, 0.3, (8, 3, 3, 3))), ("wd", dw), ("w2", rng.normal(0, 0.3, (4, 8, 1, 1))))]
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("Conv", ["r1", "wd"], ["d"], name="dw", pads=[1, 1, 1, 1], group=8),
+             helper.make_node("Relu", ["d"], ["r2"], name="relu2"),
+             helper.make_node("Conv", ["r2", "w2"], ["y"], name="pw")]
+    graph = helper.make_graph(nodes, "dw", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def _w_scales(q: onnx.ModelProto) -> list[int]:
+    inits = {i.name: numpy_helper.to_array(i) for i in q.graph.initializer}
+    return [inits[n.input[4]].size for n in q.graph.node if n.op_type == "QLinearConv"]
+
+
+def test_per_channel_by_default_exactly_for_depthwise_models(tmp_path: Path,
+                                                             bn_gemm: tuple[onnx.ModelProto, Path]) -> None:
+    data = write_dataset(tmp_path / "data", (1, 3, 8, 8), samples=2, scale=255.0)
+    model = _depthwise_net()
+    q, report = quantize_model(model, ZooDataReader(model, data, "torchvision", progress=False), QuantizeOptions())
+    assert _w_scales(q) == [8, 8, 4], _w_scales(q)
+    assert "per-channel weight scales: on (1 depthwise conv(s)" in (report.notes or [""])[0]
+    q, report = quantize_model(model, ZooDataReader(model, data, "torchvision", progress=False),
+                               QuantizeOptions(per_channel=False))
+    assert _w_scales(q) == [1, 1, 1] and report.notes and report.notes[0].endswith("off (asked)")
+    other, other_data = bn_gemm
+    opts = QuantizeOptions()
+    _, report = quantize_model(other, ZooDataReader(other, other_data, "torchvision", progress=False), opts)
+    assert report.notes and report.notes[0] == "per-channel weight scales: off (no depthwise conv)"
+    assert opts.per_channel is None  # the caller's options are not resolved in place
+
+
+def test_u8s8_mode_uint8_activations_int8_weights_all_on_the_accelerator(tmp_path: Path) -> None:
+    import rcnn.systolic
+
+    data = write_dataset(tmp_path / "data", (1, 3, 8, 8), samples=2, scale=255.0)
+    model = _depthwise_net()
+    q, _ = quantize_model(model, ZooDataReader(model, data, "torchvision", progress=False),
+                          QuantizeOptions(mode="u8s8"))
+    inits = {i.name: i for i in q.graph.initializer}
+    convs = [n for n in q.graph.node if n.op_type == "QLinearConv"]
+    assert all(inits[n.input[2]].data_type == TensorProto.UINT8 for n in convs)  # x zero point: uint8
+    assert all(inits[n.input[3]].data_type == TensorProto.INT8 for n in convs)  # weights: int8
+    assert all(not numpy_helper.to_array(inits[n.input[5]]).any() for n in convs)  # symmetric: zero point 0
+    x = {"x": np.random.default_rng(3).random((1, 3, 8, 8), dtype=np.float32)}
+    outs = []
+    for mode in ("cpu", "ws"):
+        s = rcnn.systolic.session(q.SerializeToString(), mode=mode)
+        outs.append(s.run(None, x)[0])
+        assert rcnn.systolic.report(s)["summary"]["accelerator_mac_fraction"] == 1.0
+    np.testing.assert_array_equal(outs[0], outs[1])
+    # (Not compared with ORT's CPU EP bit for bit: its AVX2 U8S8 kernel saturates int16 pair sums on some CPUs.)
+    want = run_ort(model, x)[0].ravel()
+    got = outs[0].ravel()
+    assert float(want @ got / np.linalg.norm(want) / np.linalg.norm(got)) > 0.99

@@ -48,10 +48,14 @@ def build_parser() -> ArgumentParser:
                         "torchvision (/255, NCHW), caffe2, caffe, mxnet (NCHW), None (as stored), or any other "
                         "rcnn.preprocess preset or spec (NCHW; grammar and presets: python -m rcnn.run --help)")
     p.add_argument("--mode", choices=list(MODES), default="int8",
-                   help="int8 (= int): symmetric, zero points 0; uint8: asymmetric")
+                   help="int8 (= int): symmetric activations and weights, zero points 0; u8s8: asymmetric uint8 "
+                        "activations, symmetric int8 weights (often more accurate; the accelerator takes it whole); "
+                        "uint8: asymmetric activations and weights (the seed's; the accelerator declines convs whose "
+                        "weights minus zero point leave int8) (default: int8)")
     p.add_argument("--dataset_size", type=int, default=0, help="number of samples to use (first N in order); 0 = all")
-    p.add_argument("--per_channel", type=strict_bool, nargs="?", const=True, default=False, metavar="BOOL",
-                   help="per-output-channel weight scales (a bare switch, or =true/false)")
+    p.add_argument("--per_channel", type=strict_bool, nargs="?", const=True, default=None, metavar="BOOL",
+                   help="per-output-channel weight scales (a bare switch, or =true/false). Default: on for models "
+                        "with depthwise convs, whose channels' weight ranges differ the most, off otherwise")
     p.add_argument("--calibrate_method", choices=CALIBRATE_METHODS, default="minmax",
                    help="how activation ranges are taken from the samples (minmax = the seed's 'naive')")
     p.add_argument("--moving-average", action=argparse.BooleanOptionalAction, default=False,
@@ -100,9 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  kept float by the detection rule: {len(report.float_by_rule)} node(s)")
     if report.excluded:
         print(f"  excluded: {len(report.excluded)} node(s)")
-    if opts.mode == "int8":
+    if MODES[opts.mode] == "int8":
         print(f"  int8 post-pass: {report.dq_moved} DequantizeLinear moved, {report.pairs_removed} pair(s) removed")
-    print(f"wrote {a.output_model_path} ({len(reader)} calibration sample(s), mode {opts.mode})")
+    print(f"wrote {a.output_model_path} ({len(reader)} calibration sample(s), mode {MODES[opts.mode]})")
     return 0
 
 

@@ -1,7 +1,12 @@
 """One quantize_static call (QOperator) with every option explicit, the detection rule, and the int8 post-pass.
 
-Modes: `int8` = symmetric int8 activations and weights, zero points 0 (what the accelerator needs); `uint8` =
-asymmetric uint8 activations and weights (the seed's uint8 mode).
+Modes: `int8` = symmetric int8 activations and weights, zero points 0 (the reference accelerator's form); `u8s8` =
+asymmetric uint8 activations with symmetric int8 weights (what accuracy often needs, and what the accelerator takes
+whole with its zero-point config); `uint8` = asymmetric uint8 activations and weights (the seed's uint8 mode; the
+accelerator declines convs whose w - zero point leaves int8).
+Per-channel weight scales: on when asked, off when refused, and by default on exactly for models with depthwise convs
+(one input channel per group), whose channels' weight ranges differ the most (per-tensor int8 breaks MobileNet-style
+networks there).
 
 Detection rule (models with NonMaxSuppression, RoiAlign, MaxRoiPool or TopK): only the dense network is
 quantized. A node is dense when it is a Conv/MatMul/Gemm/ConvTranspose, or a Relu/Clip/MaxPool/Resize/Add whose data
@@ -19,6 +24,7 @@ Precedence: --exclude-nodes > --include-nodes > the detection rule and the targe
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import tempfile
 from collections.abc import Sequence
@@ -41,14 +47,14 @@ from rcnn.quant.prepare import (
 )
 from rcnn.quant.target import choose_elementwise
 
-MODES = {"int": "int8", "int8": "int8", "uint8": "uint8"}
+MODES = {"int": "int8", "int8": "int8", "u8s8": "u8s8", "uint8": "uint8"}
 CALIBRATE_METHODS = ("minmax", "entropy", "percentile", "distribution")
 
 
 @dataclass
 class QuantizeOptions:
     mode: str = "int8"
-    per_channel: bool = False
+    per_channel: bool | None = None  # None: on for models with depthwise convs (depthwise_convs())
     calibrate_method: str = "minmax"
     quantize_add: bool | None = None  # None: target-aware (rcnn.quant.target), True/False: every Add / none
     quantize_mul: bool | None = None
@@ -134,13 +140,27 @@ def excluded_nodes(model: onnx.ModelProto, opts: QuantizeOptions) -> tuple[list[
 def _ort_options(opts: QuantizeOptions) -> dict:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType
 
-    symmetric = opts.mode == "int8"
-    qtype = QuantType.QInt8 if symmetric else QuantType.QUInt8
+    act_symmetric = opts.mode == "int8"
+    w_symmetric = opts.mode in ("int8", "u8s8")
     method = {m.name.lower(): m for m in CalibrationMethod}[opts.calibrate_method]
-    return dict(quant_format=QuantFormat.QOperator, activation_type=qtype, weight_type=qtype,
-                per_channel=opts.per_channel, reduce_range=False, calibrate_method=method,
-                extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": symmetric,
+    return dict(quant_format=QuantFormat.QOperator,
+                activation_type=QuantType.QInt8 if act_symmetric else QuantType.QUInt8,
+                weight_type=QuantType.QInt8 if w_symmetric else QuantType.QUInt8,
+                per_channel=bool(opts.per_channel), reduce_range=False, calibrate_method=method,
+                extra_options={"ActivationSymmetric": act_symmetric, "WeightSymmetric": w_symmetric,
                                "CalibMovingAverage": opts.moving_average})
+
+
+def depthwise_convs(model: onnx.ModelProto) -> int:
+    """Conv nodes with one input channel per group (group > 1 and equal to the weight's input channels x group)."""
+    inits = {i.name: i for i in model.graph.initializer}
+    count = 0
+    for n in model.graph.node:
+        group = next((a.i for a in n.attribute if a.name == "group"), 1)
+        w = inits.get(n.input[1]) if n.op_type == "Conv" and len(n.input) > 1 else None
+        if group > 1 and w is not None and len(w.dims) == 4 and w.dims[1] == 1:
+            count += 1
+    return count
 
 
 def _mixed_sizes_hint(reader: object) -> str:
@@ -166,8 +186,17 @@ def quantize_model(model: onnx.ModelProto, reader: object, opts: QuantizeOptions
 
     if opts.mode not in MODES:
         raise RcnnError(f"unknown mode {opts.mode!r}; choose from {', '.join(MODES)}")
-    opts.mode = MODES[opts.mode]
-    notes: list[str] = []
+    if opts.per_channel is None:
+        depthwise = depthwise_convs(model)
+        note = (f"per-channel weight scales: on ({depthwise} depthwise conv(s), whose channels' weight ranges differ "
+                "the most)" if depthwise else "per-channel weight scales: off (no depthwise conv)")
+    else:
+        depthwise = 0
+        note = f"per-channel weight scales: {'on' if opts.per_channel else 'off'} (asked)"
+    # Resolved on a copy: the caller's options stay as given (a default stays a default for the next model).
+    opts = dataclasses.replace(opts, mode=MODES[opts.mode],
+                               per_channel=depthwise > 0 if opts.per_channel is None else opts.per_channel)
+    notes: list[str] = [note]
     if opts.mode == "int8" and opset_of(model) < MIN_OPSET:
         prep = PrepareReport()
         model = normalize_versions(model, prep)
