@@ -15,7 +15,7 @@ import rcnn
 
 PACKAGE = Path(rcnn.__file__).resolve().parent
 CLIS = ("run", "native", "optimize", "calibrate", "dataset", "export", "eval", "compare", "bench",
-        "postprocess", "shapes", "train_shapes", "testnets")
+        "postprocess", "shapes", "train_shapes", "testnets", "accuracy")
 BASE = ("errors", "cli", "paths", "files")  # the top level's shared plumbing (importable by everyone)
 API = ("systolic",)  # the public facade for users' own code: rcnn.systolic.session(model)
 SUBPACKAGES = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
