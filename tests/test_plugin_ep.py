@@ -295,63 +295,20 @@ def test_uint8_conv_is_exact_integer_arithmetic(systolic: Any, tmp_path: Path) -
         np.testing.assert_array_equal(systolic.session(path, mode=mode).run(None, {"x": x})[0], want)
 
 
-@pytest.mark.parametrize("u8", [False, True], ids=["int8", "uint8"])
-@pytest.mark.parametrize("ratio", [0.37, 1.0, 1.7, 2.0, 3.1])  # 2.0: ties, rounded half to even
-def test_requantizing_relu_after_a_conv_is_exact(systolic: Any, tmp_path: Path, ratio: float, u8: bool) -> None:
-    """QLinearConv -> DequantizeLinear -> Relu -> MaxPool -> QuantizeLinear with another scale (what quantize_static's
-    QOperator int8 emits for conv -> relu): the EP takes the chain as one unit and maps the conv's output through a
-    table built with ONNX Runtime's float operations. Every one of the 256 conv output values, every mode: equal to
-    the CPU EP without and with its graph optimizations (which rewrite the float pool into Q/DQ-wrapped int8)."""
+def _check_table_tail(systolic: Any, path: Path, u8: bool, ratio: float, zeros: tuple[int, int, int],
+                      tail: list[onnx.NodeProto], unit: str) -> None:
+    """QLinearConv (identity: every one of the 256 input values passes through) -> `tail` (from "c" to "y", which
+    QuantizeLinear makes with scale 0.05 * ratio and zero point zeros[2]): in every mode the EP equals the CPU EP,
+    which agrees with itself without and with its graph optimizations, and every node is on the accelerator."""
     qt, lo = (TensorProto.UINT8, 0) if u8 else (TensorProto.INT8, -128)
     dt = np.uint8 if u8 else np.int8
-    x = np.arange(lo, lo + 256).astype(dt).reshape(1, 1, 16, 16)  # the identity conv passes every value through
-    zx, zy, zr = (dt(131), dt(120), dt(3)) if u8 else (dt(-5), dt(0), dt(0))
+    x = np.arange(lo, lo + 256).astype(dt).reshape(1, 1, 16, 16)
     inits = [numpy_helper.from_array(v, k) for k, v in (
-        ("s", np.float32(0.05)), ("zx", zx), ("zy", zy), ("w", np.ones((1, 1, 1, 1), np.int8)),
-        ("ws", np.float32(1.0)), ("wz", np.int8(0)), ("rs", np.float32(0.05 * ratio)), ("zr", zr))]
-    nodes = [helper.make_node("QLinearConv", ["x", "s", "zx", "w", "ws", "wz", "s", "zy"], ["c"], name="conv"),
-             helper.make_node("DequantizeLinear", ["c", "s", "zy"], ["cf"], name="dq"),
-             helper.make_node("Relu", ["cf"], ["r"], name="relu"),
-             helper.make_node("MaxPool", ["r"], ["p"], name="pool", kernel_shape=[2, 2], strides=[1, 1]),
-             helper.make_node("QuantizeLinear", ["p", "rs", "zr"], ["y"], name="q")]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", qt, [1, 1, 16, 16])],
+        ("s", np.float32(0.05)), ("zx", dt(zeros[0])), ("zy", dt(zeros[1])), ("w", np.ones((1, 1, 1, 1), np.int8)),
+        ("ws", np.float32(1.0)), ("wz", np.int8(0)), ("rs", np.float32(0.05 * ratio)), ("zr", dt(zeros[2])))]
+    conv = helper.make_node("QLinearConv", ["x", "s", "zx", "w", "ws", "wz", "s", "zy"], ["c"], name="conv")
+    graph = helper.make_graph([conv, *tail], "g", [helper.make_tensor_value_info("x", qt, [1, 1, 16, 16])],
                               [helper.make_tensor_value_info("y", qt, None)], inits)
-    path = tmp_path / "requant.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
-    wants = [_cpu(path.read_bytes(), level).run(None, {"x": x})[0]
-             for level in (ort.GraphOptimizationLevel.ORT_DISABLE_ALL, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)]
-    np.testing.assert_array_equal(wants[0], wants[1])
-    for mode in MODES:
-        s = systolic.session(path, mode=mode)
-        np.testing.assert_array_equal(s.run(None, {"x": x})[0], wants[0], err_msg=f"mode {mode}")
-        nodes_report = systolic.report(s)["nodes"]
-        assert all(n["placement"] == "accelerator" for n in nodes_report), nodes_report
-        assert "requantized" in nodes_report[0]["unit"]
-@pytest.mark.parametrize("u8", [False, True], ids=["int8", "uint8"])
-@pytest.mark.parametrize("dup", [False, True], ids=["one_dq", "two_dq"])
-@pytest.mark.parametrize("ratio", [0.21, 0.5, 1.3])
-def test_hard_swish_after_a_conv_is_exact(systolic: Any, tmp_path: Path, ratio: float, dup: bool, u8: bool) -> None:
-    """QLinearConv -> DequantizeLinear -> HardSigmoid and Mul (x * HardSigmoid(x), torch's hardswish as exported)
-    -> QuantizeLinear: what calibration leaves of a MobileNetV3 activation kept float. The EP folds it into the conv
-    unit through a 256-entry table of ONNX Runtime's float steps (HardSigmoid's multiply and add rounded apart).
-    Every one of the 256 conv output values, every mode, one DequantizeLinear or one per reader (as ORT's own QDQ
-    transformers leave it): equal to the CPU EP at both optimization levels, and all nodes placed."""
-    qt, lo = (TensorProto.UINT8, 0) if u8 else (TensorProto.INT8, -128)
-    dt = np.uint8 if u8 else np.int8
-    x = np.arange(lo, lo + 256).astype(dt).reshape(1, 1, 16, 16)  # the identity conv passes every value through
-    zx, zy, zr = (dt(131), dt(120), dt(40)) if u8 else (dt(-5), dt(3), dt(-20))
-    inits = [numpy_helper.from_array(v, k) for k, v in (
-        ("s", np.float32(0.05)), ("zx", zx), ("zy", zy), ("w", np.ones((1, 1, 1, 1), np.int8)),
-        ("ws", np.float32(1.0)), ("wz", np.int8(0)), ("rs", np.float32(0.05 * ratio)), ("zr", zr))]
-    dq2 = [helper.make_node("DequantizeLinear", ["c", "s", "zy"], ["cf2"], name="dq2")] if dup else []
-    nodes = [helper.make_node("QLinearConv", ["x", "s", "zx", "w", "ws", "wz", "s", "zy"], ["c"], name="conv"),
-             helper.make_node("DequantizeLinear", ["c", "s", "zy"], ["cf"], name="dq"), *dq2,
-             helper.make_node("HardSigmoid", ["cf"], ["h"], name="hsig", alpha=1.0 / 6),
-             helper.make_node("Mul", ["cf2" if dup else "cf", "h"], ["m"], name="mul"),
-             helper.make_node("QuantizeLinear", ["m", "rs", "zr"], ["y"], name="q")]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", qt, [1, 1, 16, 16])],
-                              [helper.make_tensor_value_info("y", qt, None)], inits)
-    path = tmp_path / "hswish.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
     wants = [_cpu(path.read_bytes(), level).run(None, {"x": x})[0]
              for level in (ort.GraphOptimizationLevel.ORT_DISABLE_ALL, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)]
@@ -362,7 +319,40 @@ def test_hard_swish_after_a_conv_is_exact(systolic: Any, tmp_path: Path, ratio: 
         np.testing.assert_array_equal(s.run(None, {"x": x})[0], wants[0], err_msg=f"mode {mode}")
         nodes_report = systolic.report(s)["nodes"]
         assert all(n["placement"] == "accelerator" for n in nodes_report), nodes_report
-        assert "hard-swish, requantized" in nodes_report[0]["unit"]
+        assert unit in nodes_report[0]["unit"]
+
+
+@pytest.mark.parametrize("u8", [False, True], ids=["int8", "uint8"])
+@pytest.mark.parametrize("ratio", [0.37, 1.0, 1.7, 2.0, 3.1])  # 2.0: ties, rounded half to even
+def test_requantizing_relu_after_a_conv_is_exact(systolic: Any, tmp_path: Path, ratio: float, u8: bool) -> None:
+    """QLinearConv -> DequantizeLinear -> Relu -> MaxPool -> QuantizeLinear with another scale (what quantize_static's
+    QOperator int8 emits for conv -> relu): the EP takes the chain as one unit and maps the conv's output through a
+    table built with ONNX Runtime's float operations. Every one of the 256 conv output values, every mode: equal to
+    the CPU EP without and with its graph optimizations (which rewrite the float pool into Q/DQ-wrapped int8)."""
+    tail = [helper.make_node("DequantizeLinear", ["c", "s", "zy"], ["cf"], name="dq"),
+            helper.make_node("Relu", ["cf"], ["r"], name="relu"),
+            helper.make_node("MaxPool", ["r"], ["p"], name="pool", kernel_shape=[2, 2], strides=[1, 1]),
+            helper.make_node("QuantizeLinear", ["p", "rs", "zr"], ["y"], name="q")]
+    _check_table_tail(systolic, tmp_path / "requant.onnx", u8, ratio, (131, 120, 3) if u8 else (-5, 0, 0), tail,
+                      "requantized")
+
+
+@pytest.mark.parametrize("u8", [False, True], ids=["int8", "uint8"])
+@pytest.mark.parametrize("dup", [False, True], ids=["one_dq", "two_dq"])
+@pytest.mark.parametrize("ratio", [0.21, 0.5, 1.3])
+def test_hard_swish_after_a_conv_is_exact(systolic: Any, tmp_path: Path, ratio: float, dup: bool, u8: bool) -> None:
+    """QLinearConv -> DequantizeLinear -> HardSigmoid and Mul (x * HardSigmoid(x), torch's hardswish as exported)
+    -> QuantizeLinear: what calibration leaves of a MobileNetV3 activation kept float. The EP folds it into the conv
+    unit through a 256-entry table of ONNX Runtime's float steps (HardSigmoid's multiply and add rounded apart).
+    Every one of the 256 conv output values, every mode, one DequantizeLinear or one per reader (as ORT's own QDQ
+    transformers leave it): equal to the CPU EP at both optimization levels, and all nodes placed."""
+    dq2 = [helper.make_node("DequantizeLinear", ["c", "s", "zy"], ["cf2"], name="dq2")] if dup else []
+    tail = [helper.make_node("DequantizeLinear", ["c", "s", "zy"], ["cf"], name="dq"), *dq2,
+            helper.make_node("HardSigmoid", ["cf"], ["h"], name="hsig", alpha=1.0 / 6),
+            helper.make_node("Mul", ["cf2" if dup else "cf", "h"], ["m"], name="mul"),
+            helper.make_node("QuantizeLinear", ["m", "rs", "zr"], ["y"], name="q")]
+    _check_table_tail(systolic, tmp_path / "hswish.onnx", u8, ratio, (131, 120, 40) if u8 else (-5, 3, -20), tail,
+                      "hard-swish, requantized")
 
 
 def _input_quantize_model(path: Path, qdq: bool, u8: bool, channels: int = 3) -> Path:
