@@ -547,23 +547,31 @@ int8_t requantize(int32_t q, const QTensor& from, const TailOps& ops, const QTen
   return systolic::quantize_value(x, to.scale, to.zero_point);
 }
 
-// t -> HardSigmoid -> h, Mul(t, h) (either order), t read by those two alone: the Mul's index, else -1.
+// Node hs_i is HardSigmoid(x) -> h, read by node mul_i alone, which is Mul(y, h) or Mul(h, y): a hard-swish of the
+// value x and y both hold. Fills ops from the HardSigmoid's attributes.
+bool hard_swish_nodes(const GraphModel& g, int hs_i, int mul_i, const std::string& x, const std::string& y,
+                      TailOps& ops) {
+  const NodeInfo* hs = node_at(g, hs_i);
+  const NodeInfo* mul = node_at(g, mul_i);
+  if (hs == nullptr || mul == nullptr || !is_op(*hs, "HardSigmoid") || !is_op(*mul, "Mul") || hs->input(0) != x)
+    return false;
+  const std::string& h = hs->outputs.at(0);
+  if (g.sole_consumer(h) != mul_i) return false;
+  if (!((mul->input(0) == y && mul->input(1) == h) || (mul->input(0) == h && mul->input(1) == y))) return false;
+  ops.hard_swish = true;
+  ops.alpha = hs->attr_float("alpha", 0.2f);
+  ops.beta = hs->attr_float("beta", 0.5f);
+  return true;
+}
+
+// t read by a HardSigmoid and the Mul of a hard-swish alone: the Mul's index, else -1.
 int hard_swish_at(const GraphModel& g, const std::string& t, TailOps& ops) {
   const TensorInfo* ti = g.tensor(t);
   if (ti == nullptr || ti->graph_output || ti->consumers.size() != 2) return -1;
-  const NodeInfo* a = node_at(g, ti->consumers[0]);
-  const NodeInfo* b = node_at(g, ti->consumers[1]);
-  if (a == nullptr || b == nullptr) return -1;
-  if (!is_op(*a, "HardSigmoid")) std::swap(a, b);
-  if (!is_op(*a, "HardSigmoid") || !is_op(*b, "Mul") || a->input(0) != t) return -1;
-  const int mul = g.sole_consumer(a->outputs.at(0));
-  if (node_at(g, mul) != b) return -1;
-  const std::string& h = a->outputs.at(0);
-  if (!((b->input(0) == t && b->input(1) == h) || (b->input(0) == h && b->input(1) == t))) return -1;
-  ops.hard_swish = true;
-  ops.alpha = a->attr_float("alpha", 0.2f);
-  ops.beta = a->attr_float("beta", 0.5f);
-  return mul;
+  for (const auto& [hs_i, mul_i] : {std::pair{ti->consumers[0], ti->consumers[1]},
+                                    std::pair{ti->consumers[1], ti->consumers[0]}})
+    if (hard_swish_nodes(g, hs_i, mul_i, t, t, ops)) return mul_i;
+  return -1;
 }
 
 // A DequantizeLinear of the unit's output with the unit's own quantization (its index), else -1.
@@ -597,18 +605,10 @@ bool tail_start(const GraphModel& g, const Unit& u, QTensor& from, std::vector<i
   const std::string& ta = g.nodes[static_cast<size_t>(a)].outputs.at(0);
   const std::string& tb = g.nodes[static_cast<size_t>(b)].outputs.at(0);
   for (const auto& [hs_in, mul_in] : {std::pair{ta, tb}, std::pair{tb, ta}}) {
-    const NodeInfo* hs = node_at(g, g.sole_consumer(hs_in));
-    const int mul_i = g.sole_consumer(mul_in);
-    const NodeInfo* mul = node_at(g, mul_i);
-    if (hs == nullptr || mul == nullptr || !is_op(*hs, "HardSigmoid") || !is_op(*mul, "Mul")) continue;
-    const std::string& h = hs->outputs.at(0);
-    if (g.sole_consumer(h) != mul_i) continue;
-    if (!((mul->input(0) == mul_in && mul->input(1) == h) || (mul->input(0) == h && mul->input(1) == mul_in))) continue;
-    ops.hard_swish = true;
-    ops.alpha = hs->attr_float("alpha", 0.2f);
-    ops.beta = hs->attr_float("beta", 0.5f);
-    nodes = {a, b, g.sole_consumer(hs_in), mul_i};
-    start = mul->outputs.at(0);
+    const int hs_i = g.sole_consumer(hs_in), mul_i = g.sole_consumer(mul_in);
+    if (!hard_swish_nodes(g, hs_i, mul_i, hs_in, mul_in, ops)) continue;
+    nodes = {a, b, hs_i, mul_i};
+    start = g.nodes[static_cast<size_t>(mul_i)].outputs.at(0);
     return true;
   }
   return false;

@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from rcnn.errors import RcnnError
 from rcnn.onnxgraph.model_info import read_model_info
-from rcnn.runtime.preprocess import UNKNOWN_RANK_IMAGE_DIMS, image_to_tensor
+from rcnn.runtime.preprocess import UNKNOWN_RANK_IMAGE_DIMS, image_size, image_to_tensor
 from rcnn.runtime.tensors import save_tensor
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".gif", ".tif", ".tiff", ".webp"}
@@ -51,17 +50,6 @@ def target_dims(size: list[int] | None, model: Path | None, layout: str) -> tupl
     return dims, info.inputs[0].name
 
 
-def header_size(image: Path) -> tuple[int, int]:
-    """(H, W) from the image's header, without decoding it."""
-    try:
-        with Image.open(image) as im:
-            return im.height, im.width
-    except FileNotFoundError:
-        raise RcnnError(f"image not found: {image}") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise RcnnError(f"cannot read image {image}: {e}") from None
-
-
 def _round_to(n: int, multiple: int) -> int:
     return max(multiple, (n + multiple // 2) // multiple * multiple)
 
@@ -78,7 +66,7 @@ def plan_dims(images: Sequence[Path], dims: Sequence[int | None], multiple_of: i
         return [list(dims)] * len(images)
     planned, seen = [], {}
     for image in images:
-        hw = header_size(image)
+        hw = image_size(image)
         d = list(dims)
         for i in free:
             d[i] = _round_to(hw[i], multiple_of) if multiple_of else hw[i]

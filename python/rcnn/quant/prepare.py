@@ -325,23 +325,23 @@ def convtranspose_to_conv(model: onnx.ModelProto) -> tuple[int, list[str]]:
     return count, skipped
 
 
+def _batchnorms(model: onnx.ModelProto) -> list[tuple[onnx.NodeProto, onnx.NodeProto | None]]:
+    """Each BatchNormalization with the node that produces its input (None: a graph input or initializer)."""
+    producer = {t: n for n in model.graph.node for t in n.output}
+    return [(n, producer.get(n.input[0])) for n in model.graph.node if n.op_type == "BatchNormalization"]
+
+
 def bn_after_conv(model: onnx.ModelProto) -> list[str]:
     """BatchNormalization nodes fed straight by a Conv: quant_pre_process should have folded them all."""
-    producer = {t: n for n in model.graph.node for t in n.output}
-    return [n.name or n.output[0] for n in model.graph.node
-            if n.op_type == "BatchNormalization" and getattr(producer.get(n.input[0]), "op_type", None) == "Conv"]
+    return [bn.name or bn.output[0] for bn, before in _batchnorms(model) if before is not None
+            and before.op_type == "Conv"]
 
 
 def bn_kept(model: onnx.ModelProto) -> list[str]:
-    """'name (after Add "a")' for each BatchNormalization left in the graph (none follows a Conv by now)."""
-    producer = {t: n for n in model.graph.node for t in n.output}
-    kept = []
-    for n in model.graph.node:
-        if n.op_type == "BatchNormalization":
-            before = producer.get(n.input[0])
-            after = f"{before.op_type} {before.name or before.output[0]!r}" if before else f"input {n.input[0]!r}"
-            kept.append(f"{n.name or n.output[0]!r} after {after}")
-    return kept
+    """'name after Add "a"' for each BatchNormalization left in the graph (none follows a Conv by now)."""
+    return [f"{bn.name or bn.output[0]!r} after "
+            + (f"{before.op_type} {before.name or before.output[0]!r}" if before else f"input {bn.input[0]!r}")
+            for bn, before in _batchnorms(model)]
 
 
 def prune_opsets(model: onnx.ModelProto) -> None:

@@ -186,16 +186,16 @@ def quantize_model(model: onnx.ModelProto, reader: object, opts: QuantizeOptions
 
     if opts.mode not in MODES:
         raise RcnnError(f"unknown mode {opts.mode!r}; choose from {', '.join(MODES)}")
-    if opts.per_channel is None:
+    per_channel = opts.per_channel
+    if per_channel is None:
         depthwise = depthwise_convs(model)
+        per_channel = depthwise > 0
         note = (f"per-channel weight scales: on ({depthwise} depthwise conv(s), whose channels' weight ranges differ "
                 "the most)" if depthwise else "per-channel weight scales: off (no depthwise conv)")
     else:
-        depthwise = 0
-        note = f"per-channel weight scales: {'on' if opts.per_channel else 'off'} (asked)"
+        note = f"per-channel weight scales: {'on' if per_channel else 'off'} (asked)"
     # Resolved on a copy: the caller's options stay as given (a default stays a default for the next model).
-    opts = dataclasses.replace(opts, mode=MODES[opts.mode],
-                               per_channel=depthwise > 0 if opts.per_channel is None else opts.per_channel)
+    opts = dataclasses.replace(opts, mode=MODES[opts.mode], per_channel=per_channel)
     notes: list[str] = [note]
     if opts.mode == "int8" and opset_of(model) < MIN_OPSET:
         prep = PrepareReport()

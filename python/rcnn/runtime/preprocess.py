@@ -27,7 +27,8 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,8 +162,8 @@ def resolve_mode(name: str) -> str:
 
 
 def mode_of(name: str) -> Mode:
-    """The Mode a preset name or spec stands for."""
-    name = resolve_mode(name)
+    """The Mode a preset name or spec stands for (a spec is parsed once, here)."""
+    name = ALIASES.get(name, name)
     return MODES[name] if name in MODES else parse_spec(name)
 
 
@@ -198,23 +199,37 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB"))
 
 
-def load_rgb(path: str | Path) -> np.ndarray:
-    """Decode an image file to HxWx3 uint8 RGB, after checking its size against RCNN_MAX_IMAGE_PIXELS."""
+@contextmanager
+def _checked_image(path: str | Path) -> Iterator[Image.Image]:
+    """The opened image (header read, pixels not yet decoded), its size checked against RCNN_MAX_IMAGE_PIXELS; the
+    failures of opening and decoding in it as one-line RcnnErrors."""
     pillow_limit = Image.MAX_IMAGE_PIXELS
     try:
-        # Our own pixel limit (checked below, the same as ort_test's) replaces Pillow's decompression-bomb check,
+        # Our own pixel limit (checked here, the same as ort_test's) replaces Pillow's decompression-bomb check,
         # which would refuse at another size with another message.
         Image.MAX_IMAGE_PIXELS = None
         with Image.open(path) as im:  # reads the header only
             gate.check_image_size(im.width, im.height, f"image {str(path)!r}")
-            im.load()
-            return _to_rgb(im)
+            yield im
     except FileNotFoundError:
         raise RcnnError(f"image not found: {path}") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise RcnnError(f"cannot read image {path}: {e}") from None
     finally:
         Image.MAX_IMAGE_PIXELS = pillow_limit
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(H, W) of an image file from its header, without decoding it (checked as load_rgb checks it)."""
+    with _checked_image(path) as im:
+        return im.height, im.width
+
+
+def load_rgb(path: str | Path) -> np.ndarray:
+    """Decode an image file to HxWx3 uint8 RGB, after checking its size against RCNN_MAX_IMAGE_PIXELS."""
+    with _checked_image(path) as im:
+        im.load()
+        return _to_rgb(im)
 
 
 def resize_bilinear(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:

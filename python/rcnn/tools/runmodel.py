@@ -42,8 +42,8 @@ def float_model_hint() -> str:
         fp32 = str(config_path(fp32=True))
     except RcnnError:
         fp32 = "a config file with elem = \"fp32\""
-    return f"quantize it first (python -m rcnn.calibrate), or run float Conv/MatMul on the fp32 accelerator " \
-           f"(--systolic-config {fp32})"
+    return ("quantize it first (python -m rcnn.calibrate), or run float Conv/MatMul on the fp32 accelerator "
+            f"(--systolic-config {fp32})")
 
 
 def default_session_config(partition: str) -> dict[str, str]:
